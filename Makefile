@@ -1,0 +1,33 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+STOCK  := var/stock/default.parquet
+PORT   ?= 8501
+
+.PHONY: install run test bench stock clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+stock: $(STOCK)
+
+$(STOCK): | $(STAMP)
+	$(BIN)/retrofit stock generate --out $(STOCK)
+
+run: $(STAMP) $(STOCK)
+	$(BIN)/streamlit run app/main.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,3 @@
+from retrofit.cli import main
+
+main()

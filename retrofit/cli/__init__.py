@@ -1,0 +1,42 @@
+"""The `retrofit` command: one entry point for every stage of the flow.
+
+Errors a user can fix (`RetrofitError`) print as one line and exit 2; anything else is a
+bug and prints one line too (set RETROFIT_DEBUG=1 for the traceback), exit 1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from retrofit.errors import RetrofitError
+from retrofit.cli.stock import stock
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Retrofit Programme Planner for Birmingham, Wolverhampton and Coventry."""
+
+
+cli.add_command(stock)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, standalone_mode=False, prog_name="retrofit")
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(2)
+    except RetrofitError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    except Exception as error:  # a bug: one line unless debugging
+        if os.environ.get("RETROFIT_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(error).__name__}: {error} (set RETROFIT_DEBUG=1 for details)", err=True)
+        sys.exit(1)

@@ -1,0 +1,29 @@
+"""Small table helpers used across the library.
+
+Looking a value up for each of 686,000 homes by its category (a fuel's price, a band's
+weight) is done on the categories, not on every string: these helpers do that once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def positions(index, values) -> np.ndarray:
+    """Position of each value in ``index`` (-1 when absent), fast for many repeated strings."""
+    categorical = values if isinstance(values, pd.Categorical) else pd.Categorical(np.asarray(values, dtype=object))
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        categorical = values.array
+    lookup = pd.Index(index).get_indexer(categorical.categories)
+    codes = np.asarray(categorical.codes)
+    return np.where(codes >= 0, lookup[codes], -1)
+
+
+def lookup(table: pd.Series, values, what: str = "value") -> np.ndarray:
+    """``table[value]`` for each value, as an array; a value not in the table is an error."""
+    where = positions(table.index, values)
+    if (where < 0).any():
+        unknown = sorted({str(v) for v in np.asarray(values, dtype=object)[where < 0]})
+        raise ValueError(f"unknown {what} {unknown}; known: {list(table.index)}")
+    return table.to_numpy()[where]
