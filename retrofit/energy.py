@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from retrofit.frames import lookup
+from retrofit.frames import lookup, positions
 from retrofit.paths import ENERGY_DIR
 
 BAND_LOWER_BOUNDS = {"A": 92, "B": 81, "C": 69, "D": 55, "E": 39, "F": 21, "G": 1}
@@ -181,7 +181,9 @@ def evaluate(
         - generation_value
     ) / 100
     # Standing charges: electricity always; a second fuel's when it is used for heat.
-    uses_gas = (np.asarray(space_fuel, dtype=object) == "mains_gas") | (np.asarray(hot_water_fuel, dtype=object) == "mains_gas")
+    # (by position in the fuel table: converting 686,000 category labels to objects is slow)
+    gas = a.fuels.index.get_loc("mains_gas")
+    uses_gas = (positions(a.fuels.index, space_fuel) == gas) | (positions(a.fuels.index, hot_water_fuel) == gas)
     bill = bill + DAYS_PER_YEAR / 100 * (
         a.fuels.at["electricity", "bill_standing_p_per_day"]
         + uses_gas * a.fuels.at["mains_gas", "bill_standing_p_per_day"]

@@ -12,9 +12,12 @@ import pandas as pd
 
 def positions(index, values) -> np.ndarray:
     """Position of each value in ``index`` (-1 when absent), fast for many repeated strings."""
-    categorical = values if isinstance(values, pd.Categorical) else pd.Categorical(np.asarray(values, dtype=object))
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
         categorical = values.array
+    elif isinstance(values, pd.Categorical):
+        categorical = values
+    else:
+        categorical = pd.Categorical(np.asarray(values, dtype=object))
     lookup = pd.Index(index).get_indexer(categorical.categories)
     codes = np.asarray(categorical.codes)
     return np.where(codes >= 0, lookup[codes], -1)
