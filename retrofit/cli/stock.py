@@ -47,3 +47,39 @@ def summary(path: Path, as_json: bool) -> None:
     click.echo(f"{figures['homes']:,} homes ({', '.join(f'{k}: {v:,}' for k, v in figures['data_source'].items())}); "
                f"{figures['fuel_poor_households']:,.0f} fuel-poor households")
     click.echo(summary_table(figures).T.to_string())
+
+
+@stock.command("import-epc")
+@click.argument("certificates", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--recommendations", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The download's recommendations.csv: keeps each home's recommended measures.")
+@click.option("--postcode-lookup", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="ONS postcode directory (pcds/pcd, lsoa21cd/lsoa21) to place homes in their LSOA.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the stock (.parquet, or .csv).")
+@json_option
+def import_epc_command(certificates: tuple[Path, ...], recommendations: Path | None, postcode_lookup: Path | None,
+                       out: Path, as_json: bool) -> None:
+    """Import EPC register bulk files (certificates.csv, one or more) as a stock."""
+    from retrofit.stock.epc import import_epc
+
+    result = import_epc(list(certificates), recommendations=recommendations, postcode_lookup=postcode_lookup,
+                        progress=TerminalProgress("import-epc"))
+    write_stock(result.stock, out)
+    figures = {**result.summary, "out": str(out)}
+    if as_json:
+        emit_json(figures)
+        return
+    dropped = ", ".join(f"{reason} {n:,}" for reason, n in figures["dropped"].items() if n) or "none"
+    unknown = ", ".join(f"{name} {n:,}" for name, n in figures["unknown"].items() if n) or "none"
+    click.echo(f"read {figures['rows_read']:,} certificates; kept {figures['homes']:,} homes "
+               f"({', '.join(f'{k}: {v:,}' for k, v in figures['homes_by_city'].items())}) in {out}")
+    click.echo(f"superseded by a later certificate: {figures['superseded']:,}; left out: {dropped}")
+    click.echo(f"fell back to an earlier certificate: {figures['fell_back_to_earlier_certificate']:,}; "
+               f"properties with no usable certificate: {figures['properties_without_usable_certificate']:,}")
+    click.echo(f"homes without an LSOA (local authority values used): {figures['homes_without_lsoa']:,}")
+    click.echo(f"unknown text put in other/unknown: {unknown}")
+    if "recommendations" in figures:
+        recs = figures["recommendations"]
+        click.echo(f"recommendations: {recs['homes_with_recommendations']:,} homes, "
+                   f"{recs['unrecognised_rows']:,} of {recs['rows_for_homes']:,} rows not recognised")

@@ -30,6 +30,9 @@ AGE_BANDS = ("before_1900", "1900_1929", "1930_1949", "1950_1966", "1967_1975", 
 FLOOR_TYPES = ("suspended", "solid", "dwelling_below", "unknown")
 MAIN_FUELS = ("mains_gas", "electricity", "oil", "lpg", "solid_fuel", "biomass")
 DATA_SOURCES = ("epc", "synthetic", "imputed")
+# How an imported home was placed: by its postcode's LSOA, or only in its local authority
+# (then `lsoa_code` is empty and the authority's fuel poverty and deprivation apply).
+LOCATION_SOURCES = ("postcode", "local_authority")
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
     "city": CITIES,
@@ -45,6 +48,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "heating_system": HEATING_SYSTEMS,
     "main_fuel": MAIN_FUELS,
     "data_source": DATA_SOURCES,
+    "location_source": LOCATION_SOURCES,
 }
 
 # name -> (lowest, highest) allowed; None where open.
@@ -70,7 +74,7 @@ REQUIRED = (
     "lighting_appliances_kwh", "co2_t_per_year", "energy_cost_gbp_per_year",
     "fuel_poverty_probability", "imd_decile", "data_source",
 )
-OPTIONAL = ("lat", "lon", "ward", "postcode", "epc_date")
+OPTIONAL = ("lat", "lon", "ward", "postcode", "epc_date", "location_source")
 # Columns that may be empty: no loft of its own; optional columns.
 NULLABLE = {"loft_insulation_mm", *OPTIONAL}
 COLUMNS = REQUIRED + OPTIONAL
@@ -121,6 +125,8 @@ def validate_stock(stock: pd.DataFrame) -> list[Problem]:
         if column in NULLABLE:
             continue
         empty = stock[column].isna()
+        if column == "lsoa_code" and "location_source" in stock:
+            empty &= stock["location_source"].to_numpy() != "local_authority"
         if empty.any():
             problems.append(Problem(column, "empty values", int(empty.sum())))
 
@@ -208,7 +214,7 @@ def ordered(stock: pd.DataFrame) -> pd.DataFrame:
 
 __all__ = [
     "AGE_BANDS", "BUILT_FORMS", "CATEGORIES", "COLUMNS", "DATA_SOURCES", "FLOOR_TYPES", "GLAZING",
-    "HEATING_SYSTEMS", "MAIN_FUELS", "NUMBERS", "OPTIONAL", "PROPERTY_TYPES", "Problem", "REQUIRED",
+    "HEATING_SYSTEMS", "LOCATION_SOURCES", "MAIN_FUELS", "NUMBERS", "OPTIONAL", "PROPERTY_TYPES", "Problem", "REQUIRED",
     "StockValidationError", "TENURES", "WALL_TYPES", "check_stock", "ordered", "read_stock",
     "validate_stock", "write_stock",
 ]

@@ -29,6 +29,7 @@ from retrofit import energy
 from retrofit.frames import positions
 from retrofit.paths import STOCK_ASSUMPTIONS_DIR
 from retrofit.reference import census2011_tenure_shares, lsoas
+from retrofit.stock.fuel_poverty import spread_fuel_poverty
 from retrofit.stock.schema import AGE_BANDS, CATEGORIES, ordered
 
 Progress = Callable[[float, str], None]
@@ -233,35 +234,6 @@ def _sap_scores(rng, latent: np.ndarray, city: np.ndarray) -> np.ndarray:
         city_sap[order] = np.sort(values)
         sap[mask] = city_sap
     return sap
-
-
-def spread_fuel_poverty(
-    lsoa_index: np.ndarray, band: np.ndarray, tenure: np.ndarray, targets: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Spread each LSOA's fuel-poor count over its band D-G homes (tenure- and band-weighted).
-
-    Probabilities are ``min(1, s_l * w_i)`` with a scale ``s_l`` per LSOA found by
-    bisection so that they sum to the target. Returns the probabilities and, per LSOA,
-    the part of the target its D-G homes cannot hold (zero for a full stock).
-    """
-    weights_table = _table("fuel_poverty_weights.csv")
-    tenure_w = weights_table[weights_table["group"] == "tenure"].set_index("value")["weight"]
-    band_w = weights_table[weights_table["group"] == "band"].set_index("value")["weight"]
-    weight = (pd.Series(band).map(band_w).fillna(0).to_numpy()
-              * pd.Series(tenure).map(tenure_w).fillna(1).to_numpy())
-    lsoas_n = len(targets)
-    capacity = np.bincount(lsoa_index, weights=(weight > 0).astype(float), minlength=lsoas_n)
-    reachable = np.minimum(targets, capacity)
-    low = np.zeros(lsoas_n)
-    high = np.full(lsoas_n, 1.0 / max(weight[weight > 0].min(), 1e-9)) if (weight > 0).any() else np.ones(lsoas_n)
-    for _ in range(60):
-        middle = (low + high) / 2
-        total = np.bincount(lsoa_index, weights=np.minimum(1.0, middle[lsoa_index] * weight), minlength=lsoas_n)
-        too_much = total > reachable
-        high = np.where(too_much, middle, high)
-        low = np.where(too_much, low, middle)
-    probability = np.minimum(1.0, high[lsoa_index] * weight)
-    return probability, targets - reachable
 
 
 def generate_stock(seed: int = 1, homes: int | None = None, progress: Progress | None = None) -> pd.DataFrame:
