@@ -13,6 +13,10 @@ import click
 
 from retrofit.errors import RetrofitError
 from retrofit.cli.stock import stock
+from retrofit.cli.appraise import appraise
+from retrofit.cli.scenario import scenario
+from retrofit.cli.runs import run, runs
+from retrofit.cli.plan import frontier, plan
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,6 +25,12 @@ def cli() -> None:
 
 
 cli.add_command(stock)
+cli.add_command(appraise)
+cli.add_command(scenario)
+cli.add_command(run)
+cli.add_command(runs)
+cli.add_command(plan)
+cli.add_command(frontier)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,118 @@
+"""`retrofit plan` and `retrofit frontier`: a scenario file in, a plan (or trade-off curve) out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+
+from retrofit.cli.common import TerminalProgress, emit_json, json_option
+from retrofit.errors import RetrofitError
+
+
+def _candidates(stock: Path | None, candidates: Path | None) -> pd.DataFrame:
+    if (stock is None) == (candidates is None):
+        raise RetrofitError("give exactly one of --stock STOCK or --candidates CANDIDATES")
+    if candidates is not None:
+        from retrofit.candidates import read_candidates
+        return read_candidates(candidates)
+    from retrofit.appraisal import appraise
+    from retrofit.measures import load_library
+    from retrofit.stock.schema import read_stock
+    return appraise(read_stock(stock), load_library(), progress=TerminalProgress("appraise"))
+
+
+def _write_csv(table: pd.DataFrame, out: Path) -> None:
+    """Write atomically: a reader never sees half a file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".partial")
+    table.to_csv(tmp, index=False)
+    tmp.replace(out)
+
+
+def _summary(result) -> dict:
+    return {"status": result.status, "objective": result.objective, "bound": result.bound, "gap": result.gap,
+            "solve_seconds": result.solve_seconds, "kpis": result.kpis, "ideal": result.ideal}
+
+
+def _solve(candidates, scenario, label: str, warm_start=None):
+    from retrofit.optimise import optimise
+    result = optimise(candidates, scenario, progress=TerminalProgress(label), warm_start=warm_start)
+    if result.details["problems"]:  # the independent check disagrees with the solver: never write such a plan
+        raise RetrofitError("the plan breaks the scenario's rules (a bug, please report it): "
+                            + "; ".join(result.details["problems"]))
+    return result
+
+
+source_options = [
+    click.option("--scenario", "scenario_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+                 help="Scenario TOML file (examples in data/scenarios/)."),
+    click.option("--stock", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Stock file: appraise it first."),
+    click.option("--candidates", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Candidate table (.csv or .parquet), e.g. a partner's own appraisal."),
+]
+
+
+def _with_sources(function):
+    for option in reversed(source_options):
+        function = option(function)
+    return function
+
+
+@click.command()
+@_with_sources
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the plan (CSV: one row per chosen home).")
+@json_option
+def plan(scenario_path: Path, stock: Path | None, candidates: Path | None, out: Path, as_json: bool) -> None:
+    """Choose which homes get which package in which year under a scenario."""
+    from retrofit.scenario import load_scenario
+    scenario = load_scenario(scenario_path)
+    table = _candidates(stock, candidates)
+    result = _solve(table, scenario, "plan")
+    _write_csv(result.plan, out)
+    if as_json:
+        emit_json(_summary(result))
+        return
+    k = result.kpis
+    click.echo(f"{result.status}: objective {result.objective:.6g}, bound {result.bound:.6g}, gap {result.gap:.3%}, "
+               f"{result.solve_seconds:.1f}s")
+    click.echo(f"{k['homes']:,} homes, £{k['spend_gbp']:,.0f}; {k['lifetime_co2_t_saved']:,.0f} lifetime tCO2; "
+               f"{k['fuel_poor_lifted']:,.1f} households out of fuel poverty; {k['jobs_fte_years']:,.1f} FTE-years")
+    click.echo(f"wrote {out}")
+
+
+@click.command()
+@_with_sources
+@click.option("--points", type=click.IntRange(min=2, max=50), default=5, show_default=True,
+              help="Plans along the curve.")
+@click.option("--axes", type=click.Choice(["carbon:fuel_poverty", "carbon:jobs", "fuel_poverty:jobs"]),
+              default="carbon:fuel_poverty", show_default=True, help="The two objectives traded off.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="CSV: one row per point (weights, status, gap, KPIs).")
+@click.option("--plans-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write each point's full plan here.")
+@json_option
+def frontier(scenario_path: Path, stock: Path | None, candidates: Path | None, points: int, axes: str,
+             out: Path, plans_dir: Path | None, as_json: bool) -> None:
+    """Trace the trade-off between two objectives by a weight sweep; each point is a full plan."""
+    from retrofit.optimise.frontier import trace_frontier
+    from retrofit.scenario import load_scenario
+    scenario = load_scenario(scenario_path)
+    table = _candidates(stock, candidates)
+    first, second = axes.split(":")
+    curve, results = trace_frontier(table, scenario, first, second, points, progress=TerminalProgress("frontier"))
+    for result in results:
+        if result.details["problems"]:
+            raise RetrofitError("a frontier plan breaks the scenario's rules: " + "; ".join(result.details["problems"]))
+    if plans_dir is not None:
+        for i, result in enumerate(results):
+            _write_csv(result.plan, plans_dir / f"point_{i:02d}.csv")
+    _write_csv(curve, out)
+    if as_json:
+        emit_json({"points": curve.replace({np.nan: None}).to_dict(orient="records")})
+    else:
+        click.echo(curve.to_string(index=False))

@@ -1,0 +1,163 @@
+"""`retrofit run NAME` plans a stored scenario and stores the run; `retrofit runs ...` reads runs back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from retrofit.cli.common import TerminalProgress, emit_json, json_option
+from retrofit.cli.scenario import database_option, open_store
+from retrofit.format import count, gbp, percent, tonnes
+
+
+def _summary(run) -> dict:
+    return {"id": run.id, "scenario": run.scenario_name, "scenario_version": run.scenario_version,
+            "status": run.status, "objective": run.objective, "bound": run.bound, "gap": run.gap,
+            "solve_seconds": run.solve_seconds, "plan_rows": run.plan_rows, "plan_hash": run.plan_hash,
+            "stock_hash": run.stock_hash, "library_version": run.library_version,
+            "candidates_hash": run.candidates_hash, "created_by": run.created_by,
+            "created_at": run.created_at.isoformat(), "kpis": run.kpis}
+
+
+def _headline(kpis: dict) -> str:
+    return (f"{count(kpis.get('homes'), 'homes')}, {gbp(kpis.get('spend_gbp'))}, "
+            f"{tonnes(kpis.get('annual_co2_t_saved'), 'yr')} saved, "
+            f"{count(kpis.get('fuel_poor_lifted'))} fuel-poor households lifted, "
+            f"{count(kpis.get('jobs_fte_years'))} FTE-years")
+
+
+@click.command(name="run")
+@click.argument("name")
+@click.option("--version", "version", type=click.IntRange(min=1), default=None,
+              help="Scenario version (default: the latest).")
+@click.option("--stock", "stock", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Appraise this stock, then plan (default: var/stock/default.parquet).")
+@click.option("--candidates", "candidates", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Plan on this candidate table (CSV or Parquet) instead of appraising a stock.")
+@database_option
+@json_option
+def run(name: str, version: int | None, stock: Path | None, candidates: Path | None, database: str | None,
+        as_json: bool) -> None:
+    """Plan a stored scenario (by its name) and store the run."""
+    from retrofit.store.planning import plan_and_store
+
+    stored = plan_and_store(open_store(database), name, version=version, stock=stock, candidates=candidates,
+                            progress=TerminalProgress("run"))
+    if as_json:
+        emit_json(_summary(stored))
+        return
+    click.echo(f"stored run {stored.id}: scenario {stored.scenario_name!r} version {stored.scenario_version}, "
+               f"{stored.status}, gap {percent(100 * stored.gap, 2)}, {stored.solve_seconds:.1f} s")
+    click.echo(f"  {_headline(stored.kpis)}")
+
+
+@click.group()
+def runs() -> None:
+    """List, show, compare and export stored runs."""
+
+
+@runs.command(name="list")
+@click.option("--scenario", "scenario", default=None, help="Only the runs of this scenario.")
+@database_option
+@json_option
+def list_(scenario: str | None, database: str | None, as_json: bool) -> None:
+    """Every stored run, oldest first."""
+    from retrofit.store import list_runs
+
+    stored = list_runs(open_store(database), scenario)
+    if as_json:
+        emit_json({"runs": [_summary(r) for r in stored]})
+        return
+    if not stored:
+        click.echo("no run stored yet; plan one with `retrofit run SCENARIO`")
+        return
+    table = pd.DataFrame({
+        "id": [r.id for r in stored],
+        "scenario": [f"{r.scenario_name} v{r.scenario_version}" for r in stored],
+        "status": [r.status for r in stored],
+        "gap": [percent(100 * r.gap, 2) for r in stored],
+        "homes": [count(r.kpis.get("homes")) for r in stored],
+        "spend": [gbp(r.kpis.get("spend_gbp")) for r in stored],
+        "tCO2/yr": [tonnes(r.kpis.get("annual_co2_t_saved")) for r in stored],
+        "by": [r.created_by for r in stored],
+        "when (UTC)": [f"{r.created_at:%Y-%m-%d %H:%M}" for r in stored],
+    })
+    click.echo(table.to_string(index=False))
+
+
+@runs.command()
+@click.argument("run_id", metavar="ID", type=int)
+@database_option
+@json_option
+def show(run_id: int, database: str | None, as_json: bool) -> None:
+    """A run's provenance, KPIs and breakdown by city."""
+    from retrofit.plan import breakdown
+    from retrofit.store import get_run, read_plan
+    from retrofit.store.compare import HEADLINE
+    from retrofit.store.export import provenance
+
+    engine = open_store(database)
+    stored = get_run(engine, run_id)
+    about = provenance(engine, stored)
+    by_city = breakdown(read_plan(engine, run_id), "city")
+    if as_json:
+        emit_json({**_summary(stored), "provenance": about, "by_city": json.loads(by_city.to_json(orient="records"))})
+        return
+    click.echo(f"run {stored.id}: scenario {stored.scenario_name!r} version {stored.scenario_version}, "
+               f"stored by {stored.created_by} on {stored.created_at:%Y-%m-%d %H:%M} UTC")
+    click.echo(f"  solver: {stored.status}, objective {stored.objective:.6g}, bound {stored.bound:.6g}, "
+               f"gap {percent(100 * stored.gap, 2)}, {stored.solve_seconds:.1f} s")
+    click.echo(f"  inputs: stock {stored.stock_hash or '-'} ({stored.stock_source or 'candidates given'}), "
+               f"library {stored.library_version or '-'}, candidates {stored.candidates_hash}, "
+               f"scenario content {about['scenario_hash']}")
+    click.echo(f"  plan: {stored.plan_rows:,} homes, hash {stored.plan_hash}")
+    click.echo(f"  {_headline(stored.kpis)}")
+    click.echo(by_city[["city", *[k for k in HEADLINE if k in by_city.columns]]]
+               .to_string(index=False, float_format="{:,.1f}".format))
+
+
+@runs.command()
+@click.argument("a", type=int)
+@click.argument("b", type=int)
+@database_option
+@json_option
+def compare(a: int, b: int, database: str | None, as_json: bool) -> None:
+    """What B changes from A: KPIs by city and year, homes in both or one, spend moved between cities."""
+    from retrofit.store.compare import HEADLINE, compare_runs
+
+    comparison = compare_runs(open_store(database), a, b, progress=TerminalProgress("compare"))
+    if as_json:
+        emit_json(comparison.to_json())
+        return
+    click.echo(f"run {b} compared with run {a} (delta = {b} - {a})")
+    click.echo(comparison.kpis.loc[[k for k in HEADLINE if k in comparison.kpis.index]].to_string(float_format="{:,.1f}".format))
+    homes = comparison.homes
+    click.echo(f"homes: {homes['both']:,} in both ({homes['same_package_and_year']:,} unchanged, "
+               f"{homes['package_changed']:,} other package, {homes['year_changed_only']:,} other year only), "
+               f"{homes['only_a']:,} only in {a}, {homes['only_b']:,} only in {b}")
+    click.echo(f"spend moved between cities: {gbp(comparison.spend_moved_gbp)}")
+    click.echo(comparison.spend_by_city.to_string(index=False, float_format="{:,.0f}".format))
+    columns = ["city", "year"] + [f"{k}_delta" for k in HEADLINE if f"{k}_delta" in comparison.by_city_year.columns]
+    click.echo("by city and year (B - A):")
+    click.echo(comparison.by_city_year[columns].to_string(index=False, float_format="{:,.1f}".format))
+
+
+@runs.command()
+@click.argument("run_id", metavar="ID", type=int)
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "geojson"]), required=True,
+              help="csv: plan rows; xlsx: plan, KPIs, breakdowns, provenance; geojson: KPIs by LSOA.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File to write.")
+@database_option
+@json_option
+def export(run_id: int, fmt: str, out: Path, database: str | None, as_json: bool) -> None:
+    """Write a run's plan with its KPIs and provenance to a file."""
+    from retrofit.store.export import export_run
+
+    written = export_run(open_store(database), run_id, fmt, out, progress=TerminalProgress("export"))
+    if as_json:
+        emit_json({"run": run_id, "format": fmt, "out": str(written)})
+    else:
+        click.echo(f"wrote run {run_id} as {fmt} to {written}")

@@ -1,0 +1,36 @@
+"""Trade-offs: a weight sweep between two objectives, each point a full plan.
+
+With normalise = "ideal" the weights are on a common scale, so sweeping the share of
+weight from one objective to the other (the third keeps its scenario weight) traces the
+supported points of the frontier. Re-solves reuse the first solve's model and ideals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from retrofit.optimise.model import METRICS
+from retrofit.optimise.solve import optimise
+from retrofit.scenario import Scenario
+
+
+def trace_frontier(candidates: pd.DataFrame, scenario: Scenario, first: str = "carbon",
+                   second: str = "fuel_poverty", points: int = 5, progress=None, cancel=None):
+    """(curve table, plan results) for weights first = 1 - a, second = a, a from 0 to 1."""
+    if first == second or first not in METRICS or second not in METRICS:
+        raise ValueError(f"frontier axes must be two of {list(METRICS)}")
+    results, records, warm = [], [], None
+    for i, share in enumerate(np.linspace(0.0, 1.0, points)):
+        weights = scenario.weights.model_copy(update={first: float(1 - share), second: float(share), "normalise": "ideal"})
+        point = scenario.model_copy(update={"weights": weights})
+        if progress:
+            progress(i / points, f"point {i + 1} of {points}: {first} {1 - share:.2f}, {second} {share:.2f}")
+        result = optimise(candidates, point, cancel=cancel, warm_start=warm)
+        warm = result
+        results.append(result)
+        records.append({f"weight_{first}": 1 - share, f"weight_{second}": share, "status": result.status,
+                        "objective": result.objective, "gap": result.gap, **result.kpis})
+    if progress:
+        progress(1.0, "done")
+    return pd.DataFrame(records), results

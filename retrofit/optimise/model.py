@@ -1,0 +1,249 @@
+"""The optimisation model as arrays: built once from the candidate table and the scenario.
+
+Decision: x[r, t] = 1 when candidate row r (a home and a package) is delivered in year t;
+at most one (r, t) per home (exactly one for must-include homes). Everything else is a
+handful of *coupling* rows (budgets, city shares, capacity per city and year, equity),
+each written as ``sign * sum(term[r] * x[r, t]) <= sign * limit`` over the rows of one city
+(or all) and one year (or all). That structure is what makes full scale fast: given a
+price per coupling row, every home chooses on its own (`reduced_values`).
+
+Units inside the model (one place converts them): money in £1,000 (COST_UNIT), homes,
+trade days; the objective in units of `value_scale` so typical home values are about 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from retrofit.candidates import TRADES
+from retrofit.energy import BANDS
+from retrofit.reference import CITIES
+from retrofit.scenario import Scenario
+
+COST_UNIT = 1_000.0  # £ per model money unit: keeps budget rows and prices well scaled
+METRICS = {"carbon": "lifetime_co2_t_saved", "fuel_poverty": "fuel_poor_lifted", "jobs": "jobs_fte_years"}
+OBJECTIVES = tuple(METRICS)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One coupling row: ``sign * sum(term * x) <= sign * limit`` over a city (-1: all) and year (-1: all)."""
+
+    name: str    # in words, for messages: "budget 2027", "Coventry min share"
+    rule: str    # the scenario key it comes from
+    term: str    # "cost" | "homes" | "trade:<trade>" | "equity"
+    city: int
+    year: int
+    sign: float  # +1 for an upper limit, -1 for a lower limit
+    limit: float  # in model units
+    money: bool = False  # the term is money (model units of £1,000)
+
+    @property
+    def rhs(self) -> float:
+        return self.sign * self.limit
+
+    @property
+    def unit(self) -> str:
+        return "£" if self.money else {"homes": "homes", "equity": "homes"}.get(self.term, "trade days")
+
+    def natural(self, amount: float) -> float:
+        """An amount of this row's term in natural units (£ for money)."""
+        return amount * COST_UNIT if self.money else amount
+
+
+@dataclass
+class Model:
+    """Candidate rows (sorted by home) as arrays, plus the coupling rows."""
+
+    scenario: Scenario
+    rows: np.ndarray          # position of each model row in the candidate table
+    home: np.ndarray          # home code per row (0..n_homes-1), non-decreasing
+    starts: np.ndarray        # first row of each home
+    home_ids: np.ndarray      # home id per home code
+    city: np.ndarray          # city code per row (index in CITIES)
+    cost: np.ndarray          # £ per row
+    metrics: np.ndarray       # (rows, 3): carbon, fuel poverty, jobs per row
+    priority: np.ndarray      # per row: the home counts for the equity rule
+    trades: dict[str, np.ndarray]  # trade days per row, for trades with a capacity
+    must: np.ndarray          # per home: must be in the plan
+    area: np.ndarray          # mobilisation area code per row
+    area_names: np.ndarray
+    years: list[int]
+    constraints: list[Constraint]
+    equity_basis: str = "spend"
+    equity_share: float = 0.0
+    removed: dict = field(default_factory=dict)  # rows dropped by eligibility rules, by rule
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.rows)
+
+    @property
+    def n_homes(self) -> int:
+        return len(self.home_ids)
+
+    @property
+    def n_years(self) -> int:
+        return len(self.years)
+
+    def term(self, term: str, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """A coupling term's coefficient for the given rows, in model units."""
+        if term == "cost":
+            return self.cost[rows] / COST_UNIT
+        if term == "homes":
+            return np.ones(len(self.cost[rows]))
+        if term == "equity":
+            share = self.priority[rows] - self.equity_share
+            return share * self.cost[rows] / COST_UNIT if self.equity_basis == "spend" else share
+        return self.trades[term.removeprefix("trade:")][rows]
+
+    def applies(self, constraint: Constraint, rows: np.ndarray, years: np.ndarray) -> np.ndarray:
+        mask = np.ones(len(rows), dtype=bool)
+        if constraint.city >= 0:
+            mask &= self.city[rows] == constraint.city
+        if constraint.year >= 0:
+            mask &= years == constraint.year
+        return mask
+
+
+def _priority(candidates: pd.DataFrame, home_codes: np.ndarray, n_homes: int, scenario: Scenario) -> np.ndarray:
+    """Per row: the home is fuel poor or in the most deprived IMD deciles (the equity rule)."""
+    rules = scenario.rules
+    if "fuel_poverty_probability" in candidates:
+        probability = pd.to_numeric(candidates["fuel_poverty_probability"], errors="coerce").fillna(0).to_numpy(float)
+    else:  # a partner's table without it: the best lift over packages is the home's probability
+        lifted = candidates["fuel_poor_lifted"].to_numpy(float)
+        best = np.zeros(n_homes)
+        np.maximum.at(best, home_codes, lifted)
+        probability = best[home_codes]
+    deprived = candidates["imd_decile"].to_numpy(float) <= rules.priority_imd_deciles
+    return deprived | (probability >= rules.fuel_poor_probability)
+
+
+def eligible_mask(candidates: pd.DataFrame, scenario: Scenario) -> tuple[np.ndarray, dict]:
+    """Rows the rules allow, and how many each rule removed."""
+    rules = scenario.rules
+    keep = np.ones(len(candidates), dtype=bool)
+    removed = {}
+
+    def drop(name: str, bad: np.ndarray) -> None:
+        nonlocal keep
+        removed[name] = int((keep & bad).sum())
+        keep &= ~bad
+
+    if rules.eligible_tenures is not None:
+        drop("rules.eligible_tenures", ~candidates["tenure"].astype(str).isin(rules.eligible_tenures).to_numpy())
+    if rules.eligible_packages is not None:
+        drop("rules.eligible_packages", ~candidates["package_id"].astype(str).isin(rules.eligible_packages).to_numpy())
+    if rules.min_band_after is not None:
+        allowed = BANDS[: BANDS.index(rules.min_band_after) + 1]
+        drop("rules.min_band_after", ~candidates["band_after"].astype(str).isin(allowed).to_numpy())
+    if rules.exclude:
+        drop("rules.exclude", candidates["home_id"].astype(str).isin(rules.exclude).to_numpy())
+    return keep, removed
+
+
+def build_model(candidates: pd.DataFrame, scenario: Scenario) -> Model:
+    """Arrays and coupling rows for a (validated) candidate table under a scenario."""
+    keep, removed = eligible_mask(candidates, scenario)
+    table = candidates.loc[keep]
+    home_codes_all, uniques = pd.factorize(table["home_id"].astype(str), sort=True)
+    order = np.argsort(home_codes_all, kind="stable")
+    rows = np.flatnonzero(keep)[order]
+    home = home_codes_all[order].astype(np.int64)
+    n_homes = len(uniques)
+    starts = np.flatnonzero(np.r_[True, home[1:] != home[:-1]]) if len(home) else np.zeros(0, dtype=np.int64)
+    table = candidates.iloc[rows]
+
+    city = pd.Categorical(table["city"].astype(str), categories=list(CITIES)).codes.astype(np.int8)
+    metrics = np.column_stack([table[METRICS[k]].to_numpy(float) for k in OBJECTIVES]) if len(table) else np.zeros((0, 3))
+    must = np.isin(np.asarray(uniques, dtype=object), list(scenario.rules.must_include)) if scenario.rules.must_include \
+        else np.zeros(n_homes, dtype=bool)
+    area_column = scenario.rules.mobilisation_area
+    area_values = table[area_column].astype(str) if area_column in table else pd.Series(["all"] * len(table))
+    area, area_names = pd.factorize(area_values, sort=True)
+
+    trades = {}
+    for name, rules in scenario.cities.items():
+        if rules.trade_days_per_year is not None:
+            for trade in rules.trade_days_per_year.limits():
+                column = f"trade_days_{trade}"
+                trades[trade] = table[column].to_numpy(float) if column in table else np.zeros(len(table))
+
+    model = Model(
+        scenario=scenario, rows=rows, home=home, starts=starts, home_ids=np.asarray(uniques, dtype=object),
+        city=city, cost=table["cost_gbp"].to_numpy(float), metrics=metrics,
+        priority=_priority(table, home, n_homes, scenario), trades=trades, must=must,
+        area=area.astype(np.int64), area_names=np.asarray(area_names, dtype=object),
+        years=scenario.year_list, constraints=[], equity_basis=scenario.rules.equity_basis,
+        equity_share=scenario.rules.equity_min_share, removed=removed,
+    )
+    model.constraints = coupling_rows(scenario)
+    return model
+
+
+def coupling_rows(scenario: Scenario) -> list[Constraint]:
+    """Every coupling row the scenario asks for; a rule not used adds nothing."""
+    rows = []
+    budget = scenario.budget
+    total = budget.total_gbp / COST_UNIT
+    rows.append(Constraint("total budget", "budget.total_gbp", "cost", -1, -1, 1.0, total, True))
+    if budget.per_year_gbp is not None:
+        for t, (year, amount) in enumerate(zip(scenario.year_list, budget.per_year_gbp)):
+            rows.append(Constraint(f"budget {year}", f"budget.per_year_gbp[{t}]", "cost", -1, t, 1.0, amount / COST_UNIT, True))
+    for name, rules in scenario.cities.items():
+        c = CITIES.index(name)
+        if rules.min_share:
+            rows.append(Constraint(f"{name} min share", f"cities.{name}.min_share", "cost", c, -1, -1.0, rules.min_share * total, True))
+        if rules.max_share is not None and rules.max_share < 1:
+            rows.append(Constraint(f"{name} max share", f"cities.{name}.max_share", "cost", c, -1, 1.0, rules.max_share * total, True))
+        for t, year in enumerate(scenario.year_list):
+            if rules.homes_per_year is not None:
+                rows.append(Constraint(f"{name} homes {year}", f"cities.{name}.homes_per_year", "homes", c, t, 1.0,
+                                       float(rules.homes_per_year)))
+            if rules.trade_days_per_year is not None:
+                for trade, days in rules.trade_days_per_year.limits().items():
+                    rows.append(Constraint(f"{name} {trade} days {year}", f"cities.{name}.trade_days_per_year.{trade}",
+                                           f"trade:{trade}", c, t, 1.0, days))
+    if scenario.rules.equity_min_share > 0:
+        rows.append(Constraint("equity share", "rules.equity_min_share", "equity", -1, -1, -1.0, 0.0,
+                               scenario.rules.equity_basis == "spend"))
+    return rows
+
+
+def objective_values(model: Model, weights: dict[str, float], normalisers: dict[str, float]) -> np.ndarray:
+    """Objective value of each row: sum of weight * metric / normaliser (ideal or 1)."""
+    value = np.zeros(model.n_rows)
+    for k, name in enumerate(OBJECTIVES):
+        if weights.get(name, 0) > 0 and normalisers.get(name, 0) > 0:
+            value += weights[name] * model.metrics[:, k] / normalisers[name]
+    return value
+
+
+def penalty_tables(model: Model, lam: np.ndarray) -> dict[str, np.ndarray]:
+    """Prices per (city, year) for each term: the cost of using one unit of it there."""
+    n_cities, n_years = len(CITIES), model.n_years
+    tables: dict[str, np.ndarray] = {}
+    for price, row in zip(lam, model.constraints):
+        if price == 0:
+            continue
+        table = tables.setdefault(row.term, np.zeros((n_cities, n_years)))
+        cities = slice(None) if row.city < 0 else row.city
+        years = slice(None) if row.year < 0 else row.year
+        table[cities, years] += row.sign * price
+    return tables
+
+
+def penalty(model: Model, tables: dict[str, np.ndarray], t: int, rows=slice(None)) -> np.ndarray:
+    """What row r uses of the priced rows if delivered in year t, valued at the prices."""
+    city = model.city[rows]
+    total = np.zeros(len(city))
+    for term, table in tables.items():
+        column = table[:, t]
+        if not column.any():
+            continue
+        total += model.term(term, rows) * column[city]
+    return total

@@ -1,0 +1,270 @@
+"""Stored runs: written once, as a whole, and read back as they were.
+
+A run row and all its plan rows go in one transaction through a bulk path (executemany on
+SQLite, COPY on PostgreSQL), so a process killed half-way leaves no trace of the run. The
+plan hash covers the decision (home, package, year): re-running a run's inputs must give
+the same hash.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from datetime import timezone
+from importlib.metadata import PackageNotFoundError, version
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow
+import pyarrow.csv
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection, Engine
+
+from retrofit.errors import RetrofitError
+from retrofit.hashing import table_hash
+from retrofit.store.audit import current_user, record_event
+from retrofit.store.database import reading, retrying, writing
+from retrofit.store.models import (
+    PLAN_COLUMNS, PLAN_INTEGER, PLAN_OPTIONAL, PLAN_TEXT, PlanRow, Run, ScenarioVersion, utc_now,
+)
+
+Progress = Callable[[float, str], None] | None
+CHUNK_ROWS = 20_000  # plan rows per bulk statement: progress between chunks, bounded memory
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What a run was computed from, by content hash (and where it was read, for people)."""
+
+    candidates_hash: str
+    stock_hash: str | None = None
+    library_version: str | None = None
+    stock_source: str | None = None
+    candidates_source: str | None = None
+
+
+def retrofit_version() -> str:
+    try:
+        return version("retrofit-planner")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def plan_hash(plan: pd.DataFrame) -> str:
+    """Hash of the plan's decisions: which home gets which package in which year."""
+    key = pd.DataFrame({"home_id": plan["home_id"].astype("str"), "package_id": plan["package_id"].astype("str"),
+                        "year": pd.to_numeric(plan["year"]).astype("int64")})
+    return table_hash(key)
+
+
+def plan_table(plan: pd.DataFrame) -> pd.DataFrame:
+    """The plan's stored columns with their stored types; a clear error for what cannot be stored."""
+    required = [c for c in PLAN_COLUMNS if c not in PLAN_OPTIONAL]
+    missing = [c for c in required if c not in plan.columns]
+    if missing:
+        raise RetrofitError(f"the plan cannot be stored: column(s) {', '.join(missing)} missing")
+    table = pd.DataFrame(index=range(len(plan)))
+    for column in PLAN_COLUMNS:
+        values = plan[column].to_numpy() if column in plan.columns else np.full(len(plan), np.nan)
+        if column in PLAN_TEXT:
+            table[column] = pd.Series(values, dtype="object").astype("str")
+        elif column in PLAN_INTEGER:
+            table[column] = pd.to_numeric(pd.Series(values), errors="coerce")
+        else:
+            table[column] = pd.to_numeric(pd.Series(values), errors="coerce").astype("float64")
+        empty = table[column].isna()
+        if column not in PLAN_OPTIONAL and empty.any():
+            raise RetrofitError(f"the plan cannot be stored: column {column} is empty in {int(empty.sum())} rows "
+                                f"(e.g. home {plan['home_id'].iloc[int(np.argmax(empty.to_numpy()))]})")
+    for column in PLAN_INTEGER:
+        table[column] = table[column].astype("int64")
+    duplicated = table["home_id"].duplicated()
+    if duplicated.any():
+        raise RetrofitError(f"the plan cannot be stored: {int(duplicated.sum())} home(s) appear twice, "
+                            f"e.g. {table.loc[duplicated, 'home_id'].iloc[0]}")
+    return table
+
+
+def save_run(engine: Engine, scenario: ScenarioVersion, result, inputs: RunInputs, who: str | None = None,
+             progress: Progress = None) -> Run:
+    """Store a solved plan (a `retrofit.plan.PlanResult`) as a new run; returns the stored run."""
+    table = plan_table(result.plan)
+    who = who or current_user()
+    values = dict(
+        scenario_id=scenario.id, scenario_name=scenario.name, scenario_version=scenario.version,
+        stock_hash=inputs.stock_hash, stock_source=inputs.stock_source, library_version=inputs.library_version,
+        candidates_hash=inputs.candidates_hash, candidates_source=inputs.candidates_source,
+        status=str(result.status), objective=float(result.objective), bound=float(result.bound),
+        gap=float(result.gap), solve_seconds=float(result.solve_seconds),
+        kpis=_json_safe(result.kpis), details=_json_safe(getattr(result, "details", {}) or {}),
+        plan_hash=plan_hash(table), plan_rows=len(table), retrofit_version=retrofit_version(),
+        created_by=who,
+    )
+
+    def attempt() -> Run:
+        with writing(engine) as connection:
+            stamped = {**values, "created_at": utc_now()}
+            run_id = connection.execute(insert(Run.__table__).values(**stamped)
+                                        .returning(Run.__table__.c.id)).scalar_one()
+            _insert_plan_rows(connection, run_id, table, progress)
+            record_event(connection, who, "run.store", f"run:{run_id}",
+                         {"scenario": f"{scenario.name}@{scenario.version}", "plan_hash": values["plan_hash"]})
+            return Run(id=run_id, **stamped)
+
+    run = retrying(attempt)
+    if progress:
+        progress(1.0, f"stored run {run.id}")
+    return run
+
+
+def _json_safe(value):
+    """KPIs and details as plain JSON: numpy numbers to Python, NaN and infinity to null."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, pd.DataFrame):  # by column (compact; pd.DataFrame(...) reads it back)
+        return {str(c): _column_json(value[c]) for c in value.columns}
+    if isinstance(value, pd.Series):
+        return _json_safe(value.to_dict())
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _column_json(series: pd.Series) -> list:
+    """A column as a JSON list, vectorised (per-home tables can hold every home of the stock)."""
+    if series.dtype.kind == "f":
+        return series.astype(object).where(np.isfinite(series.to_numpy()), None).tolist()
+    if series.dtype.kind in "iub":
+        return series.tolist()
+    return series.astype("str").astype(object).where(series.notna(), None).tolist()
+
+
+def _insert_plan_rows(connection: Connection, run_id: int, table: pd.DataFrame, progress: Progress) -> None:
+    """All plan rows in the caller's transaction, in chunks, by the database's bulk path."""
+    columns = ["run_id", *PLAN_COLUMNS]
+    table = table.assign(run_id=run_id)[columns]
+    chunks = range(0, max(len(table), 1), CHUNK_ROWS)
+    dbapi = connection.connection
+    if connection.dialect.name == "postgresql":
+        # CSV written by Arrow (fast, shortest round-trip floats; text always quoted, so an
+        # unquoted empty field is NULL and a quoted one an empty string).
+        statement = f"COPY plan_row ({', '.join(columns)}) FROM STDIN (FORMAT csv)"
+        options = pyarrow.csv.WriteOptions(include_header=False)
+        with dbapi.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for number, start in enumerate(chunks):
+                buffer = io.BytesIO()
+                chunk = pyarrow.Table.from_pandas(table.iloc[start:start + CHUNK_ROWS], preserve_index=False)
+                pyarrow.csv.write_csv(chunk, buffer, options)
+                copy.write(buffer.getbuffer())
+                _report(progress, number + 1, len(chunks), len(table))
+        return
+    statement = f"INSERT INTO plan_row ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    cursor = dbapi.cursor()
+    try:
+        for number, start in enumerate(chunks):
+            chunk = table.iloc[start:start + CHUNK_ROWS]
+            # Column lists turn numpy values into Python ones; NaN (optional columns) into None.
+            lists = [_python_values(chunk[c]) for c in columns]
+            cursor.executemany(statement, zip(*lists))
+            _report(progress, number + 1, len(chunks), len(table))
+    finally:
+        cursor.close()
+
+
+def _python_values(series: pd.Series) -> list:
+    """Python values for the DB-API (numpy ints are not accepted), None for missing."""
+    if series.isna().any():
+        return series.astype(object).where(series.notna(), None).tolist()
+    return series.tolist()
+
+
+def _report(progress: Progress, done: int, total: int, rows: int) -> None:
+    if progress:
+        progress(0.99 * done / total, f"stored {min(done * CHUNK_ROWS, rows):,} of {rows:,} plan rows")
+
+
+def _run(row) -> Run:
+    run = Run.model_validate(dict(row._mapping))
+    if run.created_at.tzinfo is None:
+        run.created_at = run.created_at.replace(tzinfo=timezone.utc)
+    return run
+
+
+def get_run(engine: Engine, run_id: int) -> Run:
+    with reading(engine) as connection:
+        row = connection.execute(select(Run).where(Run.id == run_id)).first()
+        if row is not None:
+            return _run(row)
+        low, high, count = connection.execute(select(func.min(Run.id), func.max(Run.id), func.count())).one()
+    stored = f"stored runs have ids {low} to {high} ({count} runs)" if count else "no run is stored yet"
+    raise RetrofitError(f"no run with id {run_id}; {stored} (see `retrofit runs list`)")
+
+
+def list_runs(engine: Engine, scenario: str | None = None) -> list[Run]:
+    with reading(engine) as connection:
+        query = select(Run).order_by(Run.id)
+        if scenario is not None:
+            query = query.where(Run.scenario_name == scenario)
+        return [_run(row) for row in connection.execute(query).all()]
+
+
+def read_plan(engine: Engine, run_id: int) -> pd.DataFrame:
+    """A stored run's plan, one row per home (by home_id); optional columns it lacked are left out."""
+    run = get_run(engine, run_id)
+    columns = list(PLAN_COLUMNS)
+    select = f"SELECT {', '.join(columns)} FROM plan_row WHERE run_id = {int(run.id)}"
+    with reading(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            table = _copy_out(connection, select, columns)
+        else:
+            cursor = connection.connection.cursor()
+            try:
+                rows = cursor.execute(select).fetchall()
+            finally:
+                cursor.close()
+            table = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+    for column in columns:
+        if column in PLAN_TEXT:
+            table[column] = table[column].astype("str")
+        elif column in PLAN_INTEGER:
+            table[column] = table[column].astype("int64")
+        else:
+            table[column] = table[column].astype("float64")
+    absent = [c for c in PLAN_OPTIONAL if table[c].isna().all()] if len(table) else list(PLAN_OPTIONAL)
+    # Sorted here, not by the database, whose text collation may differ from one server to another.
+    return table.drop(columns=absent).sort_values("home_id", ignore_index=True)
+
+
+def _copy_out(connection: Connection, select: str, columns: list[str]) -> pd.DataFrame:
+    """Rows out of PostgreSQL by COPY, parsed by Arrow (several times faster than fetching tuples)."""
+    buffer = io.BytesIO()
+    with connection.connection.driver_connection.cursor() as cursor:
+        with cursor.copy(f"COPY ({select}) TO STDOUT (FORMAT csv, FORCE_QUOTE ({', '.join(PLAN_TEXT)}))") as copy:
+            for block in copy:
+                buffer.write(block)
+    if buffer.tell() == 0:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    types = {c: pyarrow.string() if c in PLAN_TEXT else pyarrow.int64() if c in PLAN_INTEGER else pyarrow.float64()
+             for c in columns}
+    parsed = pyarrow.csv.read_csv(
+        io.BytesIO(buffer.getvalue()), pyarrow.csv.ReadOptions(column_names=columns),
+        convert_options=pyarrow.csv.ConvertOptions(column_types=types, strings_can_be_null=True,
+                                                    quoted_strings_can_be_null=False))
+    return parsed.to_pandas()
+
+
+def plan_row_count(engine: Engine, run_id: int | None = None) -> int:
+    with reading(engine) as connection:
+        query = select(func.count()).select_from(PlanRow)
+        if run_id is not None:
+            query = query.where(PlanRow.run_id == run_id)
+        return int(connection.execute(query).scalar_one())
+

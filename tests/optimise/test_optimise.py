@@ -1,0 +1,101 @@
+"""Random small cases against exhaustive search; time limit, seeds, warm re-solves, explanations."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from retrofit.optimise import optimise
+from retrofit.optimise.synthetic import synthetic_candidates
+from retrofit.plan import breakdown, check_plan, plan_kpis
+
+from tests.optimise.helpers import candidates, exhaustive_best, scenario
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_small_cases_match_exhaustive_search(seed):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for h in range(5):
+        for p in ("p", "q"):
+            rows.append((f"H{h}", p, int(rng.integers(50, 400)), float(rng.integers(1, 40)),
+                         {"city": ["Birmingham", "Coventry"][h % 2], "imd_decile": int(rng.integers(1, 10)),
+                          "trade_days_heating": float(rng.integers(0, 4))}))
+    table = candidates(rows)
+    scen = scenario(700, years=(2026, 2027), budget={"per_year_gbp": [400, 400]},
+                    cities={"Coventry": {"min_share": 0.2, "homes_per_year": 1},
+                            "Birmingham": {"trade_days_per_year": {"heating": 4}}},
+                    rules={"equity_min_share": 0.2})
+    best = exhaustive_best(table, scen)
+    result = optimise(table, scen)
+    assert check_plan(result.plan, table, scen) == []
+    assert result.objective == pytest.approx(best)
+    assert result.bound >= result.objective - 1e-9
+
+
+def _medium():
+    table = synthetic_candidates(3000, seed=3)
+    scen = scenario(3_000_000, years=(2026, 2028), budget={"per_year_gbp": [800_000, 1_000_000, 1_200_000]},
+                    weights={"carbon": 1.0, "fuel_poverty": 1.0, "jobs": 0.5, "normalise": "ideal"},
+                    cities={"Birmingham": {"min_share": 0.5, "homes_per_year": 120},
+                            "Coventry": {"homes_per_year": 40}},
+                    rules={"equity_min_share": 0.4}, solver={"time_limit_s": 20.0, "relative_gap": 0.0005})
+    return table, scen
+
+
+def test_medium_case_is_feasible_with_a_small_gap_and_explained():
+    table, scen = _medium()
+    result = optimise(table, scen)
+    assert result.details["problems"] == []
+    assert 0 <= result.gap < 0.01 and result.bound >= result.objective
+    assert set(result.ideal) == {"carbon", "fuel_poverty", "jobs"} and all(v > 0 for v in result.ideal.values())
+    assert result.objective > result.details["solver"]["greedy_objective"]
+    homes = result.details["homes"]
+    assert len(homes) == table["home_id"].nunique()
+    # homes in the plan are worth at least their threshold, as a rule (the core may differ at the margin)
+    inside = homes[homes.in_plan]
+    assert (inside.value_per_gbp >= inside.threshold_per_gbp - 1e-9).mean() > 0.95
+    marginal = result.details["marginal"]
+    assert set(marginal.columns) >= {"city", "year", "value_of_1m_gbp", "value_of_100_homes"}
+    assert (marginal.value_of_1m_gbp > 0).all()
+    assert result.kpis == plan_kpis(result.plan)
+    by_city = breakdown(result.plan, "city")
+    assert by_city["homes"].sum() == result.kpis["homes"]
+    assert by_city["spend_gbp"].sum() == pytest.approx(result.kpis["spend_gbp"])
+
+
+def test_same_seed_same_plan_and_warm_resolve():
+    table, scen = _medium()
+    first = optimise(table, scen)
+    again = optimise(table, scen)
+    assert first.plan[["home_id", "package_id", "year"]].equals(again.plan[["home_id", "package_id", "year"]])
+    heavier_jobs = scen.model_copy(update={"weights": scen.weights.model_copy(update={"jobs": 2.0})})
+    warm = optimise(table, heavier_jobs, warm_start=first)
+    assert warm.ideal == first.ideal  # reused, not recomputed
+    assert warm.details["problems"] == []
+    assert warm.kpis["jobs_fte_years"] >= first.kpis["jobs_fte_years"] - 1e-6
+
+
+def test_time_limit_returns_a_plan_and_status():
+    table, scen = _medium()
+    short = scen.model_copy(update={"solver": scen.solver.model_copy(update={"time_limit_s": 0.5})})
+    result = optimise(table, short)
+    assert result.status in ("OPTIMAL", "FEASIBLE")
+    assert np.isfinite(result.bound) and result.gap >= 0
+    assert len(result.plan) > 0
+
+
+def test_cancel_still_returns_a_plan():
+    table, scen = _medium()
+    cancel = threading.Event()
+    cancel.set()
+    result = optimise(table, scen, cancel=cancel)
+    assert result.status in ("OPTIMAL", "FEASIBLE") and result.gap >= 0
+
+
+def test_progress_is_reported():
+    table, scen = _medium()
+    seen = []
+    optimise(table, scen, progress=lambda fraction, message: seen.append((fraction, message)))
+    assert seen[0][0] == 0 and seen[-1][0] == 1.0
+    assert any("LP" in message for _, message in seen)

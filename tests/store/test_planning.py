@@ -1,0 +1,73 @@
+"""Planning a stored scenario stores a run that its inputs reproduce exactly (real optimiser)."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrofit.errors import RetrofitError
+from retrofit.hashing import table_hash
+from retrofit.measures import load_library
+from retrofit.optimise.synthetic import synthetic_candidates
+from retrofit.stock.synthetic import generate_stock
+from retrofit.store import add_scenario, get_run, plan_hash, read_plan
+from retrofit.store.planning import plan_and_store, reproduce
+
+SCENARIO = """name = "small"
+[budget]
+total_gbp = 400000
+[years]
+start = 2026
+end = 2027
+[cities.Coventry]
+min_share = 0.2
+[solver]
+time_limit_s = 20
+seed = 3
+"""
+
+
+@pytest.fixture
+def candidates_file(tmp_path):
+    path = tmp_path / "candidates.parquet"
+    synthetic_candidates(300, seed=5).to_parquet(path)
+    return path
+
+
+def test_a_stored_run_is_reproduced_by_its_inputs(engine, candidates_file, tmp_path):
+    add_scenario(engine, SCENARIO)
+    messages = []
+    run = plan_and_store(engine, "small", candidates=candidates_file, who="ana",
+                         progress=lambda f, m: messages.append(f))
+    assert messages == sorted(messages) and messages[-1] == 1.0
+    stored = get_run(engine, run.id)
+    assert stored.candidates_source == str(candidates_file) and stored.stock_hash is None
+    assert stored.candidates_hash == table_hash(synthetic_candidates(300, seed=5))
+    plan = read_plan(engine, run.id)
+    assert 0 < len(plan) == stored.plan_rows and plan["cost_gbp"].sum() <= 400_000
+    assert stored.kpis["homes"] == len(plan)
+
+    again = reproduce(engine, run.id, candidates=candidates_file)
+    assert plan_hash(again.plan) == stored.plan_hash
+
+    # A new version of the scenario does not change what the old run reproduces.
+    add_scenario(engine, SCENARIO.replace("400000", "900000"))
+    assert plan_hash(reproduce(engine, run.id, candidates=candidates_file).plan) == stored.plan_hash
+
+    other = tmp_path / "other.parquet"
+    synthetic_candidates(300, seed=6).to_parquet(other)
+    with pytest.raises(RetrofitError, match=f"the candidates are not those run {run.id} used"):
+        reproduce(engine, run.id, candidates=other)
+
+
+def test_a_run_on_a_stock_records_and_reproduces_its_inputs(engine, tmp_path):
+    stock = generate_stock(seed=4, homes=150)
+    path = tmp_path / "stock.parquet"
+    stock.to_parquet(path)
+    add_scenario(engine, SCENARIO)
+    run = plan_and_store(engine, "small", stock=path)
+    assert (run.stock_hash, run.library_version, run.stock_source) == (table_hash(stock), load_library().version, str(path))
+    assert plan_hash(reproduce(engine, run.id).plan) == run.plan_hash  # the stock named in the run
+
+    generate_stock(seed=5, homes=150).to_parquet(path)  # the file changed since
+    with pytest.raises(RetrofitError, match=f"stock {path} is not the stock run {run.id} used"):
+        reproduce(engine, run.id)
