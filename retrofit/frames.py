@@ -6,6 +6,12 @@ weight) is done on the categories, not on every string: these helpers do that on
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -30,3 +36,30 @@ def lookup(table: pd.Series, values, what: str = "value") -> np.ndarray:
         unknown = sorted({str(v) for v in np.asarray(values, dtype=object)[where < 0]})
         raise ValueError(f"unknown {what} {unknown}; known: {list(table.index)}")
     return table.to_numpy()[where]
+
+
+@contextmanager
+def atomic_write(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds.
+
+    A reader never sees half a file, and a failed write leaves no file behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_table(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table as Parquet (or CSV by suffix), atomically."""
+    path = Path(path)
+    with atomic_write(path) as temporary:
+        if path.suffix.lower() == ".csv":
+            table.to_csv(temporary, index=False)
+        else:
+            table.to_parquet(temporary, index=False, compression="zstd")
+    return path

@@ -7,19 +7,8 @@ from pathlib import Path
 
 import click
 
+from retrofit.frames import write_table
 from retrofit.cli.common import TerminalProgress, emit_json, json_option
-
-
-def write_candidates(candidates, path: Path) -> Path:
-    """Write Parquet (or CSV by suffix) atomically: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    if path.suffix.lower() == ".csv":
-        candidates.to_csv(tmp, index=False)
-    else:
-        candidates.to_parquet(tmp, index=False, compression="zstd")
-    tmp.replace(path)
-    return path
 
 
 @click.command()
@@ -40,7 +29,7 @@ def appraise(stock_path: Path, out: Path, library_dir: Path | None, as_json: boo
     stock = read_stock(stock_path)
     candidates = run_appraisal(stock, library, progress=TerminalProgress("appraise"))
     seconds = time.perf_counter() - started
-    write_candidates(candidates, out)
+    write_table(candidates, out)
     figures = {
         "out": str(out),
         "candidates": len(candidates),

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from retrofit.errors import RetrofitError
+from retrofit.frames import write_table
 from retrofit.energy import BANDS, band_from_sap
 from retrofit.reference import CITIES, LA_CODES
 
@@ -195,15 +196,7 @@ def read_stock(path: str | Path, validate: bool = True) -> pd.DataFrame:
 
 def write_stock(stock: pd.DataFrame, path: str | Path) -> Path:
     """Write a stock as Parquet (or CSV by suffix), atomically: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    if path.suffix.lower() == ".csv":
-        stock.to_csv(tmp, index=False)
-    else:
-        stock.to_parquet(tmp, index=False, compression="zstd")
-    tmp.replace(path)
-    return path
+    return write_table(stock, path)
 
 
 def ordered(stock: pd.DataFrame) -> pd.DataFrame:

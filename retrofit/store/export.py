@@ -12,13 +12,13 @@ Files are written to a temporary name and renamed, so a failed export leaves no 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
 from retrofit.errors import RetrofitError
+from retrofit.frames import atomic_write
 from retrofit.plan import breakdown
 from retrofit.store.models import Run
 from retrofit.store.runs import get_run, read_plan
@@ -61,12 +61,8 @@ def export_run(engine, run_id: int, fmt: str, out: str | Path, progress: Progres
     about = provenance(engine, run)
     if progress:
         progress(0.4, f"writing {fmt}")
-    temporary = out.with_name(f".{out.name}.partial")
-    try:
+    with atomic_write(out) as temporary:
         {"csv": _csv, "xlsx": _xlsx, "geojson": _geojson}[fmt](plan, run.kpis, about, temporary)
-        os.replace(temporary, out)
-    finally:
-        temporary.unlink(missing_ok=True)
     if progress:
         progress(1.0, f"wrote {out}")
     return out
