@@ -1,0 +1,371 @@
+"""Who may see and do what: roles, cities, the people who sign in, and the audit log.
+
+Four roles (`retrofit.store.models.ROLES`):
+
+- programme manager: every city; scenarios, runs, users, the audit log and the final approval;
+- city partner: one city; that city's home-level rows, comments and sign-off, and the
+  programme's aggregates (KPIs by city and year) for all cities;
+- analyst: every city's rows; scenarios, runs and the measure library; no sign-off;
+- viewer: the programme's aggregates only.
+
+Access is enforced here, not by hiding widgets: every function that returns home-level rows
+or writes takes the acting `Principal` and refuses in words (a RetrofitError naming the rule)
+what their role and city do not allow. Pages only lay out what these functions return.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pandas as pd
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from retrofit.errors import RetrofitError
+from retrofit.plan import breakdown
+from retrofit.reference import CITIES
+from retrofit.store.audit import current_user, record_event
+from retrofit.store.database import reading, retrying, writing
+from retrofit.store.models import ROLES, AuditEvent, User, utc_now
+from retrofit.store.runs import get_run, read_plan
+
+PROGRAMME_MANAGER, CITY_PARTNER, ANALYST, VIEWER = ROLES
+ROLE_NAMES = {PROGRAMME_MANAGER: "programme manager", CITY_PARTNER: "city partner", ANALYST: "analyst",
+              VIEWER: "viewer"}
+
+# Scope of an action for a role: "all" cities, the partner's "own" city, or "own_or_run"
+# (their own city, or the run as a whole, e.g. a comment on the whole run).
+_ALL, _OWN, _OWN_OR_RUN = "all", "own", "own_or_run"
+PERMISSIONS: dict[str, tuple[str, dict[str, str]]] = {
+    # action: (what it is, in words; {role: scope})
+    "read_aggregates": ("read the programme's aggregates",
+                        {PROGRAMME_MANAGER: _ALL, CITY_PARTNER: _ALL, ANALYST: _ALL, VIEWER: _ALL}),
+    "read_homes": ("read home-level rows", {PROGRAMME_MANAGER: _ALL, CITY_PARTNER: _OWN, ANALYST: _ALL}),
+    "export_plan": ("export a whole plan", {PROGRAMME_MANAGER: _ALL, ANALYST: _ALL}),
+    "read_comments": ("read comments", {PROGRAMME_MANAGER: _ALL, CITY_PARTNER: _OWN_OR_RUN, ANALYST: _ALL}),
+    "comment": ("comment", {PROGRAMME_MANAGER: _ALL, CITY_PARTNER: _OWN_OR_RUN, ANALYST: _ALL}),
+    "submit_review": ("submit a city's part of a run for sign-off", {PROGRAMME_MANAGER: _ALL, CITY_PARTNER: _OWN}),
+    "decide_review": ("approve or request changes to a city's part of a run", {CITY_PARTNER: _OWN}),
+    "final_approval": ("give a run the final approval", {PROGRAMME_MANAGER: _ALL}),
+    "edit_scenarios": ("create or change scenarios", {PROGRAMME_MANAGER: _ALL, ANALYST: _ALL}),
+    "run": ("run scenarios", {PROGRAMME_MANAGER: _ALL, ANALYST: _ALL}),
+    "edit_library": ("edit the measure library", {PROGRAMME_MANAGER: _ALL, ANALYST: _ALL}),
+    "import_stock": ("import a housing stock", {PROGRAMME_MANAGER: _ALL, ANALYST: _ALL}),
+    "manage_users": ("manage users", {PROGRAMME_MANAGER: _ALL}),
+    "read_audit": ("read the audit log", {PROGRAMME_MANAGER: _ALL}),
+}
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The person acting: their role and, for a city partner, their city."""
+
+    name: str
+    role: str
+    city: str | None = None
+    email: str | None = None
+    local: bool = False  # the single local programme manager of an app without sign-in
+
+    @property
+    def who(self) -> str:
+        """How the audit log and reviews name them: their email when they signed in."""
+        return self.email or self.name
+
+    def describe(self) -> str:
+        role = f"{self.city}'s city partner" if self.role == CITY_PARTNER else f"the {ROLE_NAMES[self.role]}"
+        return f"{role} ({self.who})"
+
+
+def local_principal() -> Principal:
+    """The one user of an app without an identity provider: a programme manager."""
+    return Principal(name=current_user(), role=PROGRAMME_MANAGER, local=True)
+
+
+def check_city(city: str) -> str:
+    if city not in CITIES:
+        raise RetrofitError(f"unknown city {city!r}: use one of {', '.join(CITIES)}")
+    return city
+
+
+def can(principal: Principal, action: str, city: str | None = None) -> bool:
+    """Whether ``principal`` may do ``action`` (for ``city``; None: the programme or run as a whole)."""
+    if action not in PERMISSIONS:
+        raise ValueError(f"unknown action {action!r}")
+    scope = PERMISSIONS[action][1].get(principal.role)
+    if scope is None:
+        return False
+    if scope == _ALL:
+        return True
+    if city is None:
+        return scope == _OWN_OR_RUN
+    return city == principal.city
+
+
+def require(principal: Principal, action: str, city: str | None = None) -> None:
+    """Raise a RetrofitError naming the rule unless ``principal`` may do ``action`` (for ``city``)."""
+    if can(principal, action, city):
+        return
+    what, scopes = PERMISSIONS[action]
+    allowed = [ROLE_NAMES[role] + (" (own city)" if scope != _ALL else "") for role, scope in scopes.items()]
+    if principal.role == CITY_PARTNER and principal.role in scopes:
+        where = f"of {city}" if city else "for the programme as a whole"
+        raise RetrofitError(f"{principal.describe()} may not {what} {where}: city partners may do this for "
+                            f"{principal.city} only")
+    raise RetrofitError(f"{principal.describe()} may not {what}: only the {', '.join(allowed)} may")
+
+
+def home_cities(principal: Principal) -> list[str]:
+    """The cities whose home-level rows ``principal`` may read (empty for a viewer)."""
+    return [city for city in CITIES if can(principal, "read_homes", city)]
+
+
+# --- access-controlled reads ------------------------------------------------------------------
+
+def allowed_home_cities(principal: Principal, cities: list[str] | tuple[str, ...] | None = None) -> list[str]:
+    """The cities to read home rows of: ``cities`` (all the principal may read when None), checked."""
+    if cities is None:
+        if not home_cities(principal):
+            require(principal, "read_homes")
+        return home_cities(principal)
+    for city in cities:
+        check_city(city)
+        require(principal, "read_homes", city)
+    return list(cities)
+
+
+def filter_plan_for(principal: Principal, plan: pd.DataFrame, cities=None) -> pd.DataFrame:
+    """A plan's rows that ``principal`` may read, of ``cities`` (a refusal for a city they may not)."""
+    allowed = allowed_home_cities(principal, cities)
+    return plan[plan["city"].isin(allowed)].reset_index(drop=True)
+
+
+def plan_rows_for(engine: Engine, principal: Principal, run_id: int, cities=None) -> pd.DataFrame:
+    """A stored run's home-level plan rows, of ``cities`` (default: all that ``principal`` may read).
+
+    A city partner asking for another city's homes gets a RetrofitError, not an empty table.
+    """
+    allowed = allowed_home_cities(principal, cities)  # refuse before reading anything
+    return filter_plan_for(principal, read_plan(engine, run_id), allowed)
+
+
+def aggregates_of(plan: pd.DataFrame, kpis: dict | None = None) -> dict:
+    """The programme's aggregates of a plan: KPIs overall, by city, by year and by city and year."""
+    from retrofit.plan import plan_kpis
+
+    return {"kpis": kpis if kpis is not None else plan_kpis(plan), "by_city": breakdown(plan, "city"),
+            "by_year": breakdown(plan, "year"), "by_city_year": breakdown(plan, ["city", "year"])}
+
+
+def programme_aggregates(engine: Engine, principal: Principal, run_id: int) -> dict:
+    """A run's KPIs overall and by city and year, with no home row: anyone with a role may read them."""
+    require(principal, "read_aggregates")
+    run = get_run(engine, run_id)
+    return aggregates_of(read_plan(engine, run_id), run.kpis)
+
+
+# --- users ----------------------------------------------------------------------------------
+
+_UNCHANGED = object()
+
+
+def _user_values(email: str, role: str, city: str | None, name: str | None) -> dict:
+    email = (email or "").strip().lower()
+    if not EMAIL.match(email):
+        raise RetrofitError(f"{email!r} is not an email address; users are known by the email they sign in with")
+    if role not in ROLES:
+        raise RetrofitError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    if role == CITY_PARTNER:
+        if not city:
+            raise RetrofitError(f"a city partner needs a city ({', '.join(CITIES)}); none given for {email}")
+        check_city(city)
+    elif city:
+        raise RetrofitError(f"only city partners have a city; a {ROLE_NAMES[role]} ({email}) sees every city: "
+                            f"leave the city empty")
+    return {"email": email, "role": role, "city": city if role == CITY_PARTNER else None,
+            "name": (name or "").strip() or email}
+
+
+def _user(row) -> User:
+    user = User.model_validate(dict(row._mapping))
+    if user.created_at.tzinfo is None:
+        user.created_at = user.created_at.replace(tzinfo=timezone.utc)
+    return user
+
+
+def add_user(engine: Engine, actor: Principal, email: str, role: str, city: str | None = None,
+             name: str | None = None) -> User:
+    """Register a person by the email they sign in with, with a role (and a city for a partner)."""
+    require(actor, "manage_users")
+    values = _user_values(email, role, city, name)
+
+    def attempt() -> User:
+        with writing(engine) as connection:
+            taken = connection.execute(select(User).where((User.email == values["email"])
+                                                          | (User.name == values["name"]))).first()
+            if taken is not None:
+                field = "email" if taken.email == values["email"] else "name"
+                raise RetrofitError(f"a user with {field} {values[field]!r} already exists; change that user instead")
+            stamped = {**values, "active": True, "created_at": utc_now()}
+            new_id = connection.execute(insert(User.__table__).values(**stamped)
+                                        .returning(User.__table__.c.id)).scalar_one()
+            record_event(connection, actor.who, "user.add", f"user:{values['email']}",
+                         {"role": role, "city": values["city"]})
+            return User(id=new_id, **stamped)
+
+    return retrying(attempt, retry_on=(IntegrityError,))
+
+
+def change_user(engine: Engine, actor: Principal, email: str, *, role: str | None = None, city=_UNCHANGED,
+                active: bool | None = None, name: str | None = None) -> User:
+    """Change a user's role, city, name or whether they may sign in (None / unchanged: kept)."""
+    require(actor, "manage_users")
+    email = (email or "").strip().lower()
+
+    def attempt() -> User:
+        with writing(engine) as connection:
+            row = connection.execute(select(User).where(User.email == email)).first()
+            if row is None:
+                raise RetrofitError(f"no user with email {email!r}; add them first")
+            user = _user(row)
+            new_role = role or user.role
+            new_city = user.city if city is _UNCHANGED else city
+            if new_role != CITY_PARTNER and city is _UNCHANGED:
+                new_city = None
+            values = _user_values(email, new_role, new_city, name if name is not None else user.name)
+            values["active"] = user.active if active is None else bool(active)
+            _keep_a_programme_manager(connection, user, values)
+            changes = {k: [getattr(user, k), v] for k, v in values.items() if getattr(user, k) != v}
+            if not changes:
+                return user
+            connection.execute(update(User.__table__).where(User.__table__.c.id == user.id).values(**values))
+            action = "user.deactivate" if changes.get("active") == [True, False] else "user.change"
+            record_event(connection, actor.who, action, f"user:{email}", changes)
+            return user.model_copy(update=values)
+
+    return retrying(attempt, retry_on=(IntegrityError,))
+
+
+def _keep_a_programme_manager(connection, user: User, values: dict) -> None:
+    """Nobody may remove the last active programme manager: no one could manage users after."""
+    if user.role != PROGRAMME_MANAGER or not user.active:
+        return
+    if values["role"] == PROGRAMME_MANAGER and values["active"]:
+        return
+    others = connection.execute(select(func.count()).select_from(User).where(
+        (User.role == PROGRAMME_MANAGER) & User.active.is_(True) & (User.id != user.id))).scalar_one()
+    if not others:
+        raise RetrofitError(f"{user.email} is the last active programme manager; make someone else programme "
+                            f"manager first")
+
+
+def deactivate_user(engine: Engine, actor: Principal, email: str) -> User:
+    """Stop a person signing in (their reviews, comments and audit events stay)."""
+    return change_user(engine, actor, email, active=False)
+
+
+def list_users(engine: Engine, actor: Principal) -> pd.DataFrame:
+    require(actor, "manage_users")
+    with reading(engine) as connection:
+        rows = connection.execute(select(User).order_by(User.role, User.city, User.email)).all()
+    columns = ["email", "name", "role", "city", "active", "created_at"]
+    return pd.DataFrame([_user(r).model_dump() for r in rows], columns=["id", *columns])[columns]
+
+
+def principal_for(engine: Engine, email: str | None) -> Principal | None:
+    """The active user with this email as a principal, or None (no audit event: a lookup each page run)."""
+    email = (email or "").strip().lower()
+    with reading(engine) as connection:
+        row = connection.execute(select(User).where((User.email == email) & User.active.is_(True))).first()
+    return None if row is None else Principal(name=row.name, role=row.role, city=row.city, email=row.email)
+
+
+def sign_in(engine: Engine, email: str | None, name: str | None = None,
+            programme_managers: tuple[str, ...] | list[str] = ()) -> Principal:
+    """The principal for someone the identity provider vouched for, and a `sign_in` audit event.
+
+    People are known by their email. ``programme_managers`` (from the app's secrets) are
+    registered as programme managers the first time they sign in, so a new database has
+    someone to add everyone else. Unknown or deactivated people are refused, and that is
+    audited too (`sign_in.refused`).
+    """
+    email = (email or "").strip().lower()
+    if not email:
+        raise RetrofitError("the identity provider gave no email for this account; ask its administrator to "
+                            "release the email (or preferred_username) claim")
+    bootstrap = email in {e.strip().lower() for e in programme_managers}
+
+    def attempt() -> Principal:
+        with writing(engine) as connection:
+            row = connection.execute(select(User).where(User.email == email)).first()
+            if row is None and bootstrap:
+                values = {**_user_values(email, PROGRAMME_MANAGER, None, name), "active": True,
+                          "created_at": utc_now()}
+                connection.execute(insert(User.__table__).values(**values))
+                record_event(connection, email, "user.add", f"user:{email}",
+                             {"role": PROGRAMME_MANAGER, "city": None, "source": "programme_managers in secrets"})
+                row = connection.execute(select(User).where(User.email == email)).first()
+            if row is None or not row.active:
+                reason = "not registered" if row is None else "deactivated"
+                record_event(connection, email, "sign_in.refused", f"user:{email}", {"reason": reason})
+                return None
+            user = _user(row)
+            record_event(connection, email, "sign_in", f"user:{email}", {"role": user.role, "city": user.city})
+            return Principal(name=user.name, role=user.role, city=user.city, email=user.email)
+
+    principal = retrying(attempt, retry_on=(IntegrityError,))
+    if principal is None:
+        raise RetrofitError(f"{email} may not use the planner: the account is not registered or was deactivated. "
+                            f"Ask a programme manager to add it (Admin page)")
+    return principal
+
+
+# --- audit log --------------------------------------------------------------------------------
+
+AUDIT_COLUMNS = ["id", "created_at", "who", "action", "target", "details"]
+
+
+def audit_events(engine: Engine, principal: Principal, *, who: str | None = None, action: str | None = None,
+                 since: datetime | None = None, until: datetime | None = None,
+                 limit: int | None = None) -> pd.DataFrame:
+    """The audit log, newest first, filtered by who, action (prefix, e.g. "review.") and time."""
+    require(principal, "read_audit")
+    query = select(AuditEvent).order_by(AuditEvent.id.desc())
+    if who:
+        query = query.where(AuditEvent.who == who.strip().lower() if "@" in who else AuditEvent.who == who)
+    if action:
+        query = query.where(AuditEvent.action.startswith(action))
+    if since is not None:
+        query = query.where(AuditEvent.created_at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.created_at < until)
+    if limit is not None:
+        query = query.limit(int(limit))
+    with reading(engine) as connection:
+        rows = [dict(r._mapping) for r in connection.execute(query).all()]
+    table = pd.DataFrame(rows, columns=AUDIT_COLUMNS)
+    if len(table):
+        table["created_at"] = pd.to_datetime(table["created_at"], utc=True)
+    return table
+
+
+def audit_csv(engine: Engine, principal: Principal, **filters) -> bytes:
+    """The audit log as CSV (details as JSON); the export itself is audited."""
+    import json
+
+    table = audit_events(engine, principal, **filters)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(AUDIT_COLUMNS)
+    for row in table.itertuples(index=False):  # events, not homes: a few thousand rows
+        writer.writerow([row.id, row.created_at.isoformat(), row.who, row.action, row.target,
+                         json.dumps(row.details, sort_keys=True)])
+    with writing(engine) as connection:
+        record_event(connection, principal.who, "audit.export", "audit", {"rows": len(table), **{
+            k: str(v) for k, v in filters.items() if v is not None}})
+    return buffer.getvalue().encode("utf-8")

@@ -1,0 +1,108 @@
+"""A local OpenID Connect provider, and the app signed in through it (real servers, real Chromium).
+
+The provider is `oidc-provider-mock` on 127.0.0.1; it knows the people of the test by their
+subject (sub = their email) and returns their email and name claims. The app runs from a
+temporary folder whose `.streamlit/secrets.toml` points Streamlit's sign-in at that
+provider, exactly as a council's secrets point it at Microsoft Entra ID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from retrofit import access
+from retrofit.store import open_database
+from tests.browser.conftest import _free_port, browser, page, screenshots  # noqa: F401  (shared fixtures)
+from tests.reviewing import MANAGER, store_run
+
+PEOPLE = [
+    {"sub": "cora@coventry.example", "email": "cora@coventry.example", "name": "Cora Partner"},
+    {"sub": "mallory@example.org", "email": "mallory@example.org", "name": "Mallory"},
+]
+ENTRY = Path(__file__).resolve().parent / "review_app.py"
+
+
+def _wait_for(url: str, process: subprocess.Popen, log: Path, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {process.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"{what} did not start in 60 s; see {log}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory):
+    """The provider's issuer URL, http://127.0.0.1:PORT."""
+    folder = tmp_path_factory.mktemp("oidc")
+    port = _free_port()
+    claims = [arg for person in PEOPLE for arg in ("--user-claims", json.dumps(person))]
+    log_path = folder / "oidc.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1",
+                                    "--port", str(port), *claims], stdout=log, stderr=subprocess.STDOUT)
+    issuer = f"http://127.0.0.1:{port}"
+    _wait_for(f"{issuer}/.well-known/openid-configuration", process, log_path, "the OIDC provider")
+    yield issuer
+    _stop(process)
+
+
+@pytest.fixture(scope="session")
+def signed_in_app(tmp_path_factory, oidc_provider):
+    """The app's URL, served from a folder whose secrets configure sign-in through the provider.
+
+    Its database holds one run (four homes in each city, ids BHM-*, COV-*, WLV-*) and Cora,
+    registered as Coventry's city partner.
+    """
+    var = tmp_path_factory.mktemp("auth-var")
+    engine = open_database(f"sqlite:///{var / 'retrofit.db'}")
+    store_run(engine)
+    access.add_user(engine, MANAGER, "cora@coventry.example", "city_partner", "Coventry", name="Cora Partner")
+    engine.dispose()
+
+    home = tmp_path_factory.mktemp("auth-app")
+    port = _free_port()
+    (home / ".streamlit").mkdir()
+    (home / ".streamlit" / "secrets.toml").write_text(
+        "[auth]\n"
+        f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
+        f'cookie_secret = "{secrets.token_hex(32)}"\n'
+        'client_id = "retrofit-planner"\n'
+        'client_secret = "test-only"\n'
+        f'server_metadata_url = "{oidc_provider}/.well-known/openid-configuration"\n', encoding="utf-8")
+    env = {**os.environ, "RETROFIT_VAR_DIR": str(var)}
+    env.pop("RETROFIT_DATABASE_URL", None)
+    log_path = home / "streamlit.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ENTRY), "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    _wait_for(f"{url}/_stcore/health", server, log_path, "the app")
+    yield url
+    _stop(server)

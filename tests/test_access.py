@@ -1,0 +1,232 @@
+"""Roles and cities: who reads which homes, who manages users, and the audit log (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from retrofit import access
+from retrofit.access import Principal, can, home_cities, local_principal, require
+from retrofit.errors import RetrofitError
+from retrofit.reference import CITIES
+from tests.reviewing import ANALYST, BIRMINGHAM, COVENTRY, MANAGER, VIEWER, city_plan, store_run
+from tests.store.conftest import database_url, engine, postgres_server  # noqa: F401  (fixtures, both databases)
+
+# --- the rules, without a database ----------------------------------------------------------
+
+# (action, city) -> who may: M manager, C Coventry partner, A analyst, V viewer
+MATRIX = {
+    ("read_aggregates", None): "MCAV",
+    ("read_homes", "Coventry"): "MCA",
+    ("read_homes", "Birmingham"): "MA",
+    ("read_homes", None): "MA",
+    ("export_plan", None): "MA",
+    ("comment", None): "MCA",
+    ("comment", "Coventry"): "MCA",
+    ("comment", "Birmingham"): "MA",
+    ("read_comments", "Birmingham"): "MA",
+    ("submit_review", "Coventry"): "MC",
+    ("submit_review", "Birmingham"): "M",
+    ("decide_review", "Coventry"): "C",
+    ("decide_review", "Birmingham"): "",
+    ("final_approval", None): "M",
+    ("edit_scenarios", None): "MA",
+    ("run", None): "MA",
+    ("edit_library", None): "MA",
+    ("manage_users", None): "M",
+    ("read_audit", None): "M",
+}
+LETTERS = {"M": MANAGER, "C": COVENTRY, "A": ANALYST, "V": VIEWER}
+
+
+@pytest.mark.parametrize(("action", "city"), list(MATRIX))
+def test_who_may_do_what(action, city):
+    allowed = {letter for letter, principal in LETTERS.items() if can(principal, action, city)}
+    assert allowed == set(MATRIX[(action, city)])
+
+
+def test_a_refusal_names_the_rule():
+    with pytest.raises(RetrofitError, match=r"Coventry's city partner \(cora@coventry.example\) may not read "
+                                            r"home-level rows of Birmingham: city partners .* Coventry only"):
+        require(COVENTRY, "read_homes", "Birmingham")
+    with pytest.raises(RetrofitError, match=r"the viewer .* may not manage users: only the programme manager may"):
+        require(VIEWER, "manage_users")
+
+
+def test_whose_homes_each_role_reads():
+    assert home_cities(MANAGER) == home_cities(ANALYST) == list(CITIES)
+    assert home_cities(COVENTRY) == ["Coventry"]
+    assert home_cities(VIEWER) == []
+
+
+def test_without_sign_in_the_one_user_is_a_programme_manager(monkeypatch):
+    monkeypatch.setenv("RETROFIT_USER", "desk-7")
+    me = local_principal()
+    assert (me.name, me.role, me.local, me.who) == ("desk-7", "programme_manager", True, "desk-7")
+
+
+def test_filtering_a_plan_in_memory_follows_the_same_rules():
+    plan = city_plan()
+    assert set(access.filter_plan_for(COVENTRY, plan)["city"]) == {"Coventry"}
+    assert len(access.filter_plan_for(MANAGER, plan)) == len(plan)
+    with pytest.raises(RetrofitError, match="Birmingham"):
+        access.filter_plan_for(COVENTRY, plan, ["Birmingham"])
+    with pytest.raises(RetrofitError, match="viewer"):
+        access.filter_plan_for(VIEWER, plan)
+
+
+# --- home rows and aggregates from the database -----------------------------------------------
+
+def test_a_coventry_partner_reads_coventrys_homes_and_never_birminghams(engine):
+    run = store_run(engine)
+    mine = access.plan_rows_for(engine, COVENTRY, run.id)
+    assert sorted(mine["home_id"]) == ["COV-0", "COV-1", "COV-2", "COV-3"]
+    assert set(mine["city"]) == {"Coventry"}
+    assert access.plan_rows_for(engine, COVENTRY, run.id, ["Coventry"]).equals(mine)
+    for asked in (["Birmingham"], ["Coventry", "Birmingham"], ["Wolverhampton"]):
+        with pytest.raises(RetrofitError, match="may not read home-level rows of"):
+            access.plan_rows_for(engine, COVENTRY, run.id, asked)
+    with pytest.raises(RetrofitError, match="unknown city 'Leeds'"):
+        access.plan_rows_for(engine, COVENTRY, run.id, ["Leeds"])
+
+
+def test_managers_and_analysts_read_every_city_viewers_none(engine):
+    run = store_run(engine)
+    assert len(access.plan_rows_for(engine, MANAGER, run.id)) == 12
+    assert set(access.plan_rows_for(engine, ANALYST, run.id, ["Birmingham"])["home_id"]) == {
+        "BHM-0", "BHM-1", "BHM-2", "BHM-3"}
+    with pytest.raises(RetrofitError, match="viewer .* may not read home-level rows"):
+        access.plan_rows_for(engine, VIEWER, run.id)
+
+
+def test_everyone_reads_the_programme_aggregates_without_a_home_row(engine):
+    run = store_run(engine)
+    plan = city_plan()
+    for principal in (MANAGER, COVENTRY, ANALYST, VIEWER):
+        figures = access.programme_aggregates(engine, principal, run.id)
+        by_city = figures["by_city"].set_index("city")
+        assert list(by_city.index) == sorted(CITIES)
+        assert by_city.loc["Birmingham", "homes"] == 4
+        assert by_city.loc["Birmingham", "spend_gbp"] == pytest.approx(
+            plan.loc[plan["city"] == "Birmingham", "cost_gbp"].sum())
+        assert figures["kpis"]["homes"] == 12
+        for name in ("by_city", "by_year", "by_city_year"):
+            assert "home_id" not in figures[name].columns and "lsoa_code" not in figures[name].columns
+        assert figures["by_city_year"]["homes"].sum() == 12
+
+
+# --- users and sign-in ------------------------------------------------------------------------
+
+def test_a_programme_manager_registers_people_by_email(engine):
+    user = access.add_user(engine, MANAGER, " Cora@Coventry.Example ", "city_partner", "Coventry", name="Cora")
+    assert (user.email, user.role, user.city, user.active) == ("cora@coventry.example", "city_partner", "Coventry", True)
+    access.add_user(engine, MANAGER, "ann@westmids.example", "analyst")
+    table = access.list_users(engine, MANAGER)
+    assert set(table["email"]) == {"cora@coventry.example", "ann@westmids.example"}
+    assert table.set_index("email").loc["ann@westmids.example", "name"] == "ann@westmids.example"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("bo@birmingham.example", "city_partner", None), "a city partner needs a city"),
+    (("bo@birmingham.example", "city_partner", "Leeds"), "unknown city 'Leeds'"),
+    (("ann@westmids.example", "analyst", "Coventry"), "only city partners have a city"),
+    (("ann@westmids.example", "admin", None), "unknown role 'admin'"),
+    (("not an email", "viewer", None), "is not an email address"),
+])
+def test_a_user_that_makes_no_sense_is_refused(engine, args, message):
+    with pytest.raises(RetrofitError, match=message):
+        access.add_user(engine, MANAGER, *args)
+    assert access.list_users(engine, MANAGER).empty
+
+
+def test_only_a_programme_manager_manages_users(engine):
+    for principal in (COVENTRY, ANALYST, VIEWER):
+        with pytest.raises(RetrofitError, match="may not manage users"):
+            access.add_user(engine, principal, "eve@example.org", "programme_manager")
+        with pytest.raises(RetrofitError, match="may not manage users"):
+            access.list_users(engine, principal)
+    access.add_user(engine, MANAGER, "eve@example.org", "viewer")
+    with pytest.raises(RetrofitError, match="may not manage users"):
+        access.change_user(engine, COVENTRY, "eve@example.org", role="programme_manager")
+
+
+def test_a_duplicate_email_is_refused(engine):
+    access.add_user(engine, MANAGER, "eve@example.org", "viewer")
+    with pytest.raises(RetrofitError, match="already exists"):
+        access.add_user(engine, MANAGER, "EVE@example.org", "analyst")
+
+
+def test_changing_a_role_or_city_and_deactivating(engine):
+    access.add_user(engine, MANAGER, "bo@birmingham.example", "city_partner", "Birmingham")
+    moved = access.change_user(engine, MANAGER, "bo@birmingham.example", city="Wolverhampton")
+    assert (moved.role, moved.city) == ("city_partner", "Wolverhampton")
+    analyst = access.change_user(engine, MANAGER, "bo@birmingham.example", role="analyst")
+    assert (analyst.role, analyst.city) == ("analyst", None)  # an analyst has no city
+    assert access.sign_in(engine, "bo@birmingham.example").role == "analyst"
+    access.deactivate_user(engine, MANAGER, "bo@birmingham.example")
+    with pytest.raises(RetrofitError, match="not registered or was deactivated"):
+        access.sign_in(engine, "bo@birmingham.example")
+    with pytest.raises(RetrofitError, match="no user with email"):
+        access.change_user(engine, MANAGER, "nobody@example.org", role="viewer")
+    actions = access.audit_events(engine, MANAGER, who=MANAGER.who)["action"].tolist()
+    assert actions == ["user.deactivate", "user.change", "user.change", "user.add"]
+
+
+def test_the_last_programme_manager_cannot_be_removed(engine):
+    access.add_user(engine, MANAGER, "pat@westmids.example", "programme_manager")
+    with pytest.raises(RetrofitError, match="last active programme manager"):
+        access.deactivate_user(engine, MANAGER, "pat@westmids.example")
+    with pytest.raises(RetrofitError, match="last active programme manager"):
+        access.change_user(engine, MANAGER, "pat@westmids.example", role="viewer")
+    access.add_user(engine, MANAGER, "sam@westmids.example", "programme_manager")
+    assert not access.deactivate_user(engine, MANAGER, "pat@westmids.example").active
+
+
+def test_sign_in_maps_an_email_to_its_role_and_city(engine):
+    access.add_user(engine, MANAGER, "cora@coventry.example", "city_partner", "Coventry", name="Cora")
+    me = access.sign_in(engine, "CORA@coventry.example")
+    assert me == Principal("Cora", "city_partner", "Coventry", email="cora@coventry.example")
+    with pytest.raises(RetrofitError, match="mallory@example.org may not use the planner"):
+        access.sign_in(engine, "mallory@example.org")
+    with pytest.raises(RetrofitError, match="gave no email"):
+        access.sign_in(engine, None)
+    log = access.audit_events(engine, MANAGER, action="sign_in")
+    assert log[["who", "action"]].values.tolist() == [["mallory@example.org", "sign_in.refused"],
+                                                      ["cora@coventry.example", "sign_in"]]
+
+
+def test_the_first_programme_manager_comes_from_the_settings(engine):
+    me = access.sign_in(engine, "Pat@WestMids.example", name="Pat", programme_managers=["pat@westmids.example"])
+    assert (me.role, me.city, me.name) == ("programme_manager", None, "Pat")
+    assert access.sign_in(engine, "pat@westmids.example", programme_managers=[]).role == "programme_manager"
+    with pytest.raises(RetrofitError, match="may not use the planner"):
+        access.sign_in(engine, "eve@example.org", programme_managers=["pat@westmids.example"])
+
+
+# --- audit log --------------------------------------------------------------------------------
+
+def test_the_audit_log_holds_every_create_change_and_sign_in(engine):
+    store_run(engine)
+    access.add_user(engine, MANAGER, "cora@coventry.example", "city_partner", "Coventry")
+    access.sign_in(engine, "cora@coventry.example")
+    log = access.audit_events(engine, MANAGER)
+    assert log["action"].tolist() == ["sign_in", "user.add", "run.store", "scenario.add"]
+    assert log["created_at"].is_monotonic_decreasing
+    assert log.iloc[1]["details"] == {"role": "city_partner", "city": "Coventry"}
+    assert access.audit_events(engine, MANAGER, action="user.")["target"].tolist() == ["user:cora@coventry.example"]
+    assert len(access.audit_events(engine, MANAGER, limit=2)) == 2
+
+
+def test_only_a_programme_manager_reads_and_exports_the_audit_log(engine):
+    store_run(engine)
+    for principal in (COVENTRY, BIRMINGHAM, ANALYST, VIEWER):
+        with pytest.raises(RetrofitError, match="may not read the audit log"):
+            access.audit_events(engine, principal)
+        with pytest.raises(RetrofitError, match="may not read the audit log"):
+            access.audit_csv(engine, principal)
+    rows = list(csv.DictReader(io.StringIO(access.audit_csv(engine, MANAGER).decode("utf-8"))))
+    assert [r["action"] for r in rows] == ["run.store", "scenario.add"]
+    assert rows[1]["who"] == MANAGER.who and rows[1]["target"] == "scenario:Pilot@1"
+    assert access.audit_events(engine, MANAGER)["action"].iloc[0] == "audit.export"  # the export is audited
