@@ -1,32 +1,52 @@
-"""Map: the three cities by neighbourhood (LSOA), coloured by the chosen figure."""
+"""Map: the plan by neighbourhood (LSOA), by year and city; or the deprivation and fuel poverty layers."""
 
-import pydeck as pdk
 import streamlit as st
 
-from app.data import map_layer
+from app import data
+from app.widgets import attempt, choose_run
+from retrofit import views
 from retrofit.reference import CITIES
 
 st.title("Map")
 
-LAYERS = {
+REFERENCE = {
     "Deprivation (IMD 2019 decile, 1 = most deprived)": ("imd_decile", True),
     "Fuel poverty (% of households, 2022)": ("fuel_poverty_pct", False),
     "Households": ("households", False),
 }
+PLAN_TOOLTIP = ("<b>{lsoa_name}</b> ({ward})<br/>Homes in the plan: {homes}<br/>Spend: {spend_text}<br/>"
+                "Carbon saved: {carbon_text}<br/>Fuel-poor households lifted: {fuel_poor_text}<br/>"
+                "Households: {households}, fuel poor {fuel_poverty_pct}%<br/>IMD decile: {imd_decile}")
+REFERENCE_TOOLTIP = ("<b>{lsoa_name}</b> ({ward})<br/>Households: {households}<br/>"
+                     "Fuel poor: {fuel_poor_households} ({fuel_poverty_pct}%)<br/>IMD decile: {imd_decile}")
 
-left, right = st.columns([2, 1])
-layer_name = left.selectbox("Layer", list(LAYERS), key="map_layer")
+source = st.segmented_control("Show", ["The plan", "Reference layers"], default="The plan", key="map_source")
+left, middle, right = st.columns([2, 1, 2])
 cities = right.multiselect("Cities", list(CITIES), default=list(CITIES), key="map_cities")
-if not cities:
-    st.info("Choose at least one city to see its neighbourhoods.")
-    st.stop()
 
-value, reverse = LAYERS[layer_name]
-collection = map_layer(value, reverse, tuple(cities))
-view = pdk.ViewState(latitude=52.48, longitude=-1.75, zoom=9.2)
-layer = pdk.Layer("GeoJsonLayer", collection, pickable=True, stroked=True, filled=True,
-                  get_fill_color="properties.fill_colour", get_line_color=[80, 80, 80, 80], line_width_min_pixels=0.5)
-tooltip = {"html": "<b>{lsoa_name}</b> ({ward})<br/>Households: {households}<br/>"
-                   "Fuel poor: {fuel_poor_households} ({fuel_poverty_pct}%)<br/>IMD decile: {imd_decile}"}
-st.pydeck_chart(pdk.Deck(layers=[layer], initial_view_state=view, tooltip=tooltip, map_style=None), height=620)
-st.caption("Darker is higher (for deprivation: more deprived). Boundaries: ONS LSOA 2021 (generalised), OGL v3.")
+if source == "Reference layers":
+    layer_name = left.selectbox("Layer", list(REFERENCE), key="map_layer")
+    if not cities:
+        st.info("Choose at least one city to see its neighbourhoods.")
+        st.stop()
+    value, reverse = REFERENCE[layer_name]
+    deck = data.reference_deck(value, reverse, tuple(cities), REFERENCE_TOOLTIP)
+    caption = "Darker is higher (for deprivation: more deprived)."
+else:
+    run_id = choose_run("map_run")
+    if run_id is None:
+        st.caption("Meanwhile, the reference layers (deprivation, fuel poverty) are under **Reference layers**.")
+        st.stop()
+    plan = attempt(data.plan, run_id)
+    layer_name = left.selectbox("Figure", list(views.MAP_LAYERS), format_func=views.MAP_LAYERS.get, key="map_plan_layer")
+    years = sorted(int(y) for y in plan["year"].unique())
+    year = middle.selectbox("Year", [None, *years], format_func=lambda y: "All years" if y is None else str(y),
+                            key="map_year")
+    if not cities:
+        st.info("Choose at least one city to see its neighbourhoods.")
+        st.stop()
+    deck = attempt(data.plan_deck, run_id, layer_name, year, tuple(cities), PLAN_TOOLTIP)
+    caption = "Darker: more of the figure in that neighbourhood; grey: no home of the plan there."
+
+st.pydeck_chart(deck, height=620)
+st.caption(f"{caption} Boundaries: ONS LSOA 2021 (generalised), OGL v3.")

@@ -1,0 +1,266 @@
+"""Scenario builder: every setting of a scenario as a form; save it as a new version and run it."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from app import data
+from app.widgets import attempt, job_progress
+from retrofit import scenario_form, workspace
+from retrofit.candidates import TRADES
+from retrofit.energy import BANDS
+from retrofit.errors import RetrofitError
+from retrofit.format import count, gbp, percent, tonnes
+from retrofit.reference import CITIES
+from retrofit.scenario import Scenario, scenario_to_toml
+from retrofit.store import add_scenario, get_scenario, parse, scenario_names, scenario_versions
+from retrofit.stock.schema import TENURES
+
+st.title("Scenario builder")
+engine = attempt(data.engine)
+NEW = "(a new scenario)"
+
+# --- which scenario, stock and library -------------------------------------------------------
+names = attempt(scenario_names, engine)
+if st.session_state.get("builder_name") not in names + [NEW]:
+    st.session_state.pop("builder_name", None)
+top = st.columns([2, 1, 2, 2])
+name = top[0].selectbox("Start from scenario", names + [NEW], key="builder_name")
+if name != NEW:
+    versions = [v.version for v in attempt(scenario_versions, engine, name)]
+    if st.session_state.get("builder_version") not in versions:
+        st.session_state["builder_version"] = versions[-1]
+    version = top[1].selectbox("Version", versions[::-1], key="builder_version")
+    record = attempt(get_scenario, engine, name, version)
+    base, base_id = parse(record), f"{name}@{version}"
+else:
+    version, record = None, None
+    base = Scenario.model_validate({"name": "New scenario", "budget": {"total_gbp": 100_000_000},
+                                    "years": {"start": 2026, "end": 2030}})
+    base_id = NEW
+stocks = [str(p) for p in workspace.stock_files()]
+if not stocks:
+    st.error(f"No housing stock in {Path(data.default_stock()).parent}. Run `make stock`, or import EPC data on the "
+             "Data page, then come back.")
+    st.stop()
+stock = top[2].selectbox("Housing stock", stocks, format_func=lambda p: Path(p).name, key="builder_stock")
+libraries = attempt(workspace.library_versions)
+library = top[3].selectbox("Measure library", [v["key"] for v in libraries], key="builder_library",
+                           format_func=lambda k: next(f"{v['version']} ({v['note'] or 'saved'})" for v in libraries
+                                                      if v["key"] == k))
+packages = attempt(data.package_ids, library)
+
+# --- the form's values: from the chosen version, once ----------------------------------------
+KEYS = list(scenario_form.to_form(base, packages))
+if st.session_state.get("builder_base") != (base_id, library) or f"f.{KEYS[0]}" not in st.session_state:
+    st.session_state.update({f"f.{k}": v for k, v in scenario_form.to_form(base, packages).items()})
+    st.session_state["builder_base"] = (base_id, library)
+    st.session_state.pop("builder_errors", None)
+
+
+def form_values() -> dict:
+    return {k: st.session_state.get(f"f.{k}") for k in KEYS}
+
+
+def scale_to_stock(factor: float) -> None:
+    scenario, errors = scenario_form.from_form(form_values(), packages)
+    if scenario is None:
+        st.session_state["builder_errors"] = errors
+        return
+    scaled = workspace.scale_scenario(scenario, factor)
+    st.session_state.update({f"f.{k}": v for k, v in scenario_form.to_form(scaled, packages).items()})
+
+
+def submit(run: bool) -> None:
+    """Validate, store as the next version and (when asked) start the run in a background job."""
+    st.session_state.pop("builder_message", None)
+    scenario, errors = scenario_form.from_form(form_values(), packages)
+    st.session_state["builder_errors"] = errors
+    if scenario is None:
+        return
+    try:
+        added = add_scenario(engine, scenario_to_toml(scenario), source="scenario builder")
+    except RetrofitError as error:
+        st.session_state["builder_errors"] = {scenario_form.TOP: [str(error)]}
+        return
+    saved = added.record
+    st.session_state["builder_message"] = (
+        f"Saved **{saved.name}** as version {saved.version}." if added.created
+        else f"**{saved.name}** version {saved.version} already has these settings; nothing new to save.")
+    st.session_state["builder_name"], st.session_state["builder_version"] = saved.name, saved.version
+    st.session_state["builder_base"] = (f"{saved.name}@{saved.version}", library)
+    if run:
+        start_run(saved.name, saved.version)
+
+
+def start_run(run_name: str, run_version: int) -> None:
+    def work(progress, cancel):
+        stored = workspace.run_scenario(engine, run_name, run_version, stock=stock, library=library,
+                                        progress=progress, cancel=cancel)
+        return None if stored is None else stored.id
+
+    job = data.job_board().submit(f"Run {run_name} v{run_version}", work)
+    st.session_state["builder_job"] = job.id
+
+
+homes = attempt(workspace.stock_homes, stock)
+full = workspace.full_stock_homes()
+if homes < 0.9 * full:
+    note, button = st.columns([4, 1])
+    note.info(f"This stock holds {count(homes, 'homes')}; the example scenarios are sized for all "
+              f"{count(full, 'households')} of the three cities. Scale the budget and capacity to this stock "
+              f"before running (shares and rules stay as they are).")
+    button.button("Scale to this stock", on_click=scale_to_stock, args=(homes / full,), key="builder_scale")
+
+# --- the form ---------------------------------------------------------------------------------
+errors = st.session_state.get("builder_errors", {})
+if errors:
+    st.error("Some settings need fixing: see the messages next to the fields.")
+for message in errors.get(scenario_form.TOP, []):
+    st.error(message)
+
+
+def explain(key: str, where=st) -> None:
+    for message in errors.get(key, []):
+        where.error(message, icon=":material/error:")
+
+
+with st.form("scenario_form", border=True):
+    st.subheader("Scenario")
+    left, right = st.columns([1, 2])
+    left.text_input("Name", key="f.name", help="Saving under a new name starts version 1 of it.")
+    explain("name", left)
+    right.text_input("Description", key="f.description")
+
+    st.subheader("Budget and years")
+    c1, c2, c3, c4 = st.columns([1, 3, 1, 1])
+    c1.number_input("Total budget (£m)", min_value=0.0, step=10.0, key="f.budget.total_gbp_m", value=None)
+    explain("budget.total_gbp_m", c1)
+    c2.text_input("Budget per year (£m, one per programme year, comma-separated; empty: no yearly cap)",
+                  key="f.budget.per_year_gbp_m")
+    explain("budget.per_year_gbp_m", c2)
+    c3.number_input("First year", min_value=2000, max_value=2100, step=1, key="f.years.start")
+    explain("years.start", c3)
+    c4.number_input("Last year", min_value=2000, max_value=2100, step=1, key="f.years.end")
+    explain("years.end", c4)
+    explain("budget")
+    explain("years")
+
+    st.subheader("Objective weights")
+    w1, w2, w3, w4 = st.columns(4)
+    w1.slider("Carbon (lifetime tCO2)", 0.0, 3.0, step=0.1, key="f.weights.carbon")
+    explain("weights.carbon", w1)
+    w2.slider("Fuel poverty (households lifted)", 0.0, 3.0, step=0.1, key="f.weights.fuel_poverty")
+    explain("weights.fuel_poverty", w2)
+    w3.slider("Jobs (FTE-years)", 0.0, 3.0, step=0.1, key="f.weights.jobs")
+    explain("weights.jobs", w3)
+    w4.selectbox("Normalise", ["ideal", "none"], key="f.weights.normalise",
+                 help="ideal: each objective divided by its best value alone, so weight 1 on each gives each an "
+                      "equal say; none: the raw weighted sum.")
+    explain("weights")
+
+    st.subheader("Cities: budget shares and delivery capacity")
+    for column, city in zip(st.columns(3), CITIES):
+        with column.container(border=True):
+            st.markdown(f"**{city}**")
+            a, b = st.columns(2)
+            a.number_input("Min share of budget (%)", min_value=0.0, max_value=100.0, step=1.0, value=None,
+                           key=f"f.cities.{city}.min_share_pct")
+            b.number_input("Max share of budget (%)", min_value=0.0, max_value=100.0, step=1.0, value=None,
+                           key=f"f.cities.{city}.max_share_pct")
+            explain(f"cities.{city}.min_share_pct")
+            explain(f"cities.{city}.max_share_pct")
+            st.number_input("Homes per year", min_value=0, step=100, value=None, key=f"f.cities.{city}.homes_per_year")
+            explain(f"cities.{city}.homes_per_year")
+            st.caption("Trade days per year (empty: not limited)")
+            for trade in TRADES:
+                st.number_input(trade.capitalize(), min_value=0.0, step=1000.0, value=None,
+                                key=f"f.cities.{city}.trade_days.{trade}")
+                explain(f"cities.{city}.trade_days.{trade}")
+            explain(f"cities.{city}")
+    explain("cities")
+
+    st.subheader("Equity and eligibility")
+    e1, e2, e3, e4 = st.columns(4)
+    e1.slider("Minimum share for priority homes (%)", 0.0, 100.0, step=5.0, key="f.rules.equity_min_share_pct",
+              help="Priority homes: fuel poor, or in the most deprived IMD deciles.")
+    e2.selectbox("Share of", ["spend", "homes"], key="f.rules.equity_basis")
+    e3.number_input("Fuel poor when probability is at least", min_value=0.0, max_value=1.0, step=0.05,
+                    key="f.rules.fuel_poor_probability")
+    explain("rules.fuel_poor_probability", e3)
+    e4.number_input("Priority IMD deciles (1 to this)", min_value=0, max_value=10, step=1,
+                    key="f.rules.priority_imd_deciles")
+    g1, g2, g3 = st.columns([2, 2, 1])
+    g1.multiselect("Eligible tenures", list(TENURES), key="f.rules.eligible_tenures")
+    explain("rules.eligible_tenures", g1)
+    g2.multiselect("Eligible packages", packages, key="f.rules.eligible_packages")
+    explain("rules.eligible_packages", g2)
+    g3.selectbox("Minimum band after", [scenario_form.NO_MINIMUM, *BANDS], key="f.rules.min_band_after",
+                 format_func=lambda b: "no minimum" if b == scenario_form.NO_MINIMUM else f"band {b} or better")
+    h1, h2, h3, h4 = st.columns(4)
+    h1.text_area("Must include (home ids)", key="f.rules.must_include", height=80)
+    explain("rules.must_include", h1)
+    h2.text_area("Exclude (home ids)", key="f.rules.exclude", height=80)
+    explain("rules.exclude", h2)
+    h3.number_input("Mobilisation cost per area and year (£)", min_value=0.0, step=1000.0,
+                    key="f.rules.mobilisation_cost_gbp")
+    h4.selectbox("Mobilisation area", ["lsoa_code", "ward"], key="f.rules.mobilisation_area",
+                 format_func={"lsoa_code": "neighbourhood (LSOA)", "ward": "ward"}.get)
+    explain("rules")
+
+    st.subheader("Solver")
+    s1, s2, s3 = st.columns(3)
+    s1.number_input("Time limit (s)", min_value=1.0, max_value=86400.0, step=10.0, key="f.solver.time_limit_s")
+    s2.number_input("Gap target (%)", min_value=0.0, max_value=99.0, step=0.01, format="%.3f",
+                    key="f.solver.relative_gap_pct")
+    s3.number_input("Seed", min_value=0, step=1, key="f.solver.seed")
+    explain("solver")
+
+    save_col, run_col, _ = st.columns([1, 1, 3])
+    save_col.form_submit_button("Save as new version", on_click=submit, args=(False,), key="builder_save")
+    run_col.form_submit_button("Save and run", type="primary", on_click=submit, args=(True,), key="builder_run")
+
+if st.session_state.get("builder_message"):
+    st.success(st.session_state["builder_message"])
+
+# --- the run in progress, and the result ----------------------------------------------------------
+
+
+def finished(snapshot) -> None:
+    st.session_state["builder_done"] = {"state": snapshot.state, "error": snapshot.error,
+                                        "run_id": snapshot.result, "seconds": snapshot.seconds,
+                                        "label": snapshot.label}
+    if snapshot.result is not None:
+        st.session_state["run_id"] = snapshot.result
+
+
+job_progress("builder_job", finished)
+done = st.session_state.get("builder_done")
+if done:
+    if done["state"] == "done" and done["run_id"] is not None:
+        st.success(f"{done['label']}: stored as run #{done['run_id']} in {done['seconds']:.0f} s.")
+        st.caption("Open **Overview**, **Map** or **Plan explorer** to see it; every page now shows this run.")
+    elif done["state"] == "cancelled":
+        st.warning(f"{done['label']} was cancelled; nothing was stored.")
+    else:
+        st.error(f"{done['label']} failed: {done['error']}")
+
+# --- run history -------------------------------------------------------------------------------------
+st.subheader("Run history")
+history = attempt(data.runs)
+if history.empty:
+    st.info("No run yet: press **Save and run** above.")
+else:
+    shown = history.assign(
+        scenario=history["scenario_name"] + " v" + history["scenario_version"].astype(str),
+        gap=[percent(100 * g, 2) for g in history["gap"]],
+        spend=[gbp(v) for v in history["spend_gbp"]],
+        carbon=[tonnes(v, "yr") for v in history["annual_co2_t_saved"]],
+        fuel_poor=[count(v) for v in history["fuel_poor_lifted"]],
+        homes_text=[count(v) for v in history["homes"]],
+        when=history["created_at"].map(lambda t: f"{t:%d %b %Y %H:%M}"),
+    )[["id", "scenario", "status", "gap", "homes_text", "spend", "carbon", "fuel_poor", "created_by", "when"]]
+    st.dataframe(shown, hide_index=True, width="stretch", key="builder_history", column_config={
+        "id": "Run", "scenario": "Scenario", "status": "Status", "gap": "Gap", "homes_text": "Homes",
+        "spend": "Spend", "carbon": "Carbon saved", "fuel_poor": "Fuel-poor lifted", "created_by": "By",
+        "when": "When"})

@@ -1,0 +1,64 @@
+"""Plan explorer: filter the chosen homes, see why a home is in or out, download the plan."""
+
+from functools import partial
+
+import streamlit as st
+
+from app import data
+from app.widgets import attempt, choose_run, kpi_tiles
+from retrofit import views
+from retrofit.format import count
+from retrofit.plan import plan_kpis
+
+SHOWN_ROWS = 1_000
+
+st.title("Plan explorer")
+run_id = choose_run("explorer_run")
+if run_id is None:
+    st.stop()
+plan = attempt(data.plan, run_id)
+
+with st.container(border=True):
+    a, b, c = st.columns(3)
+    cities = a.multiselect("City", sorted(plan["city"].unique()), key="explore_city")
+    ward_options = sorted(views.filter_plan(plan, cities=cities)["ward"].dropna().unique()) if "ward" in plan else []
+    wards = b.multiselect("Ward", ward_options, key="explore_ward")
+    packages = c.multiselect("Package", sorted(plan["package_id"].unique()), key="explore_package")
+    d, e, f = st.columns(3)
+    years = d.multiselect("Year", sorted(int(y) for y in plan["year"].unique()), key="explore_year")
+    tenures = e.multiselect("Tenure", sorted(plan["tenure"].unique()), key="explore_tenure")
+    deciles = f.slider("IMD decile (1 = most deprived)", 1, 10, (1, 10), key="explore_imd")
+
+chosen = views.filter_plan(plan, cities, wards, packages, years, tenures, deciles)
+st.markdown(f"**{count(len(chosen), 'homes')}** of {count(len(plan))} in the plan match.")
+if chosen.empty:
+    st.info("No home of the plan matches these filters: widen them (clear a filter or move the IMD range).")
+else:
+    kpi_tiles(plan_kpis(chosen))
+    if len(chosen) > SHOWN_ROWS:
+        st.caption(f"Showing the first {SHOWN_ROWS:,} homes by cost; download for all of them.")
+    st.dataframe(chosen.nlargest(SHOWN_ROWS, "cost_gbp"), hide_index=True, width="stretch", key="explore_table")
+
+st.subheader("One home: why in, why out")
+home_id = st.text_input("Home id", key="explore_home", placeholder="e.g. the first id in the table above")
+if home_id.strip():
+    why = views.explain_home(home_id.strip(), plan, attempt(data.explanations, run_id))
+    (st.success if why["in_plan"] else st.warning)(why["text"])
+    row = plan[plan["home_id"] == home_id.strip()]
+    if len(row):
+        st.dataframe(row.T.rename(columns=lambda _: "value"), width="stretch")
+
+st.subheader("Download")
+engine = attempt(data.engine)
+d1, d2, d3, d4 = st.columns(4)
+d1.download_button("Plan (CSV)", partial(views.export_bytes, engine, run_id, "csv"), file_name=f"run-{run_id}.csv",
+                   mime="text/csv", on_click="ignore", key="explore_csv")
+d2.download_button("Plan (Excel)", partial(views.export_bytes, engine, run_id, "xlsx"), file_name=f"run-{run_id}.xlsx",
+                   mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore",
+                   key="explore_xlsx")
+d3.download_button("By neighbourhood (GeoJSON)", partial(views.export_bytes, engine, run_id, "geojson"),
+                   file_name=f"run-{run_id}.geojson", mime="application/geo+json", on_click="ignore", key="explore_geojson")
+d4.download_button("These homes (CSV)", partial(views.csv_bytes, chosen),
+                   file_name=f"run-{run_id}-filtered.csv", mime="text/csv", on_click="ignore", key="explore_filtered")
+st.caption("The CSV and Excel files carry the run's provenance (scenario version, stock and library hashes) "
+           "and KPIs; the GeoJSON holds the plan's figures per LSOA.")

@@ -1,0 +1,72 @@
+"""Overview: the programme at a glance for the chosen run."""
+
+import altair as alt
+import streamlit as st
+
+from app import data
+from app.widgets import attempt, choose_run, kpi_tiles
+from retrofit.format import gbp, percent
+
+st.title("Programme overview")
+
+run_id = choose_run("overview_run")
+if run_id is None:
+    st.stop()
+
+run = attempt(data.run, run_id)
+plan = attempt(data.plan, run_id)
+by_city, by_year_city = attempt(data.city_year, run_id)
+
+st.caption(f"Run #{run.id}: scenario **{run.scenario_name}** version {run.scenario_version}, "
+           f"{run.status.lower()} (gap {percent(100 * run.gap, 2)}), solved in {run.solve_seconds:.1f} s "
+           f"by {run.created_by} on {run.created_at:%d %b %Y %H:%M}.")
+synthetic = data.synthetic_share(run.stock_source)
+if synthetic:
+    st.info(f"The housing stock of this run is **synthetic** ({percent(100 * synthetic, 0)} of its homes): every "
+            "household of the three cities placed in its real neighbourhood and calibrated to published "
+            "statistics. No real home is described; import EPC data on the Data page for real homes.",
+            icon=":material/info:")
+problems = run.details.get("problems") or []
+if problems:
+    st.warning("The independent check of the plan found: " + "; ".join(problems))
+
+kpi_tiles(run.kpis)
+
+if plan.empty:
+    st.info("This run chose no home: the budget or the rules leave nothing to do. Change the scenario and run again.")
+    st.stop()
+
+st.subheader("By city")
+left, right = st.columns(2)
+left.altair_chart(
+    alt.Chart(by_city).mark_bar().encode(
+        x=alt.X("spend_gbp:Q", title="Spend (£)"), y=alt.Y("city:N", title=None), color=alt.Color("city:N", legend=None),
+        tooltip=["city:N", alt.Tooltip("spend_gbp:Q", format=",.0f", title="spend £"),
+                 alt.Tooltip("homes:Q", format=",")]),
+    width="stretch")
+right.altair_chart(
+    alt.Chart(by_city).mark_bar().encode(
+        x=alt.X("annual_co2_t_saved:Q", title="Carbon saved (tCO2 a year)"), y=alt.Y("city:N", title=None),
+        color=alt.Color("city:N", legend=None),
+        tooltip=["city:N", alt.Tooltip("annual_co2_t_saved:Q", format=",.0f", title="tCO2/yr"),
+                 alt.Tooltip("fuel_poor_lifted:Q", format=",.1f", title="fuel-poor lifted")]),
+    width="stretch")
+table = by_city.assign(spend=by_city["spend_gbp"].map(gbp))[
+    ["city", "homes", "spend", "annual_co2_t_saved", "fuel_poor_lifted", "jobs_fte_years"]]
+st.dataframe(table, hide_index=True, width="stretch", column_config={
+    "homes": st.column_config.NumberColumn("Homes", format="%d"),
+    "annual_co2_t_saved": st.column_config.NumberColumn("tCO2 a year", format="%.0f"),
+    "fuel_poor_lifted": st.column_config.NumberColumn("Fuel-poor households lifted", format="%.1f"),
+    "jobs_fte_years": st.column_config.NumberColumn("Jobs (FTE-years)", format="%.0f")})
+
+st.subheader("By year")
+measure = st.segmented_control("Show", ["Spend (£)", "Homes", "Carbon (tCO2 a year)", "Fuel-poor lifted",
+                                        "Jobs (FTE-years)"], default="Spend (£)", key="overview_measure")
+column = {"Spend (£)": "spend_gbp", "Homes": "homes", "Carbon (tCO2 a year)": "annual_co2_t_saved",
+          "Fuel-poor lifted": "fuel_poor_lifted", "Jobs (FTE-years)": "jobs_fte_years"}[measure or "Spend (£)"]
+st.altair_chart(
+    alt.Chart(by_year_city).mark_bar().encode(
+        x=alt.X("year:O", title="Programme year"), y=alt.Y(f"{column}:Q", title=measure or "Spend (£)"),
+        color=alt.Color("city:N", title="City"),
+        tooltip=["year:O", "city:N", alt.Tooltip(f"{column}:Q", format=",.1f")]),
+    width="stretch")

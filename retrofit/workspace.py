@@ -1,0 +1,487 @@
+"""The app's working set: stocks, measure library versions, cached candidates and runs.
+
+The appraisal of the full stock (about 3 million candidate rows) takes a while, and every
+run from the app needs it. So a stock's candidates are appraised once per measure library
+version and kept on disk under `var/candidates/<stock hash>-<library version>.parquet`
+(with their hashes beside them), and in memory once per process, shared by every user.
+A run from the app plans on those candidates and stores the run as `retrofit run` does.
+
+Library versions edited in the app live under `var/library/<version>/`: a full copy of the
+library files, validated by `retrofit.measures.load_library` before it is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from retrofit.errors import RetrofitError
+from retrofit.hashing import table_hash
+from retrofit.paths import DATA_DIR, default_stock_path, var_dir
+from retrofit.scenario import Scenario, scenario_from_dict
+
+Progress = Callable[[float, str], None] | None
+
+SHIPPED = "shipped"          # the library in data/ (not a folder under var/library/)
+MEMORY_SLOTS = 2             # candidate tables kept in memory (the full stock's is ~350 MB)
+EXAMPLES_DIR = DATA_DIR / "scenarios"
+
+
+def _phase(progress: Progress, start: float, end: float) -> Progress:
+    if progress is None:
+        return None
+    return lambda fraction, message="": progress(start + (end - start) * max(0.0, min(1.0, fraction)), message)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write JSON atomically (temp name, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
+# --- stocks ------------------------------------------------------------------------------
+
+def stock_files() -> list[Path]:
+    """Stock files in var/stock/ (the default first), for the app's choice of stock."""
+    folder = default_stock_path().parent
+    found = sorted(p for p in folder.glob("*.parquet")) if folder.is_dir() else []
+    default = default_stock_path()
+    return ([default] if default in found else []) + [p for p in found if p != default]
+
+
+def stock_hash(path: str | Path) -> str:
+    """The stock's content hash, remembered per file (path, size, modification time)."""
+    from retrofit.stock.schema import read_stock
+
+    path = Path(path)
+    if not path.exists():
+        raise RetrofitError(f"stock file {path} does not exist; build it with `make stock` "
+                            f"(or `retrofit stock generate --out {path}`), or import EPC data on the Data page")
+    index_path = var_dir() / "candidates" / "stocks.json"
+    stat = path.stat()
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    with _LOCK:
+        index = json.loads(index_path.read_text(encoding="utf-8")) if index_path.exists() else {}
+    if key in index:
+        return index[key]["stock_hash"]
+    stock = read_stock(path)
+    value = table_hash(stock)
+    with _LOCK:
+        index = json.loads(index_path.read_text(encoding="utf-8")) if index_path.exists() else {}
+        index[key] = {"stock_hash": value, "homes": len(stock)}
+        _write_json(index_path, index)
+    return value
+
+
+def stock_homes(path: str | Path) -> int:
+    """Number of homes in a stock file (from the hash index when known)."""
+    stock_hash(path)
+    path = Path(path)
+    stat = path.stat()
+    index = json.loads((var_dir() / "candidates" / "stocks.json").read_text(encoding="utf-8"))
+    return int(index[f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"]["homes"])
+
+
+def synthetic_share(path: str | Path | None) -> float | None:
+    """Share of a stock file's homes that are synthetic (None when the file is not there)."""
+    if path is None or not Path(path).exists():
+        return None
+    if Path(path).suffix.lower() == ".csv":
+        column = pd.read_csv(path, usecols=["data_source"])["data_source"]
+    else:
+        column = pd.read_parquet(path, columns=["data_source"])["data_source"]
+    return float((column.astype(str) == "synthetic").mean()) if len(column) else 0.0
+
+
+# --- measure library versions -------------------------------------------------------------
+
+def library_dir(version: str | None) -> Path | None:
+    """The folder of a saved library version (None for the shipped library)."""
+    if version in (None, SHIPPED):
+        return None
+    folder = var_dir() / "library" / version
+    if not (folder / "measures.csv").exists():
+        raise RetrofitError(f"measure library version {version} is not saved in {folder.parent}; "
+                            f"choose one listed on the Data page")
+    return folder
+
+
+def library_versions() -> list[dict]:
+    """The shipped library, then saved versions (newest first): version, folder, note, who, when."""
+    from retrofit.measures import load_library
+
+    versions = [{"version": load_library().version, "key": SHIPPED, "folder": str(DATA_DIR),
+                 "note": "shipped with the planner", "created_by": "", "created_at": ""}]
+    root = var_dir() / "library"
+    saved = []
+    for folder in root.glob("*/") if root.is_dir() else []:
+        meta_path = folder / "meta.json"
+        if meta_path.exists():
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            saved.append({"version": folder.name, "key": folder.name, "folder": str(folder), **meta})
+    return versions + sorted(saved, key=lambda m: m.get("created_at", ""), reverse=True)
+
+
+LIBRARY_FILES = ("measures.csv", "packages.csv")
+
+
+def library_table(version: str | None, name: str) -> pd.DataFrame:
+    """One library file as text cells (so an unchanged table writes back unchanged)."""
+    folder = library_dir(version) or DATA_DIR
+    path = folder / name
+    if not path.exists():
+        raise RetrofitError(f"{path} does not exist")
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def library_table_names(version: str | None = None) -> list[str]:
+    """The editable files of a library: measures.csv, packages.csv, then appraisal/*.csv."""
+    folder = library_dir(version) or DATA_DIR
+    return list(LIBRARY_FILES) + [f"appraisal/{p.name}" for p in sorted((folder / "appraisal").glob("*.csv"))]
+
+
+def save_library(edits: dict[str, pd.DataFrame], base: str | None = None, note: str = "",
+                 who: str | None = None):
+    """Save ``base`` with ``edits`` (file name -> table) as a new library version; the Library.
+
+    The copy is validated by `load_library` before it is kept, so an invalid edit raises its
+    RetrofitError (file, line, column) and leaves nothing behind. Saving content that an
+    existing version already has returns that version.
+    """
+    from retrofit.measures import load_library
+    from retrofit.store import current_user
+
+    source = library_dir(base) or DATA_DIR
+    root = var_dir() / "library"
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+    try:
+        (staging / "appraisal").mkdir()
+        for name in library_table_names(base):
+            shutil.copyfile(source / name, staging / name)
+        shutil.copyfile(source / "appraisal" / "appraisal.toml", staging / "appraisal" / "appraisal.toml")
+        for name, table in edits.items():
+            if name not in library_table_names(base):
+                raise RetrofitError(f"{name} is not a file of the measure library")
+            table.to_csv(staging / name, index=False)
+        try:
+            library = load_library(staging)
+        except RetrofitError as error:
+            raise RetrofitError(str(error).replace(str(staging), "edited library")) from None
+        if library.version == load_library().version:
+            return load_library()  # the shipped content: nothing new to keep
+        target = root / library.version
+        if not target.exists():
+            _write_json(staging / "meta.json", {
+                "note": note, "based_on": load_library(library_dir(base)).version,
+                "created_by": who or current_user(), "created_at": datetime.now(timezone.utc).isoformat()})
+            staging.rename(target)
+        return load_library(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# --- candidates, appraised once ---------------------------------------------------------
+
+_LOCK = threading.Lock()
+_MEMORY: OrderedDict[tuple[str, str], tuple[pd.DataFrame, object]] = OrderedDict()
+_KEY_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+
+
+def candidates_for(stock: str | Path | None = None, library: str | None = None,
+                   progress: Progress = None):
+    """(candidates, RunInputs) for a stock file and library version, appraised at most once.
+
+    Looked up in memory, then in `var/candidates/`; appraised (and saved there) when new.
+    The returned table is shared: callers must not change it.
+    """
+    from retrofit.measures import load_library
+    from retrofit.store.runs import RunInputs
+
+    stock_path = Path(stock) if stock is not None else default_stock_path()
+    report = progress or (lambda fraction, message: None)
+    report(0.0, f"checking {stock_path.name}")
+    stock_key = stock_hash(stock_path)
+    lib = load_library(library_dir(library))
+    key = (stock_key, lib.version)
+    with _LOCK:
+        key_lock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    with key_lock:  # two users asking for the same new stock: one appraisal
+        with _LOCK:
+            if key in _MEMORY:
+                _MEMORY.move_to_end(key)
+                return _MEMORY[key]
+        folder = var_dir() / "candidates"
+        table_path = folder / f"{stock_key}-{lib.version}.parquet"
+        meta_path = table_path.with_suffix(".json")
+        if table_path.exists() and meta_path.exists():
+            report(0.2, "reading the appraised candidates")
+            table = pd.read_parquet(table_path)
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        else:
+            from retrofit.appraisal import appraise
+            from retrofit.stock.schema import read_stock
+
+            report(0.02, f"reading {stock_path.name}")
+            homes = read_stock(stock_path)
+            table = appraise(homes, lib, progress=_phase(progress, 0.05, 0.9))
+            report(0.9, "saving the candidates for the next run")
+            meta = {"candidates_hash": table_hash(table), "stock_hash": stock_key, "library_version": lib.version,
+                    "homes": len(homes), "rows": len(table)}
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = table_path.with_name(f".{table_path.name}.partial")
+            table.to_parquet(tmp, index=False)
+            tmp.replace(table_path)
+            _write_json(meta_path, meta)
+        inputs = RunInputs(candidates_hash=meta["candidates_hash"], stock_hash=stock_key,
+                           library_version=lib.version, stock_source=str(stock_path))
+        with _LOCK:
+            _MEMORY[key] = (table, inputs)
+            while len(_MEMORY) > MEMORY_SLOTS:
+                _MEMORY.popitem(last=False)
+        report(1.0, f"{len(table):,} candidate rows")
+        return table, inputs
+
+
+# --- scenarios --------------------------------------------------------------------------
+
+def seed_examples(engine) -> list[str]:
+    """Store the example scenarios of data/scenarios/ when the database has none; their names."""
+    from retrofit.store import add_scenario, scenario_names
+
+    if scenario_names(engine):
+        return []
+    added = []
+    for path in sorted(EXAMPLES_DIR.glob("*.toml")):
+        added.append(add_scenario(engine, path.read_text(encoding="utf-8"), source=str(path)).record.name)
+    return added
+
+
+def full_stock_homes() -> int:
+    """Households of the three cities (DESNZ 2022): the size the example scenarios are made for."""
+    from retrofit.reference import lsoas
+
+    return int(lsoas()["households"].sum())
+
+
+def scale_scenario(scenario: Scenario, factor: float) -> Scenario:
+    """The scenario with money and capacity multiplied by ``factor`` (shares and rules kept).
+
+    For trying a full-stock scenario on a sample stock: 5,000 homes of 686,261 get 0.73% of
+    the budget and of each city's crews.
+    """
+    data = scenario.model_dump(exclude_none=True)
+    data["budget"]["total_gbp"] = round(data["budget"]["total_gbp"] * factor, 2)
+    if "per_year_gbp" in data["budget"]:
+        data["budget"]["per_year_gbp"] = [round(v * factor, 2) for v in data["budget"]["per_year_gbp"]]
+    for city in data.get("cities", {}).values():
+        if "homes_per_year" in city:
+            city["homes_per_year"] = int(round(city["homes_per_year"] * factor))
+        if "trade_days_per_year" in city:
+            city["trade_days_per_year"] = {k: round(v * factor, 2) for k, v in city["trade_days_per_year"].items()}
+    return scenario_from_dict(data, source=f"{scenario.name} scaled by {factor:.4g}")
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+def run_scenario(engine, name: str, version: int | None = None, stock: str | Path | None = None,
+                 library: str | None = None, who: str | None = None, progress: Progress = None,
+                 cancel: threading.Event | None = None):
+    """Plan a stored scenario on the cached candidates and store the run (None when cancelled)."""
+    from retrofit.optimise import optimise
+    from retrofit.store import get_scenario, parse, save_run
+
+    record = get_scenario(engine, name, version)
+    scenario = parse(record)
+    candidates, inputs = candidates_for(stock, library, _phase(progress, 0.0, 0.25))
+    if cancel is not None and cancel.is_set():
+        return None
+    result = optimise(candidates, scenario, progress=_phase(progress, 0.25, 0.9), cancel=cancel)
+    if cancel is not None and cancel.is_set():
+        return None
+    return save_run(engine, record, result, inputs, who=who, progress=_phase(progress, 0.9, 1.0))
+
+
+RUN_COLUMNS = ("id", "scenario_name", "scenario_version", "status", "gap", "solve_seconds", "plan_rows",
+               "stock_source", "library_version", "kpis", "created_by", "created_at")
+
+
+def run_table(engine) -> pd.DataFrame:
+    """Every stored run, newest first, without its details (which can be large): one row each."""
+    from sqlalchemy import select
+
+    from retrofit.store.database import reading
+    from retrofit.store.models import Run
+
+    columns = [getattr(Run, c) for c in RUN_COLUMNS]
+    with reading(engine) as connection:
+        rows = connection.execute(select(*columns).order_by(Run.id.desc())).all()
+    table = pd.DataFrame([tuple(r) for r in rows], columns=list(RUN_COLUMNS))
+    if table.empty:
+        return table
+    kpis = pd.DataFrame(list(table["kpis"]))
+    table["label"] = [f"#{i} {n} v{v}" for i, n, v in zip(table["id"], table["scenario_name"], table["scenario_version"])]
+    return pd.concat([table, kpis.reindex(columns=["homes", "spend_gbp", "annual_co2_t_saved",
+                                                   "lifetime_co2_t_saved", "fuel_poor_lifted",
+                                                   "jobs_fte_years"])], axis=1)
+
+
+def run_summary(engine, run_id: int):
+    """A stored run with its details less the per-home explanations (which can be tens of MB).
+
+    On SQLite the database drops them (json_remove) so they are never parsed in Python.
+    """
+    from sqlalchemy import JSON, func, select, type_coerce
+
+    from retrofit.store import get_run
+    from retrofit.store.database import reading
+    from retrofit.store.models import Run
+
+    if engine.dialect.name != "sqlite":
+        run = get_run(engine, run_id)
+        return run.model_copy(update={"details": {k: v for k, v in (run.details or {}).items() if k != "homes"}})
+    columns = [c for c in Run.__table__.c if c.name != "details"]
+    details = type_coerce(func.json_remove(Run.__table__.c.details, "$.homes"), JSON).label("details")
+    with reading(engine) as connection:
+        row = connection.execute(select(*columns, details).where(Run.__table__.c.id == run_id)).first()
+    if row is None:
+        return get_run(engine, run_id)  # its error names the runs there are
+    run = Run.model_validate(dict(row._mapping))
+    if run.created_at.tzinfo is None:
+        run.created_at = run.created_at.replace(tzinfo=timezone.utc)
+    return run
+
+
+def run_explanations(engine, run_id: int) -> pd.DataFrame:
+    """The run's per-home explanation (why in, why out), indexed by home_id; empty when not kept."""
+    from retrofit.store import get_run
+
+    homes = (get_run(engine, run_id).details or {}).get("homes")
+    explanations = pd.DataFrame(homes) if homes else pd.DataFrame(columns=["home_id"])
+    explanations["home_id"] = explanations["home_id"].astype(str)
+    return explanations.set_index("home_id")
+
+
+def run_details(engine, run_id: int) -> tuple[object, pd.DataFrame]:
+    """(the run less its per-home explanations, those explanations by home_id)."""
+    return run_summary(engine, run_id), run_explanations(engine, run_id)
+
+def _run_inputs(engine, run_id: int, progress: Progress = None):
+    """The scenario and (cached) candidates a stored run was planned on."""
+    from retrofit.measures import load_library
+    from retrofit.store import get_run, get_scenario, parse
+
+    run = get_run(engine, run_id)
+    if run.stock_source is None:
+        raise RetrofitError(f"run {run_id} was planned on a candidate file ({run.candidates_source}); "
+                            "trade-offs from the app need a run planned on a stock")
+    library = SHIPPED if run.library_version in (None, load_library().version) else run.library_version
+    candidates, inputs = candidates_for(run.stock_source, library, progress)
+    if inputs.candidates_hash != run.candidates_hash:
+        raise RetrofitError(f"the stock or library of run {run_id} changed since it was planned "
+                            f"(candidates hash now {inputs.candidates_hash}, the run's {run.candidates_hash}); "
+                            "run the scenario again first")
+    return parse(get_scenario(engine, run.scenario_name, run.scenario_version)), candidates
+
+
+def frontier_for_run(engine, run_id: int, first: str = "carbon", second: str = "fuel_poverty", points: int = 5,
+                     progress: Progress = None, cancel: threading.Event | None = None) -> pd.DataFrame:
+    """The carbon / fuel poverty / jobs frontier around a stored run's scenario: one row per point."""
+    from retrofit.optimise.frontier import trace_frontier
+
+    scenario, candidates = _run_inputs(engine, run_id, _phase(progress, 0.0, 0.1))
+    curve, _ = trace_frontier(candidates, scenario, first, second, points, progress=_phase(progress, 0.1, 1.0),
+                              cancel=cancel)
+    return curve
+
+
+def sensitivity_for_run(engine, run_id: int, weight: str, values: list[float], progress: Progress = None,
+                        cancel: threading.Event | None = None) -> pd.DataFrame:
+    """How a stored run's KPIs move as one weight of its scenario moves."""
+    from retrofit.views import weight_sensitivity
+
+    scenario, candidates = _run_inputs(engine, run_id, _phase(progress, 0.0, 0.1))
+    return weight_sensitivity(candidates, scenario, weight, values, _phase(progress, 0.1, 1.0), cancel)
+
+
+# --- EPC import from the app --------------------------------------------------------------
+
+MAX_UPLOAD_BYTES = 2 << 30  # what one import from the app may hold on disk
+
+
+def save_uploads(files: dict[str, list[tuple[str, bytes]]]) -> dict[str, list[Path]]:
+    """Write uploaded files (role -> [(name, bytes)]) to a fresh folder under var/uploads/."""
+    total = sum(len(content) for items in files.values() for _, content in items)
+    if total > MAX_UPLOAD_BYTES:
+        raise RetrofitError(f"the uploads hold {total / 2**20:,.0f} MB, above {MAX_UPLOAD_BYTES / 2**20:,.0f} MB; "
+                            "import large files with `retrofit stock import-epc` on the server")
+    root = var_dir() / "uploads"
+    root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="epc-", dir=root))
+    saved: dict[str, list[Path]] = {}
+    for role, items in files.items():
+        saved[role] = []
+        for i, (name, content) in enumerate(items):
+            path = folder / f"{role}-{i}-{Path(name).name}"
+            path.write_bytes(content)
+            saved[role].append(path)
+    return saved
+
+
+def stock_target(name: str) -> Path:
+    """var/stock/<name>.parquet for a name a person typed (letters, digits, - and _ only)."""
+    import re
+
+    name = (name or "").strip().removesuffix(".parquet")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name):
+        raise RetrofitError(f"stock name {name!r}: use letters, digits, - and _ (up to 64), e.g. epc-birmingham")
+    if name == default_stock_path().stem:
+        raise RetrofitError(f"{name!r} is the default synthetic stock's name; choose another")
+    return default_stock_path().parent / f"{name}.parquet"
+
+
+def import_epc_stock(uploads: dict[str, list[Path]], target: Path, progress: Progress = None) -> dict:
+    """Import uploaded EPC files into a stock file; the import's summary and where it went."""
+    from retrofit.stock.epc import import_epc
+    from retrofit.stock.schema import write_stock
+
+    try:
+        result = import_epc(uploads["certificates"], (uploads.get("recommendations") or [None])[0],
+                            (uploads.get("lookup") or [None])[0], progress=_phase(progress, 0.0, 0.95))
+        write_stock(result.stock, target)
+    finally:
+        for paths in uploads.values():
+            for path in paths:
+                path.unlink(missing_ok=True)
+        folders = {p.parent for paths in uploads.values() for p in paths}
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+    if progress:
+        progress(1.0, f"wrote {target.name}")
+    return {"path": str(target), "summary": result.summary}
+
+
+def import_report(summary: dict) -> pd.DataFrame:
+    """The import summary as a two-column table a person can read (what, how many)."""
+    rows = []
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}: {key}" if prefix else str(key), inner)
+        else:
+            rows.append({"item": prefix.replace("_", " "), "count": value})
+
+    walk("", summary)
+    return pd.DataFrame(rows, columns=["item", "count"]).astype({"count": "str"})

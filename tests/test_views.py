@@ -1,0 +1,106 @@
+"""What the pages show, on tiny plans whose answers can be worked out by hand."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from retrofit import views
+
+
+def plan(rows) -> pd.DataFrame:
+    columns = ["home_id", "package_id", "year", "cost_gbp", "annual_co2_t_saved", "lifetime_co2_t_saved",
+               "fuel_poor_lifted", "jobs_fte_years", "city", "ward", "lsoa_code", "tenure", "imd_decile"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+A = plan([
+    ("h1", "fabric_light", 2026, 10_000.0, 1.0, 20.0, 0.5, 0.1, "Coventry", "Earlsdon", "E01009575", "social_rented", 1),
+    ("h2", "heat_pump", 2027, 20_000.0, 2.0, 40.0, 0.0, 0.2, "Birmingham", "Aston", "E01008881", "owner_occupied", 5),
+    ("h3", "heat_pump", 2027, 30_000.0, 3.0, 60.0, 1.0, 0.3, "Birmingham", "Aston", "E01008881", "private_rented", 9),
+])
+B = plan([
+    ("h1", "fabric_light", 2027, 10_000.0, 1.0, 20.0, 0.5, 0.1, "Coventry", "Earlsdon", "E01009575", "social_rented", 1),
+    ("h4", "whole_house", 2026, 50_000.0, 4.0, 90.0, 0.8, 0.5, "Coventry", "Earlsdon", "E01009575", "social_rented", 2),
+])
+
+
+def test_kpi_cards_write_units():
+    cards = dict(views.kpi_cards({"spend_gbp": 60_000.0, "homes": 3, "annual_co2_t_saved": 6.0,
+                                  "gbp_per_lifetime_tco2": 500.0}))
+    assert cards == {"Spend": "£60k", "Homes retrofitted": "3 homes", "Carbon saved a year": "6 tCO2/yr",
+                     "Cost per lifetime tonne": "£500/tCO2"}
+
+
+def test_kpi_comparison_gives_deltas_against_the_first_run():
+    numbers, text = views.kpi_comparison({"A": {"spend_gbp": 60_000.0, "homes": 3},
+                                          "B": {"spend_gbp": 60_000.0, "homes": 2}})
+    assert numbers.loc["homes", "B vs A"] == -1
+    assert text.loc["Homes retrofitted", "Δ B"] == "-1 homes"
+    assert text.loc["Spend", "Δ B"] == "±0"
+    assert text.loc["Spend", "A"] == "£60k"
+    assert text.loc["Cost per lifetime tonne", "Δ B"] == "–"  # neither run has it
+
+
+def test_homes_in_common_counts_both_and_each():
+    table = views.homes_in_common({"A": A, "B": B})
+    row = table.iloc[0].to_dict()
+    assert row["in both"] == 1 and row["only in A"] == 2 and row["only in this run"] == 1
+    assert row["other year only"] == 1 and row["same package and year"] == 0
+
+
+def test_runs_by_city_is_long_for_charts():
+    table = views.runs_by({"A": A, "B": B}, "city")
+    spend = table.set_index(["run", "city"])["spend_gbp"]
+    assert spend[("A", "Birmingham")] == 50_000 and spend[("B", "Coventry")] == 60_000
+
+
+def test_lsoa_figures_by_year_and_city():
+    figures = views.lsoa_figures(A, year=2027)
+    assert figures.loc["E01008881", "homes"] == 2 and figures.loc["E01008881", "cost_gbp"] == 50_000
+    assert "E01009575" not in figures.index
+    assert views.lsoa_figures(A, cities=["Coventry"])["homes"].to_dict() == {"E01009575": 1}
+
+
+def test_plan_layer_colours_and_writes_tooltips():
+    layer = views.plan_layer(A, "cost_gbp", cities=["Birmingham"])
+    features = {f["properties"]["lsoa_code"]: f["properties"] for f in layer["features"]}
+    assert features["E01008881"]["spend_text"] == "£50k" and features["E01008881"]["homes"] == 2
+    empty = next(p for code, p in features.items() if code != "E01008881")
+    assert empty["homes"] == 0 and empty["fill_colour"][3] == 60  # grey: no home of the plan there
+    json.dumps(layer)  # plain JSON for the map
+
+
+def test_filter_plan_applies_every_filter():
+    assert list(views.filter_plan(A, cities=["Birmingham"])["home_id"]) == ["h2", "h3"]
+    assert list(views.filter_plan(A, cities=["Birmingham"], tenures=["private_rented"])["home_id"]) == ["h3"]
+    assert list(views.filter_plan(A, imd_deciles=(1, 5))["home_id"]) == ["h1", "h2"]
+    assert list(views.filter_plan(A, years=[2026], packages=["fabric_light"], wards=["Earlsdon"])["home_id"]) == ["h1"]
+    assert len(views.filter_plan(A)) == 3 and views.filter_plan(A, years=[2030]).empty
+
+
+def test_explain_home_in_and_out():
+    explanations = pd.DataFrame({
+        "home_id": ["h1", "h9"], "in_plan": [True, False], "best_package_id": ["fabric_light", "heat_pump"],
+        "value": [2.0, 1.0], "cost_gbp": [10_000.0, 20_000.0], "value_per_gbp": [2e-4, 5e-5],
+        "threshold_per_gbp": [1e-4, 1e-4], "margin": [1.0, -1.0]}).set_index("home_id")
+    inside = views.explain_home("h1", A, explanations)
+    assert inside["in_plan"] and "2.00 times" in inside["text"] and "fabric_light in 2026" in inside["text"]
+    outside = views.explain_home("h9", A, explanations)
+    assert not outside["in_plan"] and "0.50 times" in outside["text"] and "more good elsewhere" in outside["text"]
+    unknown = views.explain_home("h404", A, explanations)
+    assert not unknown["in_plan"] and "no package applies" in unknown["text"]
+
+
+def test_marginal_values_against_the_average_pound():
+    details = {"marginal": [{"city": "Coventry", "year": 2026, "value_of_1m_gbp": 0.5, "value_of_100_homes": 0.0}]}
+    table = views.marginal_values(details, objective=10.0, spend_gbp=10e6)
+    assert np.isclose(table["value_of_1m_gbp_pct_of_average"].iloc[0], 50.0)
+    assert views.marginal_values({}).empty
+
+
+def test_trade_off_points():
+    points = views.trade_off_points({"A": {"lifetime_co2_t_saved": 5.0, "fuel_poor_lifted": 1.0}})
+    assert points.iloc[0]["run"] == "A" and points.iloc[0]["lifetime_co2_t_saved"] == 5.0
