@@ -4,9 +4,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import data
+from app import auth, data
 from app.widgets import attempt, job_progress
-from retrofit import scenario_form, workspace
+from retrofit import access, scenario_form, workspace
 from retrofit.candidates import TRADES
 from retrofit.energy import BANDS
 from retrofit.errors import RetrofitError
@@ -17,6 +17,8 @@ from retrofit.store import add_scenario, get_scenario, parse, scenario_names, sc
 from retrofit.stock.schema import TENURES
 
 st.title("Scenario builder")
+principal = auth.current_principal()
+attempt(access.require, principal, "edit_scenarios")
 engine = attempt(data.engine)
 NEW = "(a new scenario)"
 
@@ -79,7 +81,7 @@ def submit(run: bool) -> None:
     if scenario is None:
         return
     try:
-        added = add_scenario(engine, scenario_to_toml(scenario), source="scenario builder")
+        added = add_scenario(engine, scenario_to_toml(scenario), source="scenario builder", who=principal.who)
     except RetrofitError as error:
         st.session_state["builder_errors"] = {scenario_form.TOP: [str(error)]}
         return
@@ -96,7 +98,7 @@ def submit(run: bool) -> None:
 def start_run(run_name: str, run_version: int) -> None:
     def work(progress, cancel):
         stored = workspace.run_scenario(engine, run_name, run_version, stock=stock, library=library,
-                                        progress=progress, cancel=cancel)
+                                        who=principal.who, progress=progress, cancel=cancel)
         return None if stored is None else stored.id
 
     job = data.job_board().submit(f"Run {run_name} v{run_version}", work)

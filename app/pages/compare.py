@@ -3,9 +3,9 @@
 import altair as alt
 import streamlit as st
 
-from app import data
+from app import auth, data
 from app.widgets import attempt
-from retrofit import views
+from retrofit import access, views
 
 st.title("Compare runs")
 
@@ -29,7 +29,8 @@ if len(chosen) < 2:
 names = {i: labels[i] for i in chosen}
 stored_kpis = dict(zip(history["id"].astype(int), history["kpis"]))
 kpis = {names[i]: stored_kpis[i] for i in chosen}
-plans = {names[i]: attempt(data.plan, i) for i in chosen}
+principal = auth.current_principal()
+plans = {names[i]: attempt(access.filter_plan_for, principal, attempt(data.plan, i)) for i in chosen}
 
 st.subheader("Headline figures")
 _, text = views.kpi_comparison(kpis)
@@ -50,7 +51,7 @@ if measure in by_city:
         color=alt.Color("run:N", title="Run"), tooltip=["run:N", "year:O", alt.Tooltip(f"{measure}:Q", format=",.1f")]),
         width="stretch")
 
-st.subheader("Homes in common")
+st.subheader("Homes in common" + (f" ({principal.city})" if principal.city else ""))
 st.dataframe(views.homes_in_common(plans), hide_index=True, width="stretch")
 
 st.subheader("Where each run sits on the trade-off")

@@ -4,19 +4,22 @@ from functools import partial
 
 import streamlit as st
 
-from app import data
+from app import auth, data
 from app.widgets import attempt, choose_run, kpi_tiles
-from retrofit import views
+from retrofit import access, views
 from retrofit.format import count
 from retrofit.plan import plan_kpis
 
 SHOWN_ROWS = 1_000
 
 st.title("Plan explorer")
+principal = auth.current_principal()
 run_id = choose_run("explorer_run")
 if run_id is None:
     st.stop()
-plan = attempt(data.plan, run_id)
+plan = attempt(access.filter_plan_for, principal, attempt(data.plan, run_id))
+if principal.city:
+    st.caption(f"You see the homes of {principal.city} only; the programme's figures are on the Overview.")
 
 with st.container(border=True):
     a, b, c = st.columns(3)
@@ -42,6 +45,10 @@ else:
 st.subheader("One home: why in, why out")
 home_id = st.text_input("Home id", key="explore_home", placeholder="e.g. the first id in the table above")
 if home_id.strip():
+    visible = access.home_cities(principal) == list(access.CITIES) or (plan["home_id"] == home_id.strip()).any()
+    if not visible:
+        st.warning(f"No home {home_id.strip()} in the part of the plan you may see.")
+        st.stop()
     why = views.explain_home(home_id.strip(), plan, attempt(data.explanations, run_id))
     (st.success if why["in_plan"] else st.warning)(why["text"])
     row = plan[plan["home_id"] == home_id.strip()]
@@ -50,6 +57,10 @@ if home_id.strip():
 
 st.subheader("Download")
 engine = attempt(data.engine)
+if not access.can(principal, "export_plan"):
+    st.download_button("These homes (CSV)", partial(views.csv_bytes, chosen), file_name=f"run-{run_id}-filtered.csv",
+                       mime="text/csv", on_click="ignore", key="explore_filtered")
+    st.stop()
 d1, d2, d3, d4 = st.columns(4)
 d1.download_button("Plan (CSV)", partial(views.export_bytes, engine, run_id, "csv"), file_name=f"run-{run_id}.csv",
                    mime="text/csv", on_click="ignore", key="explore_csv")

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from app import data
+from app import auth, data
 from app.widgets import attempt, choose_run
-from retrofit import views
+from retrofit import access, views
 from retrofit.reference import CITIES
 
 st.title("Map")
@@ -20,9 +20,14 @@ PLAN_TOOLTIP = ("<b>{lsoa_name}</b> ({ward})<br/>Homes in the plan: {homes}<br/>
 REFERENCE_TOOLTIP = ("<b>{lsoa_name}</b> ({ward})<br/>Households: {households}<br/>"
                      "Fuel poor: {fuel_poor_households} ({fuel_poverty_pct}%)<br/>IMD decile: {imd_decile}")
 
-source = st.segmented_control("Show", ["The plan", "Reference layers"], default="The plan", key="map_source")
+principal = auth.current_principal()
+plan_cities = access.home_cities(principal)  # a city partner maps the plan in their own city only
+sources = ["The plan", "Reference layers"] if plan_cities else ["Reference layers"]
+source = st.segmented_control("Show", sources, default=sources[0], key="map_source")
 left, middle, right = st.columns([2, 1, 2])
-cities = right.multiselect("Cities", list(CITIES), default=list(CITIES), key="map_cities")
+offered = list(CITIES) if source == "Reference layers" else plan_cities
+cities = right.multiselect("Cities", offered, default=offered,
+                           key="map_cities" if source == "The plan" else "map_reference_cities")
 
 if source == "Reference layers":
     layer_name = left.selectbox("Layer", list(REFERENCE), key="map_layer")

@@ -14,7 +14,6 @@ if run_id is None:
     st.stop()
 
 run = attempt(data.run, run_id)
-plan = attempt(data.plan, run_id)
 by_city, by_year_city = attempt(data.city_year, run_id)
 
 st.caption(f"Run #{run.id}: scenario **{run.scenario_name}** version {run.scenario_version}, "
@@ -32,7 +31,7 @@ if problems:
 
 kpi_tiles(run.kpis)
 
-if plan.empty:
+if run.plan_rows == 0:
     st.info("This run chose no home: the budget or the rules leave nothing to do. Change the scenario and run again.")
     st.stop()
 

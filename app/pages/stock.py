@@ -5,13 +5,14 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app import data
+from app import auth, data
 from app.widgets import attempt, job_progress
-from retrofit import workspace
+from retrofit import access, workspace
 from retrofit.errors import RetrofitError
 from retrofit.stock.summary import summary_table
 
 st.title("Data")
+principal = auth.current_principal()
 stock_tab, import_tab, library_tab = st.tabs(["Housing stock", "Import EPC data", "Measure library"])
 
 # --- the stock ------------------------------------------------------------------------------
@@ -54,7 +55,11 @@ with import_tab:
                               key="epc_lookup")
     out_name = st.text_input("Save the stock as", "epc-import", key="epc_name",
                              help="Written to var/stock/<name>.parquet; choose it in the Scenario builder.")
-    if st.button("Import", type="primary", disabled=not certificates or "epc_job" in st.session_state, key="epc_go"):
+    may_import = access.can(principal, "import_stock")
+    if not may_import:
+        st.info("Importing a stock is for programme managers and analysts.")
+    if st.button("Import", type="primary", key="epc_go",
+                 disabled=not may_import or not certificates or "epc_job" in st.session_state):
         try:
             uploads = workspace.save_uploads({"certificates": [(f.name, f.getvalue()) for f in certificates],
                                               "recommendations": [(recommendations.name, recommendations.getvalue())]
@@ -104,13 +109,16 @@ with library_tab:
         edited[name] = st.data_editor(table, num_rows="dynamic", width="stretch", hide_index=True,
                                       key=f"library.{base}.{name}")
     note = st.text_input("What changed (note kept with the version)", key="library_note")
-    if st.button("Save as a new version", type="primary", key="library_save"):
+    may_edit = access.can(principal, "edit_library")
+    if not may_edit:
+        st.info("Editing the measure library is for programme managers and analysts.")
+    if st.button("Save as a new version", type="primary", key="library_save", disabled=not may_edit):
         changes = {n: t for n, t in edited.items() if not t.equals(workspace.library_table(base, n))}
         if not changes:
             st.info("Nothing changed: edit a cell first.")
         else:
             try:
-                library = workspace.save_library(changes, base=base, note=note)
+                library = workspace.save_library(changes, base=base, note=note, who=principal.who)
             except RetrofitError as error:
                 st.error(f"Not saved: {error}")
             else:

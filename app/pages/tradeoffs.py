@@ -4,11 +4,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app import data
+from app import auth, data
 from app.widgets import attempt, choose_run, job_progress
-from retrofit import views, workspace
+from retrofit import access, views, workspace
 
 st.title("Trade-offs")
+principal = auth.current_principal()
+may_run = access.can(principal, "run")  # sweeps re-plan: for programme managers and analysts
 run_id = choose_run("tradeoffs_run")
 if run_id is None:
     st.stop()
@@ -74,7 +76,7 @@ with frontier_tab:
     first = a.selectbox("From", list(OBJECTIVES), format_func=OBJECTIVES.get, key="frontier_first")
     second = b.selectbox("To", [o for o in OBJECTIVES if o != first], format_func=OBJECTIVES.get, key="frontier_second")
     points = c.slider("Points", 3, 9, 5, key="frontier_points")
-    if d.button("Trace the frontier", key="frontier_go", disabled="frontier_job" in st.session_state):
+    if d.button("Trace the frontier", key="frontier_go", disabled=not may_run or "frontier_job" in st.session_state):
         job = data.job_board().submit(
             f"Frontier {OBJECTIVES[first]} to {OBJECTIVES[second]}",
             lambda progress, cancel: workspace.frontier_for_run(engine, run_id, first, second, points, progress, cancel))
@@ -103,7 +105,8 @@ with sensitivity_tab:
     except ValueError:
         values = []
         b.error("Write the weights as numbers separated by commas, e.g. 0, 0.5, 1, 2.")
-    if c.button("Run the sweep", key="sensitivity_go", disabled=not values or "sensitivity_job" in st.session_state):
+    if c.button("Run the sweep", key="sensitivity_go",
+                disabled=not may_run or not values or "sensitivity_job" in st.session_state):
         job = data.job_board().submit(
             f"Sensitivity to the {OBJECTIVES[weight].lower()} weight",
             lambda progress, cancel: workspace.sensitivity_for_run(engine, run_id, weight, values, progress, cancel))

@@ -1,14 +1,12 @@
-"""A real app server and a real headless Chromium for end-to-end tests.
+"""A real app server for end-to-end tests (the browser fixtures are in tests/conftest.py).
 
 The server runs `streamlit run app/main.py` on a free port with its own var folder (a
-sample stock and a fresh SQLite database), exactly as `make run` starts it. Chromium is the
-system's (/usr/bin/chromium, installed by .ci/run); Playwright drives it.
+sample stock and a fresh SQLite database), exactly as `make run` starts it.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,24 +16,7 @@ from pathlib import Path
 import pytest
 
 from retrofit.paths import ROOT
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def screenshots() -> Path:
-    """Screenshots land in test-output/screenshots/ (git-ignored) for a person to look at."""
-    folder = ROOT / "test-output" / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
+from tests.conftest import free_port
 
 @pytest.fixture(scope="session")
 def app_var_dir(tmp_path_factory, sample_stock) -> Path:
@@ -48,7 +29,7 @@ def app_var_dir(tmp_path_factory, sample_stock) -> Path:
 
 @pytest.fixture(scope="session")
 def app_url(app_var_dir):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "RETROFIT_VAR_DIR": str(app_var_dir)}
     env.pop("RETROFIT_DATABASE_URL", None)
     log = open(app_var_dir / "streamlit.log", "w")
@@ -74,21 +55,3 @@ def app_url(app_var_dir):
     log.close()
 
 
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium` (.ci/run does)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    yield page
-    context.close()

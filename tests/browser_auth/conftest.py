@@ -20,15 +20,16 @@ from pathlib import Path
 import pytest
 
 from retrofit import access
+from retrofit.paths import ROOT
 from retrofit.store import open_database
-from tests.browser.conftest import _free_port, browser, page, screenshots  # noqa: F401  (shared fixtures)
+from tests.conftest import free_port
 from tests.reviewing import MANAGER, store_run
 
 PEOPLE = [
     {"sub": "cora@coventry.example", "email": "cora@coventry.example", "name": "Cora Partner"},
     {"sub": "mallory@example.org", "email": "mallory@example.org", "name": "Mallory"},
 ]
-ENTRY = Path(__file__).resolve().parent / "review_app.py"
+ENTRY = ROOT / "app" / "main.py"
 
 
 def _wait_for(url: str, process: subprocess.Popen, log: Path, what: str) -> None:
@@ -59,7 +60,7 @@ def _stop(process: subprocess.Popen) -> None:
 def oidc_provider(tmp_path_factory):
     """The provider's issuer URL, http://127.0.0.1:PORT."""
     folder = tmp_path_factory.mktemp("oidc")
-    port = _free_port()
+    port = free_port()
     claims = [arg for person in PEOPLE for arg in ("--user-claims", json.dumps(person))]
     log_path = folder / "oidc.log"
     with open(log_path, "w") as log:
@@ -85,7 +86,7 @@ def signed_in_app(tmp_path_factory, oidc_provider):
     engine.dispose()
 
     home = tmp_path_factory.mktemp("auth-app")
-    port = _free_port()
+    port = free_port()
     (home / ".streamlit").mkdir()
     (home / ".streamlit" / "secrets.toml").write_text(
         "[auth]\n"

@@ -16,6 +16,7 @@ def sign_in(page, app_url: str, email: str) -> None:
 
 def test_a_coventry_partner_signs_in_and_sees_coventrys_homes_only(page, signed_in_app, screenshots):
     sign_in(page, signed_in_app, "cora@coventry.example")
+    page.get_by_role("link", name="City review").click(timeout=60_000)
     page.get_by_role("heading", name="Coventry's part").wait_for(timeout=60_000)
     page.get_by_text("Signed in as Cora Partner (city partner, Coventry)").wait_for()
     page.get_by_text("4 homes in Coventry").wait_for()
