@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from retrofit.errors import RetrofitError
-from retrofit.stock.schema import Problem
+from retrofit.frames import read_table
+from retrofit.stock.schema import Problem, shape_problems
 
 TRADES = ("insulation", "heating", "electrical", "glazing", "coordination")
 TRADE_COLUMNS = tuple(f"trade_days_{trade}" for trade in TRADES)
@@ -36,12 +37,8 @@ NON_NEGATIVE = ("cost_gbp", "fuel_poor_lifted", "labour_days", "jobs_fte_years",
 
 def validate_candidates(candidates: pd.DataFrame) -> list[Problem]:
     """Every problem with a candidate table (empty when it is valid)."""
-    problems: list[Problem] = []
-    missing = [c for c in REQUIRED if c not in candidates.columns]
-    if missing:
-        problems.append(Problem(", ".join(missing), "required column missing"))
-    if len(candidates) == 0:
-        problems.append(Problem("home_id", "the table has no candidates"))
+    problems = shape_problems(candidates, REQUIRED, "the table has no candidates",
+                              "see the candidate table in README")
     if {"home_id", "package_id"} <= set(candidates.columns):
         dup = candidates.duplicated(["home_id", "package_id"], keep=False)
         if dup.any():
@@ -74,14 +71,6 @@ def check_candidates(candidates: pd.DataFrame, source: str = "candidates") -> pd
 
 def read_candidates(path: str | Path) -> pd.DataFrame:
     """Read and validate a candidate table from CSV or Parquet."""
-    path = Path(path)
-    if not path.exists():
-        raise RetrofitError(f"candidate file {path} does not exist; make one with `retrofit appraise STOCK --out {path}`")
-    try:
-        if path.suffix.lower() == ".csv":
-            table = pd.read_csv(path, dtype={"home_id": "str", "package_id": "str", "lsoa_code": "str"})
-        else:
-            table = pd.read_parquet(path)
-    except (OSError, ValueError, pd.errors.ParserError) as error:
-        raise RetrofitError(f"cannot read candidate file {path}: {error}") from error
+    table = read_table(path, "candidate", f"make one with `retrofit appraise STOCK --out {path}`",
+                       ("home_id", "package_id", "lsoa_code"))
     return check_candidates(table, str(path))

@@ -54,6 +54,21 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
         temporary.unlink(missing_ok=True)
 
 
+def read_table(path: str | Path, what: str, how_to_make: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a Parquet or CSV table; a missing or unreadable file is a RetrofitError saying what to do."""
+    from retrofit.errors import RetrofitError
+
+    path = Path(path)
+    if not path.exists():
+        raise RetrofitError(f"{what} file {path} does not exist; {how_to_make}")
+    try:
+        if path.suffix.lower() == ".csv":
+            return pd.read_csv(path, dtype={column: "str" for column in text_columns})
+        return pd.read_parquet(path)
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        raise RetrofitError(f"cannot read {what} file {path}: {error}; give a Parquet or CSV {what}") from error
+
+
 def write_table(table: pd.DataFrame, path: str | Path) -> Path:
     """Write a table as Parquet (or CSV by suffix), atomically."""
     path = Path(path)

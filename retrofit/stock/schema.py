@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from retrofit.errors import RetrofitError
-from retrofit.frames import write_table
+from retrofit.frames import read_table, write_table
 from retrofit.energy import BANDS, band_from_sap
 from retrofit.reference import CITIES, LA_CODES
 
@@ -107,14 +107,20 @@ def _examples(values: pd.Series, limit: int = 3) -> list:
     return [v.item() if hasattr(v, "item") else v for v in pd.unique(values)[:limit]]
 
 
+def shape_problems(table: pd.DataFrame, required: tuple[str, ...], when_empty: str, schema: str) -> list[Problem]:
+    """The problems any of our tables can have: required columns missing, no rows."""
+    problems: list[Problem] = []
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        problems.append(Problem(", ".join(missing), f"required column missing; add it ({schema})"))
+    if len(table) == 0:
+        problems.append(Problem("home_id", when_empty))
+    return problems
+
+
 def validate_stock(stock: pd.DataFrame) -> list[Problem]:
     """Return every problem with the table (empty when it is a valid stock)."""
-    problems: list[Problem] = []
-    missing = [c for c in REQUIRED if c not in stock.columns]
-    if missing:
-        problems.append(Problem(", ".join(missing), "required column missing; add it (see the stock schema in README)"))
-    if len(stock) == 0:
-        problems.append(Problem("home_id", "the stock has no homes"))
+    problems = shape_problems(stock, REQUIRED, "the stock has no homes", "see the stock schema in README")
 
     if "home_id" in stock:
         ids = stock["home_id"]
@@ -178,17 +184,8 @@ def check_stock(stock: pd.DataFrame, source: str = "stock") -> pd.DataFrame:
 
 def read_stock(path: str | Path, validate: bool = True) -> pd.DataFrame:
     """Read a stock from Parquet or CSV, validated unless asked not to."""
-    path = Path(path)
-    if not path.exists():
-        raise RetrofitError(f"stock file {path} does not exist; generate one with "
-                            f"`retrofit stock generate --out {path}` or import EPC data")
-    try:
-        if path.suffix.lower() == ".csv":
-            stock = pd.read_csv(path, dtype={"home_id": "str", "lsoa_code": "str", "postcode": "str"})
-        else:
-            stock = pd.read_parquet(path)
-    except (OSError, ValueError, pd.errors.ParserError) as error:
-        raise RetrofitError(f"cannot read stock file {path}: {error}; give a Parquet or CSV stock") from error
+    stock = read_table(path, "stock", f"generate one with `retrofit stock generate --out {path}` or import EPC data",
+                       ("home_id", "lsoa_code", "postcode"))
     if "home_id" in stock:
         stock["home_id"] = stock["home_id"].astype("str")
     return check_stock(stock, str(path)) if validate else stock
