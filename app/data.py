@@ -106,23 +106,18 @@ def _run(url: str, run_id: int):
 
 
 def run(run_id: int):
-    """The stored run, its details less the per-home explanations (cached: runs never change)."""
+    """The stored run (cached: runs never change)."""
     return _run(db_url(), int(run_id))
 
 
-@st.cache_resource(show_spinner="Reading why each home is in or out...", max_entries=4)
-def _explanations(url: str, run_id: int):
-    return workspace.run_explanations(_engine(url), run_id)
+@st.cache_data(show_spinner="Working out why this home is in or out...", max_entries=256)
+def _explanation(url: str, run_id: int, home_id: str):
+    return workspace.run_explanations(_engine(url), run_id, [home_id])
 
 
-def explanations(run_id: int):
-    """The run's per-home explanations by home_id (large on the full stock: read when asked)."""
-    return _explanations(db_url(), int(run_id))
-
-
-def run_details(run_id: int):
-    """(the run less its per-home explanations, those explanations): prefer `run` and `explanations`."""
-    return run(run_id), explanations(run_id)
+def explanation(run_id: int, home_id: str):
+    """Why one home is in or out of a run (by home_id; recomputed from the run's prices, cached)."""
+    return _explanation(db_url(), int(run_id), str(home_id))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -187,4 +182,4 @@ def export(run_id: int, fmt: str) -> bytes:
 
 
 __all__ = ["RetrofitError", "city_year", "default_stock", "engine", "export", "job_board", "map_layer",
-           "explanations", "plan", "plan_deck", "reference_deck", "run", "run_details", "runs", "stock_summary"]
+           "explanation", "plan", "plan_deck", "reference_deck", "run", "runs", "stock_summary"]

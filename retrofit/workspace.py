@@ -338,44 +338,39 @@ def run_table(engine) -> pd.DataFrame:
 
 
 def run_summary(engine, run_id: int):
-    """A stored run with its details less the per-home explanations (which can be tens of MB).
+    """A stored run: its scenario version, inputs, status, KPIs and (small) details."""
+    from retrofit.store import get_run
 
-    On SQLite the database drops them (json_remove) so they are never parsed in Python.
+    return get_run(engine, run_id)
+
+
+def run_explanations(engine, run_id: int, home_ids: list[str]) -> pd.DataFrame:
+    """Why each of ``home_ids`` is in or out of a stored run, by home_id.
+
+    Recomputed from the run's inputs (its scenario version and candidates, which must hash
+    as the run's did) and the prices it stored: a run never carries one row per home.
     """
-    from sqlalchemy import JSON, func, select, type_coerce
+    from retrofit.optimise import explain_homes
+    from retrofit.store import get_run, get_scenario, parse, read_plan
 
-    from retrofit.store import get_run
-    from retrofit.store.database import reading
-    from retrofit.store.models import Run
+    run = get_run(engine, run_id)
+    if run.stock_source is None and run.candidates_source:
+        from retrofit.candidates import read_candidates
 
-    if engine.dialect.name != "sqlite":
-        run = get_run(engine, run_id)
-        return run.model_copy(update={"details": {k: v for k, v in (run.details or {}).items() if k != "homes"}})
-    columns = [c for c in Run.__table__.c if c.name != "details"]
-    details = type_coerce(func.json_remove(Run.__table__.c.details, "$.homes"), JSON).label("details")
-    with reading(engine) as connection:
-        row = connection.execute(select(*columns, details).where(Run.__table__.c.id == run_id)).first()
-    if row is None:
-        return get_run(engine, run_id)  # its error names the runs there are
-    run = Run.model_validate(dict(row._mapping))
-    if run.created_at.tzinfo is None:
-        run.created_at = run.created_at.replace(tzinfo=timezone.utc)
-    return run
-
-
-def run_explanations(engine, run_id: int) -> pd.DataFrame:
-    """The run's per-home explanation (why in, why out), indexed by home_id; empty when not kept."""
-    from retrofit.store import get_run
-
-    homes = (get_run(engine, run_id).details or {}).get("homes")
-    explanations = pd.DataFrame(homes) if homes else pd.DataFrame(columns=["home_id"])
+        scenario = parse(get_scenario(engine, run.scenario_name, run.scenario_version))
+        candidates = read_candidates(run.candidates_source)
+        if table_hash(candidates) != run.candidates_hash:
+            raise RetrofitError(f"{run.candidates_source} changed since run {run_id} was planned; "
+                                "its explanations need the candidates it used")
+    else:
+        scenario, candidates = _run_inputs(engine, run_id)
+    wanted = [str(h) for h in home_ids]
+    mine = candidates[candidates["home_id"].astype(str).isin(wanted)]
+    plan = read_plan(engine, run_id)
+    explanations = explain_homes(mine, scenario, run.details or {}, wanted, plan=plan)
     explanations["home_id"] = explanations["home_id"].astype(str)
     return explanations.set_index("home_id")
 
-
-def run_details(engine, run_id: int) -> tuple[object, pd.DataFrame]:
-    """(the run less its per-home explanations, those explanations by home_id)."""
-    return run_summary(engine, run_id), run_explanations(engine, run_id)
 
 def _run_inputs(engine, run_id: int, progress: Progress = None):
     """The scenario and (cached) candidates a stored run was planned on."""

@@ -62,9 +62,11 @@ def test_run_scenario_stores_the_run_with_its_inputs(var):
     table = workspace.run_table(engine)
     assert list(table["id"]) == [1] and table["label"].iloc[0] == "#1 Small test v1"
     assert table["homes"].iloc[0] == run.plan_rows
-    details, explanations = workspace.run_details(engine, 1)
-    assert "homes" not in details.details and "marginal" in details.details
-    assert explanations["in_plan"].sum() == run.plan_rows
+    stored = workspace.run_summary(engine, 1)
+    assert "homes" not in stored.details and "marginal" in stored.details
+    chosen = read_plan(engine, 1)["home_id"].astype(str).tolist()
+    explanations = workspace.run_explanations(engine, 1, chosen[:3] + ["not-a-home"])
+    assert explanations["in_plan"].sum() == 3 and "not-a-home" not in explanations.index
 
     from retrofit.views import export_bytes
 

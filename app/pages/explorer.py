@@ -49,7 +49,7 @@ if home_id.strip():
     if not visible:
         st.warning(f"No home {home_id.strip()} in the part of the plan you may see.")
         st.stop()
-    why = views.explain_home(home_id.strip(), plan, attempt(data.explanations, run_id))
+    why = views.explain_home(home_id.strip(), plan, attempt(data.explanation, run_id, home_id.strip()))
     (st.success if why["in_plan"] else st.warning)(why["text"])
     row = plan[plan["home_id"] == home_id.strip()]
     if len(row):

@@ -45,7 +45,7 @@ cols[-1].metric("Final approval", "🔒 given" if status.locked else ("ready" if
 # --- the programme, for everyone ---------------------------------------------------------------
 st.subheader("The programme (all cities)")
 attempt(access.require, principal, "read_aggregates")
-run, _ = attempt(data.run_details, run_id)
+run = attempt(data.run, run_id)
 kpi_tiles(run.kpis)
 by_city, by_year_city = attempt(data.city_year, run_id)
 if not by_city.empty:

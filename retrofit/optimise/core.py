@@ -26,16 +26,30 @@ from retrofit.optimise.model import Model
 SCALES = {"cost": 1_000.0, "equity": 100_000.0, "homes": 1.0}  # model units -> integers (£1, 1p, 1 home)
 TRADE_SCALE = 100.0   # trade days to hundredths of a day
 EQUITY_HOMES_SCALE = 10_000.0
+DETERMINISTIC_SHARE = 0.5  # CP-SAT's deterministic time limit per second of wall-clock budget
 OBJECTIVE_SCALE = 1e7  # integer objective units per model value unit (a typical home is about 1)
 
 
 @dataclass
 class CoreResult:
-    chosen: np.ndarray  # bool per core column
+    chosen: np.ndarray | None  # bool per core column; None when CP-SAT found no solution in time
     status: str         # CP-SAT status name
     bound: float        # CP-SAT's bound on the core objective (model value units), inf when unknown
     value: float        # the core objective of the chosen columns (model value units)
     seconds: float
+
+
+class _StopAt(cp_model.CpSolverSolutionCallback):
+    """Stops the search at the first solution whose objective reaches ``target``, or once the
+    caller cancels (only on a solution, so a cancelled solve still returns a plan)."""
+
+    def __init__(self, target: float, cancel: threading.Event | None):
+        super().__init__()
+        self.target, self.cancel = target, cancel
+
+    def on_solution_callback(self) -> None:
+        if self.objective_value >= self.target or (self.cancel is not None and self.cancel.is_set()):
+            self.stop_search()
 
 
 def _scale(model: Model, term: str) -> float:
@@ -48,12 +62,15 @@ def _scale(model: Model, term: str) -> float:
 
 def solve_core(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndarray, hint: np.ndarray,
                residual: np.ndarray, deadline: float, seed: int, relative_gap: float,
-               absolute_gap: float = 0.0, mobilisation: float = 0.0, open_area_years: np.ndarray | None = None,
+               target: float = np.inf, mobilisation: float = 0.0, open_area_years: np.ndarray | None = None,
                cancel: threading.Event | None = None) -> CoreResult:
     """Choose among core columns (rows, years) under the residual limits (model units per coupling row).
 
-    ``mobilisation`` is the objective lost per area-year opened (model value units);
-    ``open_area_years`` (area * n_years + year) are already paid for by the fixed homes.
+    ``target``: stop as soon as a solution reaches this core objective (model value units):
+    the whole plan is then within the scenario's gap of the global bound, and proving the
+    core optimal would only spend time. ``mobilisation`` is the objective lost per area-year
+    opened (model value units); ``open_area_years`` (area * n_years + year) are already paid
+    for by the fixed homes.
     """
     cp = cp_model.CpModel()
     n = len(rows)
@@ -94,25 +111,20 @@ def solve_core(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndar
         cp.add_hint(x[j], bool(hint[j]))
 
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.05, deadline - time.perf_counter())
+    budget = max(0.05, deadline - time.perf_counter())
+    solver.parameters.max_time_in_seconds = budget
+    # a deterministic work limit that usually ends the search first, so the same seed gives the
+    # same plan on a busy machine too (the wall-clock limit stays as the hard stop)
+    solver.parameters.max_deterministic_time = DETERMINISTIC_SHARE * budget
     solver.parameters.random_seed = int(seed)
     solver.parameters.num_workers = 1  # one worker: the same seed gives the same plan
     solver.parameters.relative_gap_limit = float(relative_gap)
-    solver.parameters.absolute_gap_limit = float(absolute_gap * OBJECTIVE_SCALE)  # the slack the whole plan's gap allows
-    solver.parameters.repair_hint = True  # the LP's rounding may miss a lower limit by a little
-    stop = threading.Event()
-    if cancel is not None:
-        def watch():
-            while not stop.wait(0.05):
-                if cancel.is_set():
-                    solver.stop_search()
-                    return
-        threading.Thread(target=watch, daemon=True).start()
-    status = solver.solve(cp)
-    stop.set()
+    # no repair_hint: in OR-Tools 9.15 it aborts the whole process ("Check failed:
+    # heuristics.fixed_search != nullptr") when the hint breaks a rule, as an LP rounding may
+    status = solver.solve(cp, _StopAt(target * OBJECTIVE_SCALE, cancel))
     name = solver.status_name(status)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         chosen = np.array([solver.boolean_value(v) for v in x], dtype=bool)
         return CoreResult(chosen, name, solver.best_objective_bound / OBJECTIVE_SCALE,
                           solver.objective_value / OBJECTIVE_SCALE, solver.wall_time)
-    return CoreResult(hint.astype(bool), name, np.inf, np.nan, solver.wall_time)
+    return CoreResult(None, name, np.inf, np.nan, solver.wall_time)

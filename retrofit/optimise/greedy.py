@@ -5,7 +5,7 @@ bisection so the chosen packages just fit the budget: the classic value-per-poun
 choosing one of several options per item). Homes are then scheduled year by year in order
 of value per £ under each year's budget and each city's capacity. Fast and near-optimal
 for one year; it ignores minimum shares and the equity rule (the LP and CP-SAT handle
-those). It seeds the column generation and is the benchmark's baseline.
+those). It is the benchmark's baseline and is reported in details["solver"]["greedy_objective"].
 """
 
 from __future__ import annotations

@@ -1,11 +1,18 @@
-"""The LP relaxation by column generation, and the Lagrangian upper bound.
+"""Prices for the coupling rows, the Lagrangian bound they prove, and the LP relaxation by a core method.
 
 Given a price (dual) per coupling row, each home picks its best (package, year) on its own:
-that pricing is vectorised over every candidate row and gives a valid upper bound at any
-prices (the Lagrangian bound: prices times limits plus each home's best reduced value).
-A restricted master LP in HiGHS over the columns found so far gives better prices; the loop
-stops when the master's value is within the target of the best bound. The master only
-holds homes that are (nearly) worth doing, so it stays small at full scale.
+`price` does that for every candidate row at once and gives a valid upper bound at ANY
+prices >= 0 (the Lagrangian bound: prices times limits plus each home's best reduced value).
+
+Good prices come in two steps:
+1. `sample_prices`: the smoothed Lagrangian dual of a random sample of homes (limits scaled
+   to the sample) minimised with L-BFGS: cheap, and close to the full problem's prices;
+2. `solve_lp`: the core method. Homes whose best option beats every other (and staying out)
+   by a clear margin are fixed at it; the others, with their best few options, form a core LP
+   in HiGHS with only the core homes' "one option" rows and the coupling rows less what the
+   fixed homes use. Its duals are new prices; every home is priced again; homes whose fixed
+   choice is no longer clearly best join the core; repeat. At the fixed point the LP value and
+   the Lagrangian bound meet (complementary slackness), so the bound is tight.
 """
 
 from __future__ import annotations
@@ -18,11 +25,18 @@ from dataclasses import dataclass
 
 import highspy
 import numpy as np
+from scipy.optimize import minimize
 
-from retrofit.optimise.model import Model, penalty, penalty_tables
+from retrofit.optimise.model import Model, penalty_tables, usage, usage_from_cells
+from retrofit.reference import CITIES
 
-TIE_BREAK = 1e-6  # tiny value per (home, year) that spreads otherwise-tied homes over the years
-ARTIFICIAL_PRICE = 1e6  # objective lost per unit a coupling row is broken by in the master (keeps it feasible)
+TIE_BREAK = 1e-7  # value per (home, year) that spreads otherwise-tied homes over the years (value units ~1)
+ARTIFICIAL_PRICE = 1e4  # objective lost per unit a coupling row is broken by in the core LP (keeps it feasible)
+CORE_HOMES = 12_000  # homes in the first core LP (all homes when there are fewer)
+CORE_OPTIONS = 6  # (package, year) options per core home: its best under the current prices
+SAMPLE_HOMES = 20_000  # homes in the sample whose smoothed dual gives the starting prices
+FIRST_LP_S = 1.0  # seconds the first core LP may take even past the deadline
+HIGHS_OPTIONS: dict = {"solver": "ipm"}  # interior point + crossover: 4x faster than dual simplex on the core LP
 _banner_shown = False
 
 
@@ -46,191 +60,346 @@ def new_highs() -> highspy.Highs:
     return highs
 
 
+def tie_break(model: Model, rows, t: int) -> np.ndarray:
+    """A tiny value per (home, year), different for each year, so tied homes spread evenly over years.
+    It only adds value, so a bound computed with it still bounds the true objective."""
+    if model.n_years == 1:
+        return np.zeros(len(model.home[rows]))
+    return TIE_BREAK * ((model.home[rows] + t) % model.n_years) / model.n_years
+
+
+def _split(model: Model, lam: np.ndarray, rows):
+    """(static reduced value per row, [(coef, price per (city, year)), ...] for the year-varying part)."""
+    tables = penalty_tables(model, lam)
+    city = model.city[rows]
+    static = np.zeros(len(city))
+    dynamic = []
+    for term, table in tables.items():
+        base = table.min(axis=1)
+        coef = model.term(term, rows)
+        if base.any():
+            static -= coef * base[city]
+        varying = table - base[:, None]
+        if varying.any():
+            dynamic.append((coef, varying))
+    return static, dynamic
+
+
+def reduced_by_year(model: Model, value: np.ndarray, lam: np.ndarray, rows) -> np.ndarray:
+    """(rows, years): each row's reduced value in each year (value less its use of the priced limits)."""
+    static, dynamic = _split(model, lam, rows)
+    static += value[rows]
+    city = model.city[rows]
+    out = np.empty((len(static), model.n_years))
+    for t in range(model.n_years):
+        column = static + tie_break(model, rows, t)
+        for coef, varying in dynamic:
+            column -= coef * varying[city, t]
+        out[:, t] = column
+    return out
+
+
 @dataclass
 class Pricing:
-    """Each home's best column under some prices, and the Lagrangian bound they prove."""
+    """Each home's best option under some prices, how clearly it is best, and the bound they prove."""
 
     lam: np.ndarray
-    best: np.ndarray      # per home: best reduced value
-    row: np.ndarray       # per home: model row of that column
-    year: np.ndarray      # per home: year index of that column
+    best: np.ndarray      # per home: best reduced value over its (package, year) options
+    row: np.ndarray       # per home: model row of that option
+    year: np.ndarray      # per home: year index of that option
+    take: np.ndarray      # per home: the best choice is to do it (best > 0, or a must-include home)
+    margin: np.ndarray    # per home: how much better its best choice (an option or staying out) is than the next
     bound: float
 
 
-def column_value(model: Model, value: np.ndarray, rows, t) -> np.ndarray:
-    """A column's LP value: the row's value plus a tie-break of at most TIE_BREAK.
-
-    When the prices do not tell years apart (capacity binding alike every year), every home
-    is indifferent and the master would fill with copies of each home in every year; the
-    tie-break spreads homes evenly over years instead. It only adds value, so a bound
-    computed with it still bounds the true objective."""
-    if model.n_years == 1:
-        return value[rows]
-    return value[rows] + TIE_BREAK * ((model.home[rows] + t) % model.n_years) / model.n_years
-
-
-def row_reduced_values(model: Model, value: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per model row: the best reduced value over years, and that year."""
-    tables = penalty_tables(model, lam)
-    everything = slice(None)
-    best = column_value(model, value, everything, 0) - penalty(model, tables, 0)
-    best_year = np.zeros(model.n_rows, dtype=np.int64)
-    if model.n_years > 1:
-        for t in range(1, model.n_years):
-            reduced = column_value(model, value, everything, t) - penalty(model, tables, t)
-            better = reduced > best + 1e-12
-            best = np.where(better, reduced, best)
-            best_year[better] = t
-    return best, best_year
-
-
 def price(model: Model, value: np.ndarray, lam: np.ndarray) -> Pricing:
-    """Every home's best (row, year) under prices ``lam`` and the upper bound they give."""
-    reduced, year = row_reduced_values(model, value, lam)
-    home_best = np.maximum.reduceat(reduced, model.starts) if model.n_rows else np.zeros(0)
-    at_best = np.flatnonzero(reduced >= home_best[model.home])
-    first = at_best[np.r_[True, model.home[at_best][1:] != model.home[at_best][:-1]]] if len(at_best) else at_best
-    gains = np.where(model.must, home_best, np.maximum(home_best, 0.0))
+    """Every home's best (row, year) under prices ``lam``, its margin, and the upper bound they give.
+
+    One pass per year over every row (vectorised): the best and second-best year of each row,
+    then the best and second-best option of each home (reduceat over its rows)."""
+    static, dynamic = _split(model, lam, slice(None))
+    static += value
+    city = model.city
+    best = np.full(model.n_rows, -np.inf)
+    second = np.full(model.n_rows, -np.inf)
+    best_year = np.zeros(model.n_rows, dtype=np.int64)
+    for t in range(model.n_years):
+        reduced = static + tie_break(model, slice(None), t)
+        for coef, varying in dynamic:
+            column = varying[:, t]
+            if column.any():
+                reduced -= coef * column[city]
+        better = reduced > best
+        np.maximum(second, np.where(better, best, reduced), out=second)
+        best = np.where(better, reduced, best)
+        best_year[better] = t
+    starts = model.starts
+    home_best = np.maximum.reduceat(best, starts) if model.n_rows else np.zeros(0)
+    at_best = np.flatnonzero(best >= home_best[model.home])
+    row = at_best[np.r_[True, model.home[at_best][1:] != model.home[at_best][:-1]]] if len(at_best) else at_best
+    first = np.zeros(model.n_rows, dtype=bool)
+    first[row] = True
+    home_second = np.maximum.reduceat(np.where(first, second, best), starts) if model.n_rows else np.zeros(0)
+    must = model.must
+    take = (home_best > 0) | must
+    out = np.where(must, -np.inf, 0.0)  # staying out is worth 0 (not allowed for must-include homes)
+    margin = np.where(take, home_best - np.maximum(home_second, out), -home_best)
+    gains = np.where(must, home_best, np.maximum(home_best, 0.0))
     rhs = np.array([c.rhs for c in model.constraints])
-    return Pricing(lam=lam, best=home_best, row=first, year=year[first], bound=float(lam @ rhs + gains.sum()))
+    return Pricing(lam=lam, best=home_best, row=row, year=best_year[row], take=take, margin=margin,
+                   bound=float(lam @ rhs + gains.sum()))
 
 
-class Master:
-    """The restricted master LP: chosen columns, coupling rows, one row per home with 2+ columns."""
+def sample_prices(model: Model, value: np.ndarray, seed: int, homes: int = SAMPLE_HOMES) -> np.ndarray:
+    """Starting prices: minimise the smoothed Lagrangian dual of a random sample of homes.
 
-    def __init__(self, model: Model, value: np.ndarray, seed: int = 1):
-        self.model, self.value = model, value
-        self.m = len(model.constraints)
-        h = self.highs = new_highs()
-        h.setOptionValue("random_seed", int(seed))
-        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        inf = highspy.kHighsInf
-        rhs = np.array([c.rhs for c in model.constraints], dtype=float)
-        h.addRows(self.m, np.full(self.m, -inf), rhs, 0, np.zeros(self.m, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0))
-        # one artificial per coupling row: breaking a row costs ARTIFICIAL_PRICE a unit
-        h.addCols(self.m, np.full(self.m, -ARTIFICIAL_PRICE), np.zeros(self.m), np.full(self.m, inf), self.m,
-                  np.arange(self.m, dtype=np.int32), np.arange(self.m, dtype=np.int32), -np.ones(self.m))
-        self.n_rows_highs = self.m
-        self.col_row = np.zeros(0, dtype=np.int64)
-        self.col_year = np.zeros(0, dtype=np.int64)
-        self.home_row = np.full(model.n_homes, -1, dtype=np.int64)
-        self.in_master = np.zeros(model.n_rows * model.n_years, dtype=bool)
+    The limits are scaled to the sample's share of the homes. Smoothing (a soft maximum over
+    each home's options at temperature tau) makes the dual differentiable, so L-BFGS finds
+    the minimum in a few dozen evaluations; two temperatures, the second started from the first."""
+    rng = np.random.default_rng(seed)
+    n = model.n_homes
+    chosen = np.sort(rng.choice(n, size=min(n, homes), replace=False))
+    in_sample = np.zeros(n, dtype=bool)
+    in_sample[chosen] = True
+    rows = np.flatnonzero(in_sample[model.home])
+    rhs = np.array([c.rhs for c in model.constraints]) * (len(chosen) / n)
+    sample_home = np.searchsorted(chosen, model.home[rows])
+    must = model.must[chosen]
+    T, m = model.n_years, len(model.constraints)
+    n_cities = len(CITIES)
+    city = model.city[rows].astype(np.int64)
+    terms = sorted({c.term for c in model.constraints})
+    coef = {term: model.term(term, rows) for term in terms}
+    base = np.column_stack([value[rows] + tie_break(model, rows, t) for t in range(T)])
+    cells = (city[:, None] * T + np.arange(T)[None, :]).ravel()
 
-    @property
-    def col_home(self) -> np.ndarray:
-        return self.model.home[self.col_row]
+    def evaluate(lam: np.ndarray, tau: float):
+        tables = penalty_tables(model, lam)
+        reduced = base.copy()
+        for term, table in tables.items():
+            reduced -= coef[term][:, None] * table[city, :]
+        reduced /= tau
+        top = np.full(len(chosen), -np.inf)
+        np.maximum.at(top, sample_home, reduced.max(axis=1))
+        top = np.where(must, top, np.maximum(top, 0.0))
+        weights = np.exp(reduced - top[sample_home][:, None])
+        total = np.bincount(sample_home, weights=weights.sum(axis=1), minlength=len(chosen))
+        total += np.where(must, 0.0, np.exp(-np.where(must, 0.0, top)))  # staying out (value 0)
+        probability = (weights / total[sample_home][:, None]).ravel()
+        objective = lam @ rhs + tau * np.sum(top + np.log(total))
+        sums = {term: np.bincount(cells, weights=np.repeat(coef[term], T) * probability,
+                                  minlength=n_cities * T).reshape(n_cities, T) for term in terms}
+        gradient = rhs - usage_from_cells(model, sums)
+        return objective, gradient
 
-    def add(self, rows: np.ndarray, years: np.ndarray) -> int:
-        """Add the columns not already there; returns how many were added."""
-        model, T = self.model, self.model.n_years
-        keys = np.unique(rows.astype(np.int64) * T + years.astype(np.int64))
-        keys = keys[~self.in_master[keys]]
-        if len(keys) == 0:
-            return 0
-        self.in_master[keys] = True
-        rows, years = keys // T, keys % T
-        n, first = len(rows), len(self.col_row)
-        cols, idx, vals = [], [], []
-        for i, constraint in enumerate(model.constraints):
-            mask = model.applies(constraint, rows, years)
-            where = np.flatnonzero(mask)
-            if len(where) == 0:
-                continue
-            coef = constraint.sign * model.term(constraint.term, rows[where])
-            nz = coef != 0
-            cols.append(where[nz]); idx.append(np.full(nz.sum(), i)); vals.append(coef[nz])
-        homes = model.home[rows]
-        existing = self.home_row[homes]
-        has_row = np.flatnonzero(existing >= 0)
-        cols.append(has_row); idx.append(existing[has_row]); vals.append(np.ones(len(has_row)))
-        cols_a, idx_a, vals_a = np.concatenate(cols), np.concatenate(idx), np.concatenate(vals)
-        order = np.argsort(cols_a, kind="stable")
-        starts = np.searchsorted(cols_a[order], np.arange(n)).astype(np.int32)
-        column_values = np.empty(n)
-        for t in range(T):
-            at = np.flatnonzero(years == t)
-            column_values[at] = column_value(model, self.value, rows[at], t)
-        self.highs.addCols(n, column_values, np.zeros(n), np.ones(n), len(order), starts,
-                           idx_a[order].astype(np.int32), vals_a[order])
-        self.col_row = np.concatenate([self.col_row, rows])
-        self.col_year = np.concatenate([self.col_year, years])
-        # homes that now need their own "at most one" (or "exactly one") row
-        col_home = self.col_home
-        count = np.bincount(col_home, minlength=model.n_homes)
-        need = ((count >= 2) | model.must) & (self.home_row < 0) & (count > 0)
-        if need.any():
-            members = np.flatnonzero(need[col_home])
-            members = members[np.argsort(col_home[members], kind="stable")]
-            new_homes = np.flatnonzero(need)
-            self.home_row[new_homes] = self.n_rows_highs + np.arange(len(new_homes))
-            starts = np.searchsorted(col_home[members], new_homes).astype(np.int32)
-            lower = np.where(model.must[new_homes], 1.0, -highspy.kHighsInf)
-            self.highs.addRows(len(new_homes), lower, np.ones(len(new_homes)), len(members), starts,
-                               (members + self.m).astype(np.int32), np.ones(len(members)))
-            self.n_rows_highs += len(new_homes)
-        return n
+    lam = np.zeros(m)
+    for tau in (0.05, 0.01):
+        found = minimize(evaluate, lam, args=(tau,), jac=True, method="L-BFGS-B", bounds=[(0, None)] * m,
+                         options={"maxiter": 100, "gtol": 1e-9 * max(1.0, np.abs(rhs).max())})
+        lam = np.maximum(found.x, 0.0)
+    return lam
 
-    def solve(self, time_limit: float) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-        """(value, prices per coupling row, column values, artificial values)."""
-        h = self.highs
-        h.setOptionValue("time_limit", max(0.05, float(time_limit)))
-        h.setOptionValue("presolve", "off")  # re-solves start from the last basis
+
+@dataclass
+class CoreLP:
+    """The core LP's answer."""
+
+    x: np.ndarray           # per column
+    lam: np.ndarray         # prices of the coupling rows
+    artificial: np.ndarray  # how much each coupling row is broken (model units)
+    value: float            # objective of the core columns (value units)
+    ok: bool
+
+
+def solve_core_lp(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndarray, residual: np.ndarray,
+                  time_limit: float, seed: int, integer: bool = False, gap: float = 0.0) -> CoreLP:
+    """max sum(value * x) over the core columns: coupling rows at ``residual``, one option per core home.
+
+    ``integer``: x binary and no rule may be broken (HiGHS branch-and-cut, for small cores);
+    ``ok`` then says a plan was found, and ``lam`` is empty."""
+    m = len(model.constraints)
+    n = len(rows)
+    homes, home_index = np.unique(model.home[rows], return_inverse=True)
+    h = new_highs()
+    h.setOptionValue("random_seed", int(seed))
+    h.setOptionValue("time_limit", max(0.05, float(time_limit)))
+    for option, setting in HIGHS_OPTIONS.items():
+        h.setOptionValue(option, setting)
+    h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+    inf = highspy.kHighsInf
+    lower = np.r_[np.full(m, -inf), np.where(model.must[homes], 1.0, -inf)]
+    upper = np.r_[residual, np.ones(len(homes))]
+    h.addRows(m + len(homes), lower, upper, 0, np.zeros(m + len(homes), dtype=np.int32),
+              np.zeros(0, dtype=np.int32), np.zeros(0))
+    # artificial slack per coupling row (breaking a row costs ARTIFICIAL_PRICE a unit)
+    h.addCols(m, np.full(m, -ARTIFICIAL_PRICE), np.zeros(m), np.full(m, 0.0 if integer else inf), m,
+              np.arange(m, dtype=np.int32), np.arange(m, dtype=np.int32), -np.ones(m))
+    cols, idx, vals = [np.arange(n)], [m + home_index], [np.ones(n)]
+    for i, constraint in enumerate(model.constraints):
+        where = np.flatnonzero(model.applies(constraint, rows, years))
+        coef = constraint.sign * model.term(constraint.term, rows[where])
+        nz = coef != 0
+        cols.append(where[nz]); idx.append(np.full(int(nz.sum()), i)); vals.append(coef[nz])
+    cols_a, idx_a, vals_a = np.concatenate(cols), np.concatenate(idx), np.concatenate(vals)
+    order = np.argsort(cols_a, kind="stable")
+    starts = np.searchsorted(cols_a[order], np.arange(n)).astype(np.int32)
+    column_value = np.empty(n)
+    for t in range(model.n_years):
+        at = np.flatnonzero(years == t)
+        column_value[at] = value[rows[at]] + tie_break(model, rows[at], t)
+    h.addCols(n, column_value, np.zeros(n), np.ones(n), len(order), starts, idx_a[order].astype(np.int32),
+              vals_a[order])
+    if integer:
+        h.changeColsIntegrality(n, np.arange(m, m + n, dtype=np.int32), np.full(n, highspy.HighsVarType.kInteger))
+        h.setOptionValue("mip_rel_gap", float(gap))
+        h.setOptionValue("solver", "choose")
         h.run()
         solution = h.getSolution()
-        if not solution.dual_valid:
-            return -np.inf, np.zeros(self.m), np.zeros(len(self.col_row)), np.zeros(self.m)
-        duals = np.asarray(solution.row_dual[: self.m])
-        values = np.asarray(solution.col_value)
-        return (h.getInfo().objective_function_value, np.maximum(duals, 0.0), values[self.m:], values[: self.m])
+        if not solution.value_valid:
+            return CoreLP(np.zeros(n), np.zeros(0), np.zeros(m), -np.inf, False)
+        x = np.round(np.asarray(solution.col_value)[m:]).clip(0, 1)
+        return CoreLP(x, np.zeros(0), np.zeros(m), float(column_value @ x), True)
+    h.run()
+    solution = h.getSolution()
+    if not solution.dual_valid:
+        return CoreLP(np.zeros(n), np.zeros(m), np.zeros(m), -np.inf, False)
+    col = np.asarray(solution.col_value)
+    x = np.clip(col[m:], 0.0, 1.0)
+    duals = np.maximum(np.asarray(solution.row_dual[:m]), 0.0)
+    return CoreLP(x, duals, col[:m], float(column_value @ x), True)
 
 
 @dataclass
 class LPResult:
-    value: float              # the master's value (a feasible LP point when artificial is all 0)
+    value: float              # the LP point's value (fixed homes + core), -inf when it breaks a rule
     bound: float              # best Lagrangian bound proven
-    lam: np.ndarray           # prices of the coupling rows (last master)
-    pricing: Pricing          # each home's best column at lam
-    col_row: np.ndarray
+    lam: np.ndarray           # prices of the coupling rows
+    pricing: Pricing          # each home's best option at lam
+    col_row: np.ndarray       # the LP point: columns (fixed homes' choices and core columns) and x
     col_year: np.ndarray
     x: np.ndarray
-    artificial: np.ndarray    # how much each coupling row is broken in the master (model units)
+    core_homes: np.ndarray    # bool per home: decided by the core LP
+    artificial: np.ndarray    # how much each coupling row is broken (model units)
     iterations: int
     columns: int
 
 
-def solve_lp(model: Model, value: np.ndarray, start_rows: np.ndarray, start_years: np.ndarray, lam0: np.ndarray,
-             deadline: float, gap: float, cancel: threading.Event | None = None, progress=None,
-             seed: int = 1, max_iterations: int = 200) -> LPResult:
-    """Column generation from a starting plan and starting prices until the LP gap is below ``gap``."""
-    master = Master(model, value, seed)
-    pricing = price(model, value, lam0)
-    bound = pricing.bound
-    # start: the given plan, every must-include home, and each home nearly worth doing at lam0
-    near = np.flatnonzero((pricing.best > -0.05 * max(1.0, np.abs(value).max(initial=0))) | model.must)
-    master.add(np.concatenate([start_rows, pricing.row[near]]), np.concatenate([start_years, pricing.year[near]]))
-    lp_value, lam, x, artificial = -np.inf, lam0, np.zeros(0), np.zeros(len(model.constraints))
+def _core_columns(model: Model, value: np.ndarray, lam: np.ndarray, core: np.ndarray, per_home: int):
+    """The best ``per_home`` (row, year) options of each core home under ``lam``."""
+    rows_of = np.flatnonzero(core[model.home])
+    reduced = reduced_by_year(model, value, lam, rows_of)
+    T = model.n_years
+    rows = np.repeat(rows_of, T)
+    years = np.tile(np.arange(T), len(rows_of))
+    reduced = reduced.ravel()
+    homes = model.home[rows]
+    order = np.lexsort((-reduced, homes))
+    homes_sorted = homes[order]
+    first = np.r_[0, np.flatnonzero(homes_sorted[1:] != homes_sorted[:-1]) + 1]
+    rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
+    keep = order[rank < per_home]
+    return rows[keep], years[keep]
+
+
+def _overfull(model: Model, take: np.ndarray, row: np.ndarray, year: np.ndarray, margin: np.ndarray,
+              rhs: np.ndarray, slack: float = 0.01) -> np.ndarray:
+    """Fixed homes to move into the core so that no upper limit is over-used by the fixed homes
+    alone (they would make the core LP infeasible): per limit, those nearest the threshold first,
+    until the fixed homes leave ``slack`` of it for the core."""
+    homes = np.flatnonzero(take)
+    rows, years = row[homes], year[homes]
+    order = np.argsort(margin[homes], kind="stable")
+    unfix = np.zeros(model.n_homes, dtype=bool)
+    for constraint, limit in zip(model.constraints, rhs):
+        if constraint.sign < 0:
+            continue
+        use = np.where(model.applies(constraint, rows, years), model.term(constraint.term, rows), 0.0)[order]
+        excess = use.sum() - limit * (1 - slack)
+        if excess > 0:
+            unfix[homes[order[: int(np.searchsorted(np.cumsum(use), excess)) + 1]]] = True
+    return unfix
+
+
+def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, deadline: float, gap: float,
+             cancel: threading.Event | None = None, progress=None, seed: int = 1,
+             max_iterations: int = 30) -> LPResult:
+    """The LP relaxation to within ``gap`` of the Lagrangian bound, by the core method from prices ``lam0``.
+
+    Prices are stabilised (Wentges smoothing): each round prices the homes at the midpoint of
+    the best prices so far and the core LP's duals, so a core LP that cannot yet fill a limit
+    (its dual drops to 0) does not throw every home of that city into the next core."""
+    T = model.n_years
+    center = price(model, value, lam0)
+    pricing = center
+    size = min(model.n_homes, CORE_HOMES)
+    core = np.zeros(model.n_homes, dtype=bool)
+    core[np.argsort(pricing.margin, kind="stable")[:size]] = True
+    fixed_take = pricing.take & ~core
+    fixed_row, fixed_year = pricing.row.copy(), pricing.year.copy()  # fixed homes' choice (where take)
+    extra = np.zeros(0, dtype=np.int64)  # extra core columns (row * T + year) found by pricing
+    lam = lam0
+    rhs = np.array([c.rhs for c in model.constraints])
     iterations = 0
+    last = None
+    lp_value = -np.inf
     while True:
         iterations += 1
-        lp_value, lam, x, artificial = master.solve(deadline - time.perf_counter())
-        pricing = price(model, value, lam)
-        bound = min(bound, pricing.bound)
+        rows, years = _core_columns(model, value, center.lam, core, CORE_OPTIONS)
+        if len(extra):
+            keys = np.unique(np.r_[rows * T + years, extra])
+            keys = keys[core[model.home[keys // T]]]
+            rows, years = keys // T, keys % T
+        unfix = _overfull(model, fixed_take, fixed_row, fixed_year, center.margin, rhs)
+        core |= unfix
+        fixed_take &= ~unfix
+        chosen = np.flatnonzero(fixed_take)
+        f_rows, f_years = fixed_row[chosen], fixed_year[chosen]
+        residual = rhs - usage(model, f_rows, f_years)
+        # the first LP always gets a little time: without it there are no prices and no plan
+        floor = FIRST_LP_S if iterations == 1 else 0.0
+        lp = solve_core_lp(model, value, rows, years, residual, max(floor, deadline - time.perf_counter()), seed)
+        if not lp.ok:  # cut by the time limit: the last LP point that was solved stands
+            break
+        last = (f_rows, f_years, rows, years, lp)
+        fixed_value = float(value[f_rows].sum() + sum(tie_break(model, f_rows[f_years == t], t).sum()
+                                                      for t in range(T)))
+        feasible = not (lp.artificial > 1e-7).any()
+        lp_value = lp.value + fixed_value if feasible else -np.inf
+        lam = lp.lam
+        for weight in (0.0, 0.5):  # the LP's duals, then the midpoint with the best prices so far
+            trial = price(model, value, weight * center.lam + (1 - weight) * lp.lam)
+            if trial.bound < center.bound:
+                center = trial
+                break
+        pricing = trial
+        bound = center.bound
         if progress:
-            progress(min(0.9, iterations / 30), f"LP {lp_value:.6g}, bound {bound:.6g}, {len(master.col_row):,} columns")
-        if lp_value >= bound - gap * max(abs(bound), 1e-9) or time.perf_counter() >= deadline \
-                or (cancel is not None and cancel.is_set()) or iterations >= max_iterations:
+            progress(min(0.9, iterations / 8), f"LP {lp_value:.7g}, bound {bound:.7g}, core {int(core.sum()):,} homes")
+        if feasible and lp_value >= bound - gap * max(abs(bound), 1e-9):
             break
-        # a home's master value: its best master column's reduced value (0 when it may stay out)
-        tables = penalty_tables(model, lam)
-        reduced = np.empty(len(master.col_row))
-        for t in range(model.n_years):
-            at = np.flatnonzero(master.col_year == t)
-            reduced[at] = column_value(model, value, master.col_row[at], t) - penalty(model, tables, t, master.col_row[at])
-        held = np.where(model.must, -np.inf, 0.0)
-        np.maximum.at(held, master.col_home, reduced)
-        improving = np.flatnonzero(pricing.best > held + 1e-9)
-        if master.add(pricing.row[improving], pricing.year[improving]) == 0:
+        if time.perf_counter() >= deadline or (cancel is not None and cancel.is_set()) or iterations >= max_iterations:
             break
-    return LPResult(value=lp_value, bound=bound, lam=lam, pricing=pricing, col_row=master.col_row,
-                    col_year=master.col_year, x=x, artificial=artificial, iterations=iterations,
-                    columns=len(master.col_row))
+        # fixed homes whose choice is no longer clearly best join the core
+        moved = ~core & ((pricing.take != fixed_take) | (pricing.margin < 1e-9)
+                         | (fixed_take & ((pricing.row != fixed_row) | (pricing.year != fixed_year))))
+        # core homes whose best option is not among their columns get it
+        have = np.isin(pricing.row * T + pricing.year, rows * T + years)
+        missing = core & pricing.take & ~have
+        if not moved.any() and not missing.any():
+            if feasible:
+                break
+            moved = ~core  # the fixed homes cannot be reconciled with the limits: widen the core
+            moved[np.argsort(np.where(core, np.inf, pricing.margin), kind="stable")[size:]] = False
+        extra = np.r_[extra, pricing.row[missing] * T + pricing.year[missing]]
+        core |= moved
+        fixed_take &= ~core
+    if last is None:
+        none = np.zeros(0, dtype=np.int64)
+        return LPResult(value=-np.inf, bound=center.bound, lam=center.lam, pricing=center, col_row=none,
+                        col_year=none, x=np.zeros(0), core_homes=core,
+                        artificial=np.zeros(len(model.constraints)), iterations=iterations, columns=0)
+    f_rows, f_years, rows, years, lp = last
+    return LPResult(value=lp_value, bound=center.bound, lam=center.lam, pricing=center,
+                    col_row=np.r_[f_rows, rows], col_year=np.r_[f_years, years],
+                    x=np.r_[np.ones(len(f_rows)), lp.x], core_homes=core,
+                    artificial=lp.artificial, iterations=iterations, columns=len(rows))

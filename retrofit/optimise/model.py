@@ -13,12 +13,11 @@ trade days; the objective in units of `value_scale` so typical home values are a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from retrofit.candidates import TRADES
 from retrofit.energy import BANDS
 from retrofit.reference import CITIES
 from retrofit.scenario import Scenario
@@ -76,6 +75,7 @@ class Model:
     equity_basis: str = "spend"
     equity_share: float = 0.0
     removed: dict = field(default_factory=dict)  # rows dropped by eligibility rules, by rule
+    _terms: dict = field(default_factory=dict, repr=False)  # term arrays over all rows, computed once
 
     @property
     def n_rows(self) -> int:
@@ -90,15 +90,20 @@ class Model:
         return len(self.years)
 
     def term(self, term: str, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
-        """A coupling term's coefficient for the given rows, in model units."""
-        if term == "cost":
-            return self.cost[rows] / COST_UNIT
-        if term == "homes":
-            return np.ones(len(self.cost[rows]))
-        if term == "equity":
-            share = self.priority[rows] - self.equity_share
-            return share * self.cost[rows] / COST_UNIT if self.equity_basis == "spend" else share
-        return self.trades[term.removeprefix("trade:")][rows]
+        """A coupling term's coefficient for the given rows, in model units (each array built once)."""
+        full = self._terms.get(term)
+        if full is None:
+            if term == "cost":
+                full = self.cost / COST_UNIT
+            elif term == "homes":
+                full = np.ones(self.n_rows)
+            elif term == "equity":
+                share = self.priority - self.equity_share
+                full = share * self.cost / COST_UNIT if self.equity_basis == "spend" else share.astype(float)
+            else:
+                full = np.asarray(self.trades[term.removeprefix("trade:")], dtype=float)
+            self._terms[term] = full
+        return full[rows]
 
     def applies(self, constraint: Constraint, rows: np.ndarray, years: np.ndarray) -> np.ndarray:
         mask = np.ones(len(rows), dtype=bool)
@@ -107,6 +112,13 @@ class Model:
         if constraint.year >= 0:
             mask &= years == constraint.year
         return mask
+
+
+def _text(column: pd.Series):
+    """A column as text values; categorical columns stay categorical (cheap) with text categories."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.rename_categories(column.cat.categories.astype(str))
+    return column.astype(str)
 
 
 def _priority(candidates: pd.DataFrame, home_codes: np.ndarray, n_homes: int, scenario: Scenario) -> np.ndarray:
@@ -158,12 +170,12 @@ def build_model(candidates: pd.DataFrame, scenario: Scenario) -> Model:
     starts = np.flatnonzero(np.r_[True, home[1:] != home[:-1]]) if len(home) else np.zeros(0, dtype=np.int64)
     table = candidates.iloc[rows]
 
-    city = pd.Categorical(table["city"].astype(str), categories=list(CITIES)).codes.astype(np.int8)
+    city = pd.Categorical(_text(table["city"]), categories=list(CITIES)).codes.astype(np.int8)
     metrics = np.column_stack([table[METRICS[k]].to_numpy(float) for k in OBJECTIVES]) if len(table) else np.zeros((0, 3))
     must = np.isin(np.asarray(uniques, dtype=object), list(scenario.rules.must_include)) if scenario.rules.must_include \
         else np.zeros(n_homes, dtype=bool)
     area_column = scenario.rules.mobilisation_area
-    area_values = table[area_column].astype(str) if area_column in table else pd.Series(["all"] * len(table))
+    area_values = _text(table[area_column]) if area_column in table else np.zeros(len(table), dtype=np.int64)
     area, area_names = pd.factorize(area_values, sort=True)
 
     trades = {}
@@ -182,7 +194,35 @@ def build_model(candidates: pd.DataFrame, scenario: Scenario) -> Model:
         equity_share=scenario.rules.equity_min_share, removed=removed,
     )
     model.constraints = coupling_rows(scenario)
+    duplicate = _duplicate_rows(model)
+    if duplicate.any():  # a package identical to another of the same home (same measures apply): keep one
+        model = _drop_rows(model, ~duplicate)
+        model.removed["duplicate packages"] = int(duplicate.sum())
     return model
+
+
+def _duplicate_rows(model: Model) -> np.ndarray:
+    """Rows equal to an earlier row of the same home in cost, every metric and every trade's days.
+
+    Rows are grouped by home, so comparing each row with the 1, 2, ... rows before it (up to
+    the most packages a home has) finds every duplicate: a loop over packages, not homes."""
+    fields = [model.cost, *model.metrics.T, model.priority, *model.trades.values()]
+    duplicate = np.zeros(model.n_rows, dtype=bool)
+    most = int(np.diff(np.r_[model.starts, model.n_rows]).max(initial=1))
+    for k in range(1, most):
+        same = model.home[k:] == model.home[:-k]
+        for values in fields:
+            same &= values[k:] == values[:-k]
+        duplicate[k:] |= same
+    return duplicate
+
+
+def _drop_rows(model: Model, keep: np.ndarray) -> Model:
+    home = model.home[keep]
+    starts = np.flatnonzero(np.r_[True, home[1:] != home[:-1]]) if len(home) else np.zeros(0, dtype=np.int64)
+    return replace(model, rows=model.rows[keep], home=home, starts=starts, city=model.city[keep],
+                   cost=model.cost[keep], metrics=model.metrics[keep], priority=model.priority[keep],
+                   trades={k: v[keep] for k, v in model.trades.items()}, area=model.area[keep], _terms={})
 
 
 def coupling_rows(scenario: Scenario) -> list[Constraint]:
@@ -237,13 +277,61 @@ def penalty_tables(model: Model, lam: np.ndarray) -> dict[str, np.ndarray]:
     return tables
 
 
-def penalty(model: Model, tables: dict[str, np.ndarray], t: int, rows=slice(None)) -> np.ndarray:
-    """What row r uses of the priced rows if delivered in year t, valued at the prices."""
-    city = model.city[rows]
-    total = np.zeros(len(city))
-    for term, table in tables.items():
-        column = table[:, t]
-        if not column.any():
-            continue
-        total += model.term(term, rows) * column[city]
-    return total
+def cell_sums(model: Model, rows: np.ndarray, years: np.ndarray, terms, weights: np.ndarray | None = None) -> dict:
+    """Per term: the sum of its coefficient (times ``weights``) over the given columns, by (city, year)."""
+    n_cities, T = len(CITIES), model.n_years
+    cells = model.city[rows].astype(np.int64) * T + years
+    out = {}
+    for term in terms:
+        coef = model.term(term, rows)
+        if weights is not None:
+            coef = coef * weights
+        out[term] = np.bincount(cells, weights=coef, minlength=n_cities * T).reshape(n_cities, T)
+    return out
+
+
+def usage_from_cells(model: Model, sums: dict) -> np.ndarray:
+    """Each coupling row's left-hand side (in "<=" form, model units) from per-(city, year) term sums."""
+    out = np.zeros(len(model.constraints))
+    for j, row in enumerate(model.constraints):
+        table = sums[row.term]
+        cities = slice(None) if row.city < 0 else row.city
+        years = slice(None) if row.year < 0 else row.year
+        out[j] = row.sign * np.sum(table[cities, years])
+    return out
+
+
+def usage(model: Model, rows: np.ndarray, years: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """How much of each coupling row (in "<=" form, model units) the given columns use."""
+    terms = {row.term for row in model.constraints}
+    return usage_from_cells(model, cell_sums(model, rows, years, terms, weights))
+
+
+def aggregate_years(model: Model, floor_margin: float = 0.0) -> Model:
+    """The same homes with every per-year limit summed over the programme: a relaxation.
+
+    Any plan that keeps each year's limit keeps their sum, so a bound on this model bounds
+    the phased one. With capacity binding alike in every year, homes are indifferent between
+    years and the phased prices cannot tell them apart; summed, each home's choice is clear.
+    Years are then assigned to the chosen homes afterwards (`retrofit.optimise.years`).
+
+    ``floor_margin`` raises every lower limit (minimum shares, equity) by that share, so a plan
+    of the relaxation still meets them after the few homes that find no year are dropped. That
+    model is no longer a relaxation: bound with the plain one."""
+    merged: dict[tuple, Constraint] = {}
+    for row in model.constraints:
+        key = (row.rule.split("[")[0], row.term, row.city, row.sign)
+        if row.year < 0:
+            merged[(row.name,)] = row
+        elif key in merged:
+            merged[key] = replace(merged[key], limit=merged[key].limit + row.limit)
+        else:
+            merged[key] = replace(row, name=row.name.rsplit(" ", 1)[0] + " (all years)", rule=key[0], year=-1)
+    rows = list(merged.values())
+    if floor_margin > 0:
+        total = next(row.limit for row in rows if row.rule == "budget.total_gbp")
+        rows = [row if row.sign > 0 else
+                replace(row, limit=row.limit * (1 + floor_margin) if row.limit > 0 else
+                        floor_margin * model.equity_share * (total if row.money else model.n_homes))
+                for row in rows]
+    return replace(model, years=model.years[:1], constraints=rows)

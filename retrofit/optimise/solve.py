@@ -1,14 +1,20 @@
-"""`optimise`: greedy seed -> LP by column generation (with a Lagrangian bound) -> CP-SAT core.
+"""`optimise`: the steps from a candidate table and a scenario to a checked plan with a proven gap.
 
 Steps, each under the scenario's time limit (and the caller's cancel event):
 1. build the model from the tables and check the arithmetic of the rules (feasibility.py);
-2. the ideal of each objective alone (for normalise = "ideal"): an LP each, same machinery;
-3. a greedy plan (value per £) gives starting columns and prices;
-4. column generation solves the LP relaxation to within a fifth of the gap target and proves
-   an upper bound (lagrange.py);
-5. homes clearly in or out under the LP prices are fixed; CP-SAT decides the core (core.py);
-6. the plan is assembled, checked by `check_plan` and explained (prices, marginal values,
-   each home's value per £ against its threshold).
+   the same model with every per-year limit summed over the programme (`aggregate_years`)
+   is a relaxation whose prices tell every home's choice apart;
+2. the ideal of each objective alone (for normalise = "ideal");
+3. starting prices from a sample of homes, then the LP relaxation by the core method and its
+   Lagrangian bound, which bounds the phased problem too (lagrange.py);
+4. CP-SAT rounds the LP: the fractional homes and those nearest the threshold, everything
+   else fixed, stopping once the whole plan is within the gap target (core.py). Small
+   problems go to CP-SAT whole, years included (exact);
+5. years: each year's limits kept, work as early as they allow (years.py); homes that find no
+   year, and those nearest the threshold, are decided again on the phased model (`_polish`);
+6. the plan is checked (every rule, from the model and then independently by `check_plan`);
+   a plan that breaks a rule is never returned: the next candidate plan is tried, else a
+   RetrofitError says no plan was found in time.
 
 Mobilisation (rules.mobilisation_cost_gbp, per area and year with any work) is subtracted
 from the objective at the programme's average value of £1: the weighted ideal values over
@@ -30,28 +36,35 @@ from retrofit.errors import RetrofitError
 from retrofit.optimise.core import solve_core
 from retrofit.optimise.feasibility import InfeasibleScenario, explain_broken_rows, precheck
 from retrofit.optimise.greedy import greedy
-from retrofit.optimise.lagrange import LPResult, price, solve_lp
-from retrofit.optimise.model import (COST_UNIT, OBJECTIVES, Model, build_model, objective_values,
-                                     penalty, penalty_tables)
+from retrofit.optimise.lagrange import CORE_HOMES as CORE_HOMES_LP
+from retrofit.optimise.lagrange import LPResult, price, sample_prices, solve_core_lp, solve_lp
+from retrofit.optimise.model import (COST_UNIT, OBJECTIVES, Model, aggregate_years, build_model, objective_values,
+                                     usage)
+from retrofit.optimise.years import assign_years, front_load
 from retrofit.plan import PlanResult, check_plan, plan_kpis
 from retrofit.reference import CITIES
 from retrofit.scenario import Scenario, canonical_json
 
 FULL_CORE_COLUMNS = 2_000    # rows x years up to which CP-SAT gets the whole problem (exact)
 CORE_HOMES = 400             # homes nearest the LP threshold that CP-SAT decides, besides the fractional ones
-CORE_COLUMNS_PER_HOME = 6    # their best (package, year) columns under the LP prices
 LP_GAP_SHARE = 0.2           # the LP is solved to this share of the scenario's gap target
+POLISH_SHARE = 0.25          # at most this share of the time limit for each CP-SAT (rounding; years of the core homes)
+FLOOR_MARGIN = 0.003         # lower limits (shares, equity) planned this much above need: homes without a year may drop
+IDEAL_GAP = 1e-3             # the ideal values (normalisers) are LP values to within this
+SAMPLE_ONLY_HOMES = 50_000   # above this many homes, an ideal is the bound at a sample's prices (about 0.1% high)
+IDEAL_SAMPLE_HOMES = 5_000
 
 
 @dataclass
 class Prepared:
-    """What a re-solve after a weight change can reuse: the model, the ideals, the last columns."""
+    """What a re-solve after a weight change can reuse: the models and the ideals."""
 
     candidates: pd.DataFrame
     key: str
     model: Model
+    relaxed: Model                      # every per-year limit summed over the programme: bounds
+    planned: Model                      # the same with lower limits raised by FLOOR_MARGIN: plans
     ideal: dict = field(default_factory=dict)
-    columns: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def _rules_key(scenario: Scenario) -> str:
@@ -69,20 +82,25 @@ def _scale_of(value: np.ndarray) -> float:
     return float(np.median(positive)) if len(positive) else 1.0
 
 
-def _lp(model: Model, value_raw: np.ndarray, deadline: float, gap: float, cancel, progress, seed: int,
-        start: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[LPResult, float, tuple]:
-    """LP relaxation of ``value_raw`` (scaled inside), from a greedy start plus any earlier columns."""
-    scale = _scale_of(value_raw)
-    value = value_raw / scale
-    rows, years, budget_price = greedy(model, value)
-    lam0 = np.zeros(len(model.constraints))
-    lam0[0] = budget_price
-    if start is not None:
-        rows, years = np.concatenate([rows, start[0]]), np.concatenate([years, start[1]])
-    lp = solve_lp(model, value, rows, years, lam0, deadline, gap, cancel, progress, seed)
+def _lp(prepared: Prepared, value: np.ndarray, deadline: float, gap: float, cancel, progress,
+        seed: int) -> tuple[LPResult, Model]:
+    """LP relaxation (summed years) of ``value`` (already scaled), from a sample's prices,
+    and the model it was solved on (lower limits raised, unless that cannot be met)."""
+    relaxed, planned = prepared.relaxed, prepared.planned
+    if relaxed.n_homes <= CORE_HOMES_LP:  # the first core LP holds every home: it is the whole LP
+        lam0 = np.zeros(len(relaxed.constraints))
+    else:
+        lam0 = sample_prices(planned, value, seed)
+    lp = solve_lp(planned, value, lam0, deadline, gap, cancel, progress, seed)
     if (lp.artificial > 1e-6).any() and time.perf_counter() < deadline and not (cancel and cancel.is_set()):
-        raise InfeasibleScenario(explain_broken_rows(model, lp.artificial))
-    return lp, scale, (rows, years)
+        planned = relaxed  # the margin may be more than the homes can give
+        lp = solve_lp(relaxed, value, lam0, deadline, gap, cancel, progress, seed)
+        if (lp.artificial > 1e-6).any() and time.perf_counter() < deadline and not (cancel and cancel.is_set()):
+            raise InfeasibleScenario(explain_broken_rows(relaxed, lp.artificial))
+    # the bound comes from the plain relaxation (valid at any prices)
+    lp.pricing = price(relaxed, value, lp.lam)
+    lp.bound = min(lp.bound, lp.pricing.bound) if planned.constraints == relaxed.constraints else lp.pricing.bound
+    return lp, planned
 
 
 def prepare(candidates: pd.DataFrame, scenario: Scenario, deadline: float, cancel=None, progress=None) -> Prepared:
@@ -93,67 +111,56 @@ def prepare(candidates: pd.DataFrame, scenario: Scenario, deadline: float, cance
     if model.n_rows == 0:
         raise InfeasibleScenario("scenario cannot be met: no candidate row passes the eligibility rules "
                                  f"(rows removed: {model.removed})")
-    prepared = Prepared(candidates, _rules_key(scenario), model)
+    prepared = Prepared(candidates, _rules_key(scenario), model, aggregate_years(model),
+                        aggregate_years(model, FLOOR_MARGIN))
     if scenario.weights.normalise == "ideal" or scenario.rules.mobilisation_cost_gbp > 0:
         now = time.perf_counter()
         for k, name in enumerate(OBJECTIVES):
             if progress:
                 progress(0.05 + 0.1 * k, f"best {name} alone")
-            stop = now + (deadline - now) * 0.12 * (k + 1)
             metric = model.metrics[:, k]
             if not (metric > 0).any():
                 prepared.ideal[name] = 0.0
                 continue
-            lp, scale, _ = _lp(model, metric, stop, scenario.solver.relative_gap * LP_GAP_SHARE, cancel, None,
-                               scenario.solver.seed)
-            prepared.ideal[name] = float(max(lp.value, 0) * scale if np.isfinite(lp.value) else lp.bound * scale)
+            scale = _scale_of(metric)
+            if model.n_homes > SAMPLE_ONLY_HOMES:  # the bound at the sample's prices: an upper bound, close
+                lam = sample_prices(prepared.relaxed, metric / scale, scenario.solver.seed, IDEAL_SAMPLE_HOMES)
+                prepared.ideal[name] = price(prepared.relaxed, metric / scale, lam).bound * scale
+                continue
+            stop = now + (deadline - now) * (k + 1) / 3
+            lp, _ = _lp(prepared, metric / scale, stop, IDEAL_GAP, cancel, None, scenario.solver.seed)
+            prepared.ideal[name] = float((lp.value if np.isfinite(lp.value) else lp.bound) * scale)
     return prepared
 
 
-def _usage(model: Model, rows: np.ndarray, years: np.ndarray) -> np.ndarray:
-    """How much of each coupling row (in <= form, model units) the given columns use."""
-    return np.array([np.sum(c.sign * model.term(c.term, rows[model.applies(c, rows, years)]))
-                     for c in model.constraints])
-
-
-def _core_columns(model: Model, value: np.ndarray, lp: LPResult, core_homes: np.ndarray, per_home: int | None):
-    """All (row, year) of the core homes, or their best ``per_home`` under the LP prices."""
-    rows_of = np.flatnonzero(core_homes[model.home])
-    T = model.n_years
-    rows = np.repeat(rows_of, T)
-    years = np.tile(np.arange(T), len(rows_of))
-    if per_home is None:
-        return rows, years
-    tables = penalty_tables(model, lp.lam)
-    reduced = np.empty(len(rows))
-    for t in range(T):
-        at = np.flatnonzero(years == t)
-        reduced[at] = value[rows[at]] - penalty(model, tables, t, rows[at])
-    homes = model.home[rows]
-    order = np.lexsort((-reduced, homes))
-    homes_sorted = homes[order]
-    first = np.r_[0, np.flatnonzero(homes_sorted[1:] != homes_sorted[:-1]) + 1]
-    rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
-    keep = order[rank < per_home]
-    # and every column the LP used for these homes, so the LP's rounding is a valid hint
-    used = (lp.x > 1e-9) & core_homes[model.home[lp.col_row]]
-    extra = lp.col_row[used] * T + lp.col_year[used]
-    keys = np.unique(np.concatenate([rows[keep] * T + years[keep], extra]))
-    return keys // T, keys % T
+def broken_rules(model: Model, rows: np.ndarray, years: np.ndarray) -> list[str]:
+    """The coupling rows a plan breaks (model arithmetic, with the same tolerance as `check_plan`)."""
+    used = usage(model, rows, years)
+    broken = [c.name for c, u in zip(model.constraints, used)
+              if u > c.rhs + (1e-5 if c.money else 1e-6) + 1e-9 * abs(c.rhs)]
+    if model.must.any() and not np.isin(np.flatnonzero(model.must), model.home[rows]).all():
+        broken.append("rules.must_include")
+    if (years >= model.n_years).any() or len(np.unique(model.home[rows])) < len(rows):
+        broken.append("one package and year per home")
+    return broken
 
 
 def optimise(candidates: pd.DataFrame, scenario: Scenario, progress=None,
              cancel: threading.Event | None = None, warm_start: PlanResult | None = None) -> PlanResult:
-    """The best plan for the scenario within its time limit, with a proven upper bound."""
+    """The best plan for the scenario within its time limit, with a proven upper bound.
+
+    The plan returned always keeps every rule (checked); when no such plan is found within the
+    time limit a RetrofitError says so."""
     started = time.perf_counter()
-    deadline = started + scenario.solver.time_limit_s
+    limit = scenario.solver.time_limit_s
+    deadline = started + limit
     report = progress or (lambda fraction, message: None)
     report(0.0, "building the model")
     prepared = warm_start.prepared if warm_start is not None else None
-    if not (isinstance(prepared, Prepared) and prepared.candidates is candidates
-            and prepared.key == _rules_key(scenario)):
-        prepared = prepare(candidates, scenario, started + 0.4 * scenario.solver.time_limit_s, cancel, report)
-    model = prepared.model
+    warm = isinstance(prepared, Prepared) and prepared.candidates is candidates and prepared.key == _rules_key(scenario)
+    if not warm:
+        prepared = prepare(candidates, scenario, started + 0.4 * limit, cancel, report)
+    model, relaxed = prepared.model, prepared.relaxed
     weights = scenario.weights.model_dump()
     normalisers = prepared.ideal if scenario.weights.normalise == "ideal" else {k: 1.0 for k in OBJECTIVES}
     value_raw = objective_values(model, weights, normalisers)
@@ -162,64 +169,102 @@ def optimise(candidates: pd.DataFrame, scenario: Scenario, progress=None,
         gbp_value = sum(weights[k] * prepared.ideal.get(k, 0) / normalisers[k] for k in OBJECTIVES
                         if normalisers.get(k, 0) > 0) / scenario.budget.total_gbp
     mobilisation_raw = scenario.rules.mobilisation_cost_gbp * gbp_value
-
-    report(0.35, "greedy plan and LP relaxation")
-    lp_deadline = started + 0.75 * scenario.solver.time_limit_s
-    lp, scale, greedy_plan = _lp(model, value_raw, lp_deadline, scenario.solver.relative_gap * LP_GAP_SHARE,
-                                 cancel, lambda f, m: report(0.35 + 0.4 * f, m), scenario.solver.seed,
-                                 prepared.columns)
+    scale = _scale_of(value_raw)
     value = value_raw / scale
-    used = lp.x > 1e-9
-    prepared.columns = (lp.col_row[used], lp.col_year[used])
+    gap_target = scenario.solver.relative_gap
 
-    # the core: fractional homes and those nearest the threshold; everything else fixed
+    report(0.35, "prices and LP relaxation")
+    lp, planned = _lp(prepared, value, started + 0.75 * limit, gap_target * LP_GAP_SHARE, cancel,
+             lambda f, m: report(0.35 + 0.4 * f, m), scenario.solver.seed)
+    bound = lp.bound * scale
+
     T = model.n_years
     whole = model.n_rows * T <= FULL_CORE_COLUMNS
-    core_homes = np.ones(model.n_homes, dtype=bool) if whole else np.zeros(model.n_homes, dtype=bool)
-    if not whole:
-        fractional = (lp.x > 1e-6) & (lp.x < 1 - 1e-6)
-        core_homes[model.home[lp.col_row[fractional]]] = True
-        nearest = np.argsort(np.abs(lp.pricing.best), kind="stable")[:CORE_HOMES]
-        core_homes[nearest] = True
-    integral = lp.x >= 1 - 1e-6
-    fixed = integral & ~core_homes[model.home[lp.col_row]]
-    fixed_rows, fixed_years = lp.col_row[fixed], lp.col_year[fixed]
-    rows, years = _core_columns(model, value, lp, core_homes, None if whole else CORE_COLUMNS_PER_HOME)
-    hint_keys = lp.col_row[integral] * T + lp.col_year[integral]
-    hint = np.isin(rows * T + years, hint_keys)
-    residual = np.array([c.rhs for c in model.constraints]) - _usage(model, fixed_rows, fixed_years)
-    open_keys = np.unique(model.area[fixed_rows] * T + fixed_years)
-    report(0.8, f"CP-SAT on {int(core_homes.sum()):,} homes, {len(rows):,} columns")
-    core = solve_core(model, value, rows, years, hint, residual, deadline - min(1.0, 0.05 * scenario.solver.time_limit_s), scenario.solver.seed,
-                      scenario.solver.relative_gap, 0.5 * scenario.solver.relative_gap * abs(lp.bound),
-                      mobilisation_raw / scale, open_keys, cancel)
-    plan_rows = np.concatenate([fixed_rows, rows[core.chosen]])
-    plan_years = np.concatenate([fixed_years, years[core.chosen]])
+    cp_deadline = deadline - min(1.0, 0.05 * limit)
+    attempts: list[tuple[str, np.ndarray, np.ndarray]] = []  # candidate plans, best first
+    core_stats: dict = {}
+    if whole:  # CP-SAT on everything, years included: exact
+        rows = np.repeat(np.arange(model.n_rows), T)
+        years = np.tile(np.arange(T), model.n_rows)
+        used = lp.x > 1e-9
+        hint = np.isin(rows * T + years, lp.col_row[used & (lp.x > 0.5)] * T)
+        core = solve_core(model, value, rows, years, hint, np.array([c.rhs for c in model.constraints]),
+                          cp_deadline, scenario.solver.seed, gap_target, mobilisation=mobilisation_raw / scale,
+                          cancel=cancel)
+        if core.chosen is not None:
+            attempts.append(("CP-SAT", rows[core.chosen], years[core.chosen]))
+        elif core.status == "INFEASIBLE":
+            raise InfeasibleScenario("scenario cannot be met: the programme totals can be met but not year by year; "
+                                     "check budget.per_year_gbp and cities.*.homes_per_year / trade_days_per_year "
+                                     "against the minimum shares, the equity rule and must-include homes")
+        if core.status == "OPTIMAL":
+            bound = None  # set from the objective below
+        elif np.isfinite(core.bound):
+            bound = min(bound, core.bound * scale)
+        core_stats = {"core_homes": model.n_homes, "core_columns": len(rows), "core_status": core.status,
+                      "core_seconds": core.seconds}
+    else:
+        plan_rows, core_stats = _round_lp(planned, value, lp, scale, bound, gap_target, mobilisation_raw,
+                                          min(cp_deadline, time.perf_counter() + POLISH_SHARE * limit),
+                                          scenario.solver.seed, cancel, report)
+        integral = lp.col_row[lp.x >= 1 - 1e-6]
+        for name, rows in (("CP-SAT", plan_rows), ("LP rounded down", integral)):
+            if rows is None:
+                continue
+            report(0.9, f"years for {len(rows):,} homes")
+            years = assign_years(model, rows, value, scenario.solver.seed, max(0.5, deadline - time.perf_counter()))
+            placed = years < T
+            unplaced = rows[~placed]
+            rows, years = rows[placed], years[placed]
+            ok = not broken_rules(model, rows, years)
+            if not ok or value_raw[rows].sum() < (1 - gap_target) * bound:
+                report(0.92, "packages and years of the homes nearest the threshold, again")
+                polished = _polish(model, value, rows, years, unplaced, lp.pricing.margin, scale, bound, gap_target,
+                                   mobilisation_raw, min(cp_deadline, time.perf_counter() + POLISH_SHARE * limit),
+                                   scenario.solver.seed, cancel)
+                if polished is not None and not broken_rules(model, *polished) \
+                        and (not ok or value[polished[0]].sum() >= value[rows].sum()):
+                    attempts.append((name + ", years polished", *polished))
+                    break
+            attempts.append((name, rows, years))
+            if ok:
+                break
 
     report(0.95, "checking the plan")
+    chosen = None
+    for name, rows, years in attempts:
+        if mobilisation_raw == 0:
+            years = front_load(model, rows, years)
+        if not broken_rules(model, rows, years):
+            chosen = (name, rows, years)
+            break
+    if chosen is None:
+        raise RetrofitError(f"no plan that keeps every rule was found within the time limit "
+                            f"(solver.time_limit_s = {limit:g} s); raise solver.time_limit_s and run again")
+    source, plan_rows, plan_years = chosen
     areas_opened = len(np.unique(model.area[plan_rows] * T + plan_years))
     objective = float(value_raw[plan_rows].sum() - mobilisation_raw * areas_opened)
-    bound = lp.bound * scale
-    if whole and np.isfinite(core.bound):
-        bound = min(bound, core.bound * scale)
-    if whole and core.status == "OPTIMAL":
+    if bound is None:
         bound = objective
     bound = max(bound, objective)
     gap = (bound - objective) / abs(bound) if abs(bound) > 1e-12 else 0.0
-    status = "OPTIMAL" if gap <= scenario.solver.relative_gap + 1e-12 else "FEASIBLE"
+    status = "OPTIMAL" if gap <= gap_target + 1e-12 else "FEASIBLE"
 
-    plan = _plan_table(candidates, model, plan_rows, plan_years)
+    plan = plan_table(candidates, model, plan_rows, plan_years)
+    greedy_rows = greedy(model, value)[0] if whole or model.n_homes <= SAMPLE_ONLY_HOMES else np.zeros(0, dtype=int)
     details = {
         "problems": check_plan(plan, candidates, scenario),
-        "prices": _prices(model, lp.lam, scale),
-        "marginal": _marginal(model, lp.lam, scale),
-        "homes": _home_explanations(candidates, model, value_raw, lp, scale, plan_rows),
+        "prices": _prices(relaxed, lp.lam, scale),
+        "marginal": _marginal(relaxed, lp.lam, scale),
+        "ideal": dict(prepared.ideal),
+        "lagrange": {"prices": [float(p) for p in lp.lam], "rules": [c.name for c in relaxed.constraints],
+                     "value_scale": scale, "normalisers": dict(normalisers)},
         "solver": {
-            "greedy_objective": float(value_raw[greedy_plan[0]].sum()), "lp_value": lp.value * scale,
-            "lp_iterations": lp.iterations, "lp_columns": lp.columns, "core_homes": int(core_homes.sum()),
-            "core_columns": int(len(rows)), "core_status": core.status, "core_seconds": core.seconds,
-            "whole_problem_in_core": bool(whole), "rows_removed_by_rules": model.removed,
-            "areas_opened": areas_opened, "mobilisation_objective_per_area_year": mobilisation_raw,
+            "plan_from": source, "greedy_objective": float(value_raw[greedy_rows].sum()),
+            "lp_value": lp.value * scale, "lp_iterations": lp.iterations, "lp_core_homes": int(lp.core_homes.sum()),
+            "lp_columns": lp.columns, **core_stats, "whole_problem_in_core": bool(whole),
+            "rows_removed_by_rules": model.removed, "areas_opened": areas_opened,
+            "mobilisation_objective_per_area_year": mobilisation_raw,
         },
     }
     report(1.0, f"{status}: gap {gap:.4%}")
@@ -228,7 +273,73 @@ def optimise(candidates: pd.DataFrame, scenario: Scenario, progress=None,
                       kpis=plan_kpis(plan), details=details, prepared=prepared)
 
 
-def _plan_table(candidates: pd.DataFrame, model: Model, rows: np.ndarray, years: np.ndarray) -> pd.DataFrame:
+def _round_lp(relaxed: Model, value: np.ndarray, lp: LPResult, scale: float, bound: float, gap_target: float,
+              mobilisation_raw: float, deadline: float, seed: int, cancel, report):
+    """Rows of an integer plan (summed years) from the LP: CP-SAT decides the fractional homes and
+    those nearest the threshold under what every other home's LP choice leaves of each limit."""
+    core_homes = np.zeros(relaxed.n_homes, dtype=bool)
+    fractional = (lp.x > 1e-6) & (lp.x < 1 - 1e-6)
+    core_homes[relaxed.home[lp.col_row[fractional]]] = True
+    core_homes[np.argsort(lp.pricing.margin, kind="stable")[:CORE_HOMES]] = True
+    integral = lp.x >= 1 - 1e-6
+    fixed = integral & ~core_homes[relaxed.home[lp.col_row]]
+    fixed_rows = lp.col_row[fixed]
+    rows = np.flatnonzero(core_homes[relaxed.home])
+    years = np.zeros(len(rows), dtype=np.int64)
+    hint = np.isin(rows, lp.col_row[integral])
+    no_year = np.zeros(len(fixed_rows), dtype=np.int64)
+    residual = np.array([c.rhs for c in relaxed.constraints]) - usage(relaxed, fixed_rows, no_year)
+    fixed_value = float(value[fixed_rows].sum())
+    target = (1 - 0.5 * gap_target) * bound / scale - fixed_value  # the whole plan within half the gap target
+    report(0.8, f"CP-SAT on {int(core_homes.sum()):,} homes, {len(rows):,} options")
+    core = solve_core(relaxed, value, rows, years, hint, residual, deadline, seed, gap_target, target,
+                      mobilisation_raw / scale, np.unique(relaxed.area[fixed_rows]), cancel)
+    stats = {"core_homes": int(core_homes.sum()), "core_columns": int(len(rows)), "core_status": core.status,
+             "core_seconds": core.seconds}
+    if core.chosen is None:
+        return None, stats
+    return np.r_[fixed_rows, rows[core.chosen]], stats
+
+
+def _polish(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndarray, unplaced: np.ndarray,
+            margin: np.ndarray, scale: float, bound: float, gap_target: float, mobilisation_raw: float,
+            deadline: float, seed: int, cancel):
+    """The phased model for the homes left without a year and those nearest the threshold,
+    every package and year, under what the other placed homes leave of each year's limits: a
+    home without a year can take the place of marginal ones (and the minimum shares and equity
+    are met again). The LP picks the few columns worth having; HiGHS branch-and-cut decides
+    them (CP-SAT, slow to find a first plan here, only when mobilisation charges count)."""
+    T = model.n_years
+    core_homes = np.zeros(model.n_homes, dtype=bool)
+    core_homes[np.argsort(margin, kind="stable")[:CORE_HOMES]] = True
+    core_homes[model.home[unplaced]] = True
+    keep = ~core_homes[model.home[rows]]
+    fixed_rows, fixed_years = rows[keep], years[keep]
+    options = np.flatnonzero(core_homes[model.home])
+    core_rows, core_years = np.repeat(options, T), np.tile(np.arange(T), len(options))
+    residual = np.array([c.rhs for c in model.constraints]) - usage(model, fixed_rows, fixed_years)
+    # keep the columns the LP of this small problem uses, and the current ones
+    current = np.isin(core_rows * T + core_years, rows[~keep] * T + years[~keep])
+    lp = solve_core_lp(model, value, core_rows, core_years, residual, max(0.1, deadline - time.perf_counter()), seed)
+    useful = current | (lp.x > 1e-6) if lp.ok else np.ones(len(core_rows), dtype=bool)
+    core_rows, core_years = core_rows[useful], core_years[useful]
+    if mobilisation_raw == 0:  # HiGHS branch-and-cut finds a plan that keeps every rule quickly here
+        mip = solve_core_lp(model, value, core_rows, core_years, residual, max(0.1, deadline - time.perf_counter()),
+                            seed, integer=True, gap=0.5 * gap_target)
+        if not mip.ok:
+            return None
+        chosen = mip.x > 0.5
+    else:  # CP-SAT weighs the mobilisation charges
+        target = (1 - 0.5 * gap_target) * bound / scale - float(value[fixed_rows].sum())
+        core = solve_core(model, value, core_rows, core_years, current[useful], residual, deadline, seed, gap_target,
+                          target, mobilisation_raw / scale, np.unique(model.area[fixed_rows] * T + fixed_years), cancel)
+        if core.chosen is None:
+            return None
+        chosen = core.chosen
+    return np.r_[fixed_rows, core_rows[chosen]], np.r_[fixed_years, core_years[chosen]]
+
+
+def plan_table(candidates: pd.DataFrame, model: Model, rows: np.ndarray, years: np.ndarray) -> pd.DataFrame:
     order = np.argsort(model.home[rows], kind="stable")
     plan = candidates.iloc[model.rows[rows[order]]].reset_index(drop=True)
     plan.insert(2, "year", np.asarray(model.years)[years[order]])
@@ -242,45 +353,27 @@ def _prices(model: Model, lam: np.ndarray, scale: float) -> list[dict]:
     for price_, row in zip(lam, model.constraints):
         if price_ > 0:
             per = scale * price_ / (COST_UNIT if row.money else 1.0)
-            out.append({"rule": row.rule, "name": row.name, "objective_per_unit": per,
-                        "unit": row.unit})
+            out.append({"rule": row.rule, "name": row.name, "objective_per_unit": per, "unit": row.unit})
     return out
 
 
 def _marginal(model: Model, lam: np.ndarray, scale: float) -> pd.DataFrame:
-    """Per city and year: objective gained by £1m more budget there, and by 100 more homes of capacity."""
+    """Per city and year: objective gained by £1m more budget there, and by 100 more homes of capacity.
+
+    Prices come from the programme-wide relaxation, where a year's limit adds to the
+    programme's sum, so a city's value is the same in each year."""
     records = []
+    years = model.scenario.year_list
     for c, name in enumerate(CITIES):
-        for t, year in enumerate(model.years):
-            money = homes = 0.0
-            for price_, row in zip(lam, model.constraints):
-                if price_ <= 0 or row.city not in (-1, c) or row.year not in (-1, t):
-                    continue
-                if row.term == "cost" and row.sign > 0:
-                    money += price_
-                elif row.term == "homes":
-                    homes += price_
+        money = homes = 0.0
+        for price_, row in zip(lam, model.constraints):
+            if price_ <= 0 or row.city not in (-1, c):
+                continue
+            if row.term == "cost" and row.sign > 0:
+                money += price_
+            elif row.term == "homes":
+                homes += price_
+        for year in years:
             records.append({"city": name, "year": year, "value_of_1m_gbp": money * scale * 1e6 / COST_UNIT,
                             "value_of_100_homes": homes * scale * 100})
     return pd.DataFrame(records)
-
-
-def _home_explanations(candidates: pd.DataFrame, model: Model, value_raw: np.ndarray, lp: LPResult, scale: float,
-                       plan_rows: np.ndarray) -> pd.DataFrame:
-    """Per home: its best column's value per £ against the threshold the LP prices set."""
-    pricing = lp.pricing
-    rows = pricing.row
-    cost = model.cost[rows]
-    value = value_raw[rows]
-    threshold = (value / scale - pricing.best) * scale  # what the column's use of the limits is worth
-    in_plan = np.zeros(model.n_homes, dtype=bool)
-    in_plan[model.home[plan_rows]] = True
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return pd.DataFrame({
-            "home_id": model.home_ids, "in_plan": in_plan,
-            "best_package_id": candidates["package_id"].to_numpy()[model.rows[rows]],
-            "value": value, "cost_gbp": cost,
-            "value_per_gbp": np.where(cost > 0, value / cost, np.inf),
-            "threshold_per_gbp": np.where(cost > 0, threshold / cost, np.inf),
-            "margin": pricing.best * scale,
-        })

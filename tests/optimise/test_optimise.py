@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from retrofit.optimise import optimise
+from retrofit.optimise import explain_homes, optimise
 from retrofit.optimise.synthetic import synthetic_candidates
 from retrofit.plan import breakdown, check_plan, plan_kpis
 
@@ -50,8 +50,10 @@ def test_medium_case_is_feasible_with_a_small_gap_and_explained():
     assert 0 <= result.gap < 0.01 and result.bound >= result.objective
     assert set(result.ideal) == {"carbon", "fuel_poverty", "jobs"} and all(v > 0 for v in result.ideal.values())
     assert result.objective > result.details["solver"]["greedy_objective"]
-    homes = result.details["homes"]
+    assert "homes" not in result.details  # a stored run stays small: explanations are recomputed
+    homes = explain_homes(table, scen, result.details, plan=result.plan)
     assert len(homes) == table["home_id"].nunique()
+    assert homes.in_plan.sum() == len(result.plan)
     # homes in the plan are worth at least their threshold, as a rule (the core may differ at the margin)
     inside = homes[homes.in_plan]
     assert (inside.value_per_gbp >= inside.threshold_per_gbp - 1e-9).mean() > 0.95
@@ -73,7 +75,8 @@ def test_same_seed_same_plan_and_warm_resolve():
     warm = optimise(table, heavier_jobs, warm_start=first)
     assert warm.ideal == first.ideal  # reused, not recomputed
     assert warm.details["problems"] == []
-    assert warm.kpis["jobs_fte_years"] >= first.kpis["jobs_fte_years"] - 1e-6
+    # more weight on jobs never buys fewer jobs, up to what the plans' gaps allow
+    assert warm.kpis["jobs_fte_years"] >= first.kpis["jobs_fte_years"] * (1 - first.gap - warm.gap - 1e-3)
 
 
 def test_time_limit_returns_a_plan_and_status():

@@ -1,0 +1,156 @@
+"""Years for the chosen homes: every per-year limit kept, work as early as the limits allow.
+
+The package of each home is decided on the programme as a whole (`model.aggregate_years`);
+the objective does not depend on the year, so any assignment that keeps each year's limits
+is as good as another. `assign_years` finds one: an LP over classes of similar homes
+(city, priority, package, cost band) says how many of each class go in each year, using
+each class's largest cost and trade days so that any members fit; `front_load` then places
+whoever is left, and moves every home to the earliest year with room.
+"""
+
+from __future__ import annotations
+
+import highspy
+import numpy as np
+
+from retrofit.optimise.lagrange import new_highs
+from retrofit.optimise.model import Model
+
+COST_BANDS = 50  # cost bands per class group: narrower bands fit each year's limits more closely
+MEAN_MARGIN = 0.005  # class means are not exact: leave this share of each per-year limit (but homes) unplanned
+PASSES = 4       # front-loading passes per year (each fills what the previous pass's order left)
+
+
+def _yearly(model: Model) -> list[int]:
+    return [j for j, c in enumerate(model.constraints) if c.year >= 0]
+
+
+def _rooms(model: Model, rows: np.ndarray, years: np.ndarray, yearly: list[int]) -> np.ndarray:
+    """Each per-year row's room left (model units, "<=" form) by the given columns."""
+    room = np.zeros(len(yearly))
+    for k, j in enumerate(yearly):
+        c = model.constraints[j]
+        mask = model.applies(c, rows, years)
+        room[k] = c.rhs - np.sum(c.sign * model.term(c.term, rows[mask]))
+    return room
+
+
+def front_load(model: Model, rows: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """Years with each home moved to the earliest year with room under every per-year rule.
+
+    A year index of ``n_years`` means "not placed yet"; such homes go first and stay at
+    ``n_years`` if no year has room. Totals (budget, shares, equity) do not change: no home
+    changes package. Vectorised: for each year, homes from later years are taken in order
+    while the running sums of their use of each of that year's rules stay within its room."""
+    T = model.n_years
+    years = years.copy()
+    yearly = _yearly(model)
+    if not yearly:
+        return np.where(years > 0, 0, years)
+    placed_last = years >= T
+    for t in range(T):
+        rules = [j for j in yearly if model.constraints[j].year == t]
+        for _ in range(PASSES):
+            movers = np.flatnonzero(years > t)
+            if len(movers) == 0:
+                break
+            # homes not placed yet first, then the smallest use first (more homes fit)
+            order = np.lexsort((model.cost[rows[movers]], ~placed_last[movers]))
+            movers = movers[order]
+            here = years == t
+            ok = np.ones(len(movers), dtype=bool)
+            for j in rules:
+                c = model.constraints[j]
+                room = c.rhs - np.sum(c.sign * model.term(c.term, rows[here & model.applies(c, rows, years)]))
+                applies = model.applies(c, rows[movers], np.full(len(movers), t))
+                use = np.where(applies, c.sign * model.term(c.term, rows[movers]), 0.0)
+                ok &= ~applies | (np.cumsum(use) <= room + 1e-9)
+            if not ok.any():
+                break
+            years[movers[ok]] = t
+    return years
+
+
+def assign_years(model: Model, rows: np.ndarray, value: np.ndarray, seed: int = 1, time_limit: float = 5.0) -> np.ndarray:
+    """A year index per chosen row that keeps every per-year rule; ``n_years`` for rows that fit nowhere.
+
+    ``value`` (per model row) decides who is left without a year when not everyone fits."""
+    T = model.n_years
+    yearly = _yearly(model)
+    if T == 1 or not yearly or len(rows) == 0:
+        return np.zeros(len(rows), dtype=np.int64)
+    # classes: (city, priority, must, package-free cost band); trade days differ by package, so
+    # cities with a trade-days rule also split by the row's trade mix (its largest trade)
+    city = model.city[rows].astype(np.int64)
+    group = city * 4 + model.priority[rows] * 2 + model.must[model.home[rows]]
+    if model.trades:
+        mix = np.argmax(np.column_stack([model.trades[k][rows] for k in model.trades] + [np.zeros(len(rows))]), axis=1)
+        group = group * (len(model.trades) + 1) + mix
+    order = np.lexsort((model.cost[rows], group))
+    sorted_group = group[order]
+    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
+    size = np.diff(np.r_[starts, len(order)])
+    rank = np.arange(len(order)) - np.repeat(starts, size)
+    band = np.empty(len(rows), dtype=np.int64)
+    band[order] = np.repeat(np.arange(len(starts)), size) * COST_BANDS + rank * COST_BANDS // np.repeat(size, size)
+    cls, members = np.unique(band, return_inverse=True)
+    n_cls = len(cls)
+    count = np.bincount(members, minlength=n_cls).astype(float)
+    must = np.zeros(n_cls, dtype=bool)
+    must[members[model.must[model.home[rows]]]] = True
+
+    # LP: y[g, t] homes of class g in year t (column g * T + t), at each class's mean use per rule
+    h = new_highs()
+    h.setOptionValue("random_seed", int(seed))
+    h.setOptionValue("time_limit", max(0.05, float(time_limit)))
+    h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+    inf = highspy.kHighsInf
+    n = n_cls * T
+    mean_value = np.bincount(members, weights=value[rows], minlength=n_cls) / count
+    worth = np.maximum(mean_value, 0) + 1e-3 * np.abs(mean_value).max(initial=1.0)  # placing any home is worth something
+    early = np.repeat(worth, T) * (1.0 + 1e-3 * (T - np.tile(np.arange(T), n_cls)) / T)  # earlier a little better
+    h.addVars(n, np.zeros(n), np.repeat(count, T))
+    h.changeColsCost(n, np.arange(n, dtype=np.int32), early)
+    g_of = np.repeat(np.arange(n_cls), T)
+    t_of = np.tile(np.arange(T), n_cls)
+    h.addRows(n_cls, np.where(must, count, -inf), count, n, (np.arange(n_cls) * T).astype(np.int32),
+              np.arange(n, dtype=np.int32), np.ones(n))
+    for j in yearly:
+        c = model.constraints[j]
+        coef = np.bincount(members, weights=c.sign * model.term(c.term, rows), minlength=n_cls) / count
+        cls_city = np.full(n_cls, -1)
+        cls_city[members] = city
+        ok = (t_of == c.year) & ((c.city < 0) | (cls_city[g_of] == c.city)) & (coef[g_of] != 0)
+        index = np.flatnonzero(ok)
+        limit = c.rhs if c.term == "homes" else c.rhs * (1 - MEAN_MARGIN)  # homes are counted exactly
+        h.addRow(-inf, limit, len(index), index.astype(np.int32), coef[g_of[index]])
+    h.run()
+    solution = h.getSolution()
+    years = np.full(len(rows), T, dtype=np.int64)
+    if solution.value_valid:
+        y = np.floor(np.asarray(solution.col_value) + 1e-6).reshape(n_cls, T).astype(np.int64)
+        # members of each class (cheapest first) take the years in order: the first y[g, 0] year 0, ...
+        by_class = np.lexsort((model.cost[rows], members))
+        first = np.searchsorted(members[by_class], np.arange(n_cls))
+        position = np.empty(len(rows), dtype=np.int64)
+        position[by_class] = np.arange(len(rows)) - np.repeat(first, count.astype(np.int64))
+        cumulative = np.cumsum(y, axis=1)
+        years = np.minimum((position[:, None] >= cumulative[members]).sum(axis=1), T)
+        years = _unplace_excess(model, rows, years)
+    return front_load(model, rows, years)
+
+
+def _unplace_excess(model: Model, rows: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """Take out of each year the fewest, largest users of any per-year rule it breaks (class
+    means are not exact); they are placed again by `front_load`."""
+    T = model.n_years
+    years = years.copy()
+    for j in _yearly(model):
+        c = model.constraints[j]
+        here = np.flatnonzero(model.applies(c, rows, years) & (years < T))
+        use = c.sign * model.term(c.term, rows[here])
+        excess = use.sum() - c.rhs
+        if excess > 1e-9:
+            order = np.argsort(-use, kind="stable")
+            years[here[order[: int(np.searchsorted(np.cumsum(use[order]), excess - 1e-9)) + 1]]] = T
+    return years
