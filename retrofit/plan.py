@@ -36,7 +36,8 @@ class PlanResult:
 def plan_kpis(plan: pd.DataFrame) -> dict:
     """Headline figures of a plan (works on any subset of one, e.g. a city's rows)."""
     def total(column: str) -> float:
-        return float(plan[column].sum()) if column in plan and len(plan) else 0.0
+        # candidate metrics may be float32; add them up in float64 so £ totals stay exact to the penny
+        return float(plan[column].to_numpy(dtype="float64").sum()) if column in plan and len(plan) else 0.0
 
     spend = total("cost_gbp")
     lifetime = total("lifetime_co2_t_saved")
