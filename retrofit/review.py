@@ -147,10 +147,18 @@ def _lock_run(connection: Connection, run_id: int) -> Run:
     return Run.model_validate(dict(row._mapping))
 
 
-def _locked_error(status: ReviewStatus) -> RetrofitError:
-    return RetrofitError(f"run {status.run_id} is locked: all three cities and the programme manager approved it "
-                         f"({status.final.says()}); nothing in it can change. A changed plan needs a new version of "
-                         f"scenario {status.scenario_name!r}, whose run starts a new review")
+def _open_for_change(connection, run_id: int, comment: bool = False) -> tuple[Run, ReviewStatus]:
+    """Lock the run's row for this transaction and refuse when its review is finished (locked)."""
+    run = _lock_run(connection, run_id)
+    status = _status(connection, run, None)
+    if status.locked and comment:
+        raise RetrofitError(f"run {run_id} is locked (signed off: {status.final.says()}); comments are "
+                            f"closed. Discuss the next scenario version's run instead")
+    if status.locked:
+        raise RetrofitError(f"run {run_id} is locked: all three cities and the programme manager approved it "
+                            f"({status.final.says()}); nothing in it can change. A changed plan needs a new "
+                            f"version of scenario {status.scenario_name!r}, whose run starts a new review")
+    return run, status
 
 
 def _refusal(status: ReviewStatus, city: str, step: str, current: Step) -> RetrofitError:
@@ -190,10 +198,7 @@ def _take_step(engine: Engine, principal: Principal, run_id: int, city: str, ste
 
     def attempt() -> ReviewStatus:
         with writing(engine) as connection:
-            run = _lock_run(connection, run_id)
-            status = _status(connection, run, None)
-            if status.locked:
-                raise _locked_error(status)
+            run, status = _open_for_change(connection, run_id)
             current = status.cities[city]
             new_state = TRANSITIONS.get((current.state, step))
             if new_state is None:
@@ -229,10 +234,7 @@ def final_approve(engine: Engine, principal: Principal, run_id: int, note: str =
 
     def attempt() -> ReviewStatus:
         with writing(engine) as connection:
-            run = _lock_run(connection, run_id)
-            status = _status(connection, run, None)
-            if status.locked:
-                raise _locked_error(status)
+            run, status = _open_for_change(connection, run_id)
             if not status.all_cities_approved:
                 waiting = ", ".join(f"{city} is {s.state.replace('_', ' ')}" for city, s in status.cities.items()
                                     if s.state != APPROVED)
@@ -291,11 +293,7 @@ def add_comment(engine: Engine, principal: Principal, run_id: int, text_: str, *
 
     def attempt() -> Comment:
         with writing(engine) as connection:
-            run = _lock_run(connection, run_id)
-            status = _status(connection, run, None)
-            if status.locked:
-                raise RetrofitError(f"run {run_id} is locked (signed off: {status.final.says()}); comments are "
-                                    f"closed. Discuss the next scenario version's run instead")
+            run, status = _open_for_change(connection, run_id, comment=True)
             if reply_to is not None:
                 parent = connection.execute(select(Comment).where(Comment.id == int(reply_to))).first()
                 if parent is None or parent.run_id != run_id or not can(principal, "read_comments", parent.city):
