@@ -13,7 +13,6 @@ library files, validated by `retrofit.measures.load_library` before it is kept.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import threading
@@ -25,7 +24,9 @@ from typing import Callable
 import pandas as pd
 
 from retrofit.errors import RetrofitError
+from retrofit.frames import atomic_write, write_table
 from retrofit.hashing import table_hash
+from retrofit.store.planning import phase
 from retrofit.paths import DATA_DIR, default_stock_path, var_dir
 from retrofit.scenario import Scenario, scenario_from_dict
 
@@ -36,18 +37,12 @@ MEMORY_SLOTS = 2             # candidate tables kept in memory (the full stock's
 EXAMPLES_DIR = DATA_DIR / "scenarios"
 
 
-def _phase(progress: Progress, start: float, end: float) -> Progress:
-    if progress is None:
-        return None
-    return lambda fraction, message="": progress(start + (end - start) * max(0.0, min(1.0, fraction)), message)
 
 
 def _write_json(path: Path, data: dict) -> None:
     """Write JSON atomically (temp name, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    with atomic_write(path) as temporary:
+        temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
 # --- stocks ------------------------------------------------------------------------------
@@ -235,14 +230,11 @@ def candidates_for(stock: str | Path | None = None, library: str | None = None,
 
             report(0.02, f"reading {stock_path.name}")
             homes = read_stock(stock_path)
-            table = appraise(homes, lib, progress=_phase(progress, 0.05, 0.9))
+            table = appraise(homes, lib, progress=phase(progress, 0.05, 0.9))
             report(0.9, "saving the candidates for the next run")
             meta = {"candidates_hash": table_hash(table), "stock_hash": stock_key, "library_version": lib.version,
                     "homes": len(homes), "rows": len(table)}
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = table_path.with_name(f".{table_path.name}.partial")
-            table.to_parquet(tmp, index=False)
-            tmp.replace(table_path)
+            write_table(table, table_path)
             _write_json(meta_path, meta)
         inputs = RunInputs(candidates_hash=meta["candidates_hash"], stock_hash=stock_key,
                            library_version=lib.version, stock_source=str(stock_path))
@@ -304,13 +296,13 @@ def run_scenario(engine, name: str, version: int | None = None, stock: str | Pat
 
     record = get_scenario(engine, name, version)
     scenario = parse(record)
-    candidates, inputs = candidates_for(stock, library, _phase(progress, 0.0, 0.25))
+    candidates, inputs = candidates_for(stock, library, phase(progress, 0.0, 0.25))
     if cancel is not None and cancel.is_set():
         return None
-    result = optimise(candidates, scenario, progress=_phase(progress, 0.25, 0.9), cancel=cancel)
+    result = optimise(candidates, scenario, progress=phase(progress, 0.25, 0.9), cancel=cancel)
     if cancel is not None and cancel.is_set():
         return None
-    return save_run(engine, record, result, inputs, who=who, progress=_phase(progress, 0.9, 1.0))
+    return save_run(engine, record, result, inputs, who=who, progress=phase(progress, 0.9, 1.0))
 
 
 RUN_COLUMNS = ("id", "scenario_name", "scenario_version", "status", "gap", "solve_seconds", "plan_rows",
@@ -395,8 +387,8 @@ def frontier_for_run(engine, run_id: int, first: str = "carbon", second: str = "
     """The carbon / fuel poverty / jobs frontier around a stored run's scenario: one row per point."""
     from retrofit.optimise.frontier import trace_frontier
 
-    scenario, candidates = _run_inputs(engine, run_id, _phase(progress, 0.0, 0.1))
-    curve, _ = trace_frontier(candidates, scenario, first, second, points, progress=_phase(progress, 0.1, 1.0),
+    scenario, candidates = _run_inputs(engine, run_id, phase(progress, 0.0, 0.1))
+    curve, _ = trace_frontier(candidates, scenario, first, second, points, progress=phase(progress, 0.1, 1.0),
                               cancel=cancel)
     return curve
 
@@ -406,8 +398,8 @@ def sensitivity_for_run(engine, run_id: int, weight: str, values: list[float], p
     """How a stored run's KPIs move as one weight of its scenario moves."""
     from retrofit.views import weight_sensitivity
 
-    scenario, candidates = _run_inputs(engine, run_id, _phase(progress, 0.0, 0.1))
-    return weight_sensitivity(candidates, scenario, weight, values, _phase(progress, 0.1, 1.0), cancel)
+    scenario, candidates = _run_inputs(engine, run_id, phase(progress, 0.0, 0.1))
+    return weight_sensitivity(candidates, scenario, weight, values, phase(progress, 0.1, 1.0), cancel)
 
 
 # --- EPC import from the app --------------------------------------------------------------
@@ -453,7 +445,7 @@ def import_epc_stock(uploads: dict[str, list[Path]], target: Path, progress: Pro
 
     try:
         result = import_epc(uploads["certificates"], (uploads.get("recommendations") or [None])[0],
-                            (uploads.get("lookup") or [None])[0], progress=_phase(progress, 0.0, 0.95))
+                            (uploads.get("lookup") or [None])[0], progress=phase(progress, 0.0, 0.95))
         write_stock(result.stock, target)
     finally:
         for paths in uploads.values():

@@ -10,6 +10,7 @@ import pandas as pd
 
 from retrofit.cli.common import TerminalProgress, emit_json, json_option
 from retrofit.errors import RetrofitError
+from retrofit.frames import atomic_write
 
 
 def _candidates(stock: Path | None, candidates: Path | None) -> pd.DataFrame:
@@ -18,18 +19,14 @@ def _candidates(stock: Path | None, candidates: Path | None) -> pd.DataFrame:
     if candidates is not None:
         from retrofit.candidates import read_candidates
         return read_candidates(candidates)
-    from retrofit.appraisal import appraise
-    from retrofit.measures import load_library
-    from retrofit.stock.schema import read_stock
-    return appraise(read_stock(stock), load_library(), progress=TerminalProgress("appraise"))
+    from retrofit.store.planning import candidates_from_stock
+    return candidates_from_stock(stock, progress=TerminalProgress("appraise"))[0]
 
 
 def _write_csv(table: pd.DataFrame, out: Path) -> None:
-    """Write atomically: a reader never sees half a file."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
-    table.to_csv(tmp, index=False)
-    tmp.replace(out)
+    """Write CSV atomically: a reader never sees half a file."""
+    with atomic_write(out) as temporary:
+        table.to_csv(temporary, index=False)
 
 
 def _summary(result) -> dict:

@@ -23,7 +23,7 @@ from retrofit.store.scenarios import get_scenario, parse
 Progress = Callable[[float, str], None] | None
 
 
-def _phase(progress: Progress, start: float, end: float) -> Progress:
+def phase(progress: Progress, start: float, end: float) -> Progress:
     """Progress of one step mapped onto its share [start, end] of the whole."""
     if progress is None:
         return None
@@ -44,7 +44,7 @@ def candidates_from_stock(stock_path: str | Path, progress: Progress = None) -> 
         progress(0.0, f"reading {stock_path}")
     stock = read_stock(stock_path)
     library = load_library()
-    candidates = appraise(stock, library, progress=_phase(progress, 0.1, 1.0))
+    candidates = appraise(stock, library, progress=phase(progress, 0.1, 1.0))
     return candidates, RunInputs(candidates_hash=table_hash(candidates), stock_hash=table_hash(stock),
                                  library_version=library.version, stock_source=str(stock_path))
 
@@ -71,9 +71,9 @@ def plan_and_store(engine, name: str, version: int | None = None, stock: str | P
         table = read_candidates(candidates)
         inputs = RunInputs(candidates_hash=table_hash(table), candidates_source=str(candidates))
     else:
-        table, inputs = candidates_from_stock(stock or default_stock_path(), _phase(progress, 0.0, 0.3))
-    result = optimise(table, scenario, progress=_phase(progress, 0.3, 0.9), cancel=cancel)
-    return save_run(engine, record, result, inputs, who=who, progress=_phase(progress, 0.9, 1.0))
+        table, inputs = candidates_from_stock(stock or default_stock_path(), phase(progress, 0.0, 0.3))
+    result = optimise(table, scenario, progress=phase(progress, 0.3, 0.9), cancel=cancel)
+    return save_run(engine, record, result, inputs, who=who, progress=phase(progress, 0.9, 1.0))
 
 
 def reproduce(engine, run_id: int, stock: str | Path | None = None, candidates: str | Path | None = None,
@@ -93,7 +93,7 @@ def reproduce(engine, run_id: int, stock: str | Path | None = None, candidates: 
         if stock is None:
             raise RetrofitError(f"run {run_id} was planned on a candidate file ({run.candidates_source}); "
                                 f"give that file (candidates hash {run.candidates_hash})")
-        table, inputs = candidates_from_stock(stock, _phase(progress, 0.0, 0.3))
+        table, inputs = candidates_from_stock(stock, phase(progress, 0.0, 0.3))
         if inputs.stock_hash != run.stock_hash:
             raise RetrofitError(f"stock {stock} is not the stock run {run_id} used "
                                 f"(hash {inputs.stock_hash}, the run's {run.stock_hash})")
@@ -101,4 +101,4 @@ def reproduce(engine, run_id: int, stock: str | Path | None = None, candidates: 
         raise RetrofitError(f"the candidates are not those run {run_id} used (hash {inputs.candidates_hash}, "
                             f"the run's {run.candidates_hash}); was the measure library changed? "
                             f"(run: {run.library_version}, now: {inputs.library_version})")
-    return optimise(table, parse(record), progress=_phase(progress, 0.3, 1.0))
+    return optimise(table, parse(record), progress=phase(progress, 0.3, 1.0))
