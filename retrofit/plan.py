@@ -7,6 +7,7 @@ bug in model building cannot hide behind the solver's own bookkeeping.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,16 +70,41 @@ def breakdown(plan: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _priority_homes(candidates: pd.DataFrame, scenario: Scenario) -> pd.Series:
-    """Per home id: fuel poor or deprived (the equity rule), from the candidate table."""
-    rules = scenario.rules
-    by_home = candidates.groupby(candidates["home_id"].astype(str))
-    if "fuel_poverty_probability" in candidates:
-        probability = by_home["fuel_poverty_probability"].max()
-    else:
-        probability = by_home["fuel_poor_lifted"].max()
-    decile = by_home["imd_decile"].min()
-    return (decile <= rules.priority_imd_deciles) | (probability >= rules.fuel_poor_probability)
+@dataclass
+class _Lookup:
+    """Where each (home, package) is in a candidate table, and each home's equity inputs."""
+
+    rows: int                  # length of the table it was built from
+    homes: pd.Index            # home ids (text), by home code
+    packages: pd.Index         # package ids (text), by package code
+    keys: np.ndarray           # home code * len(packages) + package code, sorted
+    positions: np.ndarray      # the table row of each key (its first, where a pair repeats)
+    probability: np.ndarray    # per home code: highest fuel-poverty probability (else fuel_poor_lifted)
+    decile: np.ndarray         # per home code: lowest IMD decile
+
+
+_LOOKUPS: dict[int, tuple[weakref.ref, _Lookup]] = {}
+
+
+def _lookup(candidates: pd.DataFrame) -> _Lookup:
+    """The table's lookup, built once per table object (a candidate table is not changed once
+    built), so checking the next plan against the same table takes milliseconds."""
+    key = id(candidates)
+    entry = _LOOKUPS.get(key)
+    if entry is not None and entry[0]() is candidates and entry[1].rows == len(candidates):
+        return entry[1]
+    home_codes, homes = pd.factorize(candidates["home_id"].astype(str))
+    package_codes, packages = pd.factorize(candidates["package_id"].astype(str))
+    keys = home_codes.astype(np.int64) * max(len(packages), 1) + package_codes
+    order = np.argsort(keys, kind="stable")  # stable: the first of a repeated pair comes first
+    source = "fuel_poverty_probability" if "fuel_poverty_probability" in candidates else "fuel_poor_lifted"
+    by_home = pd.DataFrame({"p": pd.to_numeric(candidates[source], errors="coerce").to_numpy(float),
+                            "d": pd.to_numeric(candidates["imd_decile"], errors="coerce").to_numpy(float)}
+                           ).groupby(home_codes, sort=True)
+    lookup = _Lookup(len(candidates), pd.Index(homes), pd.Index(packages), keys[order], order,
+                     by_home["p"].max().to_numpy(), by_home["d"].min().to_numpy())
+    _LOOKUPS[key] = (weakref.ref(candidates, lambda _, key=key: _LOOKUPS.pop(key, None)), lookup)
+    return lookup
 
 
 def check_plan(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario) -> list[str]:
@@ -88,21 +114,25 @@ def check_plan(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario)
     home = plan["home_id"].astype(str)
     if home.duplicated().any():
         problems.append(f"{int(home.duplicated().sum())} homes have more than one package")
-    # only the plan's homes' candidate rows are needed (a full-scale table has millions)
-    codes, _ = pd.factorize(pd.concat([home, candidates["home_id"].astype(str)], ignore_index=True))
-    planned = np.zeros(int(codes.max(initial=-1)) + 1, dtype=bool)
-    planned[codes[: len(home)]] = True
-    candidates = candidates[planned[codes[len(home):]]]  # (factorize: faster than isin on text)
-    keys = pd.DataFrame({"home_id": home.to_numpy(), "package_id": plan["package_id"].astype(str).to_numpy()})
-    rows = candidates.assign(home_id=candidates["home_id"].astype(str), package_id=candidates["package_id"].astype(str))
-    source = keys.merge(rows.drop_duplicates(["home_id", "package_id"]), on=["home_id", "package_id"], how="left",
-                        indicator=True)
-    unknown = (source.pop("_merge") != "both").to_numpy()
-    if unknown.any():
-        shown = (keys["home_id"] + "\x1f" + keys["package_id"])[unknown].head(3).tolist()
+    lookup = _lookup(candidates)
+    home_code = lookup.homes.get_indexer(home)
+    package_code = lookup.packages.get_indexer(plan["package_id"].astype(str))
+    wanted = home_code.astype(np.int64) * max(len(lookup.packages), 1) + package_code
+    at = np.minimum(np.searchsorted(lookup.keys, wanted), max(len(lookup.keys) - 1, 0))
+    found = (home_code >= 0) & (package_code >= 0) & (len(lookup.keys) > 0)
+    found &= lookup.keys[at] == wanted if len(lookup.keys) else found
+    if not found.all():
+        unknown = ~found
+        shown = (home + "\x1f" + plan["package_id"].astype(str))[unknown].head(3).tolist()
         problems.append(f"{int(unknown.sum())} plan rows are not candidate rows, e.g. {shown}")
         return problems
-    cost = source["cost_gbp"].to_numpy(float)
+    row = lookup.positions[at]
+
+    def planned(name: str) -> np.ndarray:  # a candidate column at the plan's rows
+        return candidates[name].iloc[row].to_numpy()
+
+    source = {name: planned(name) for name in ("cost_gbp", "city", "tenure", "band_after") if name in candidates}
+    cost = source["cost_gbp"].astype(float)
     if not np.allclose(cost, plan["cost_gbp"].to_numpy(float)):
         problems.append("plan costs differ from the candidate table")
     years = plan["year"].to_numpy()
@@ -116,7 +146,7 @@ def check_plan(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario)
             used = cost[years == year].sum()
             if used > limit + TOLERANCE_GBP:
                 problems.append(f"spend in {year} £{used:,.0f} is above budget.per_year_gbp £{limit:,.0f}")
-    city = source["city"].astype(str).to_numpy()
+    city = source["city"].astype(str)
     for name, city_rules in scenario.cities.items():
         mine = city == name
         used = cost[mine].sum()
@@ -131,11 +161,11 @@ def check_plan(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario)
             if city_rules.trade_days_per_year is not None:
                 for trade, limit in city_rules.trade_days_per_year.limits().items():
                     column = f"trade_days_{trade}"
-                    used_days = source[column].to_numpy(float)[here].sum() if column in source else 0.0
+                    used_days = planned(column).astype(float)[here].sum() if column in candidates else 0.0
                     if used_days > limit + TOLERANCE_DAYS:
                         problems.append(f"{name} uses {used_days:,.1f} {trade} days in {year}, above {limit:,.1f}")
     if rules.eligible_tenures is not None:
-        bad = ~source["tenure"].astype(str).isin(rules.eligible_tenures)
+        bad = ~np.isin(source["tenure"].astype(str), list(rules.eligible_tenures))
         if bad.any():
             problems.append(f"{int(bad.sum())} homes have a tenure not in rules.eligible_tenures")
     if rules.eligible_packages is not None:
@@ -144,17 +174,18 @@ def check_plan(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario)
             problems.append(f"{int(bad.sum())} homes get a package not in rules.eligible_packages")
     if rules.min_band_after is not None:
         allowed = BANDS[: BANDS.index(rules.min_band_after) + 1]
-        bad = ~source["band_after"].astype(str).isin(allowed)
+        bad = ~np.isin(source["band_after"].astype(str), allowed)
         if bad.any():
             problems.append(f"{int(bad.sum())} homes end below band {rules.min_band_after} (rules.min_band_after)")
-    missing = sorted(set(rules.must_include) - set(home))
+    missing = sorted(set(rules.must_include) - set(home)) if rules.must_include else []
     if missing:
         problems.append(f"{len(missing)} must_include homes are not in the plan, e.g. {missing[:3]}")
-    excluded = sorted(set(rules.exclude) & set(home))
+    excluded = sorted(set(rules.exclude) & set(home)) if rules.exclude else []
     if excluded:
         problems.append(f"{len(excluded)} excluded homes are in the plan, e.g. {excluded[:3]}")
     if rules.equity_min_share > 0 and len(plan):
-        priority = _priority_homes(candidates, scenario).reindex(home).to_numpy(bool)
+        priority = (lookup.decile[home_code] <= rules.priority_imd_deciles) \
+            | (lookup.probability[home_code] >= rules.fuel_poor_probability)
         if rules.equity_basis == "spend":
             share, needed = cost[priority].sum(), rules.equity_min_share * spend - TOLERANCE_GBP
         else:

@@ -36,6 +36,9 @@ CORE_HOMES = 12_000  # homes in the first core LP (all homes when there are fewe
 CORE_OPTIONS = 6  # (package, year) options per core home: its best under the current prices
 SAMPLE_HOMES = 20_000  # homes in the sample whose smoothed dual gives the starting prices
 FIRST_LP_S = 1.0  # seconds the first core LP may take even past the deadline
+# `refine_prices` steps: homes within the margin (value units, a typical home ~1) of another
+# choice are re-decided, by the smoothed dual at these temperatures (falling)
+REFINE_STEPS = ((0.1, (0.003,)), (0.02, (0.001, 0.0003)))
 HIGHS_OPTIONS: dict = {"solver": "ipm"}  # interior point + crossover: 4x faster than dual simplex on the core LP
 _banner_shown = False
 
@@ -123,7 +126,9 @@ def price(model: Model, value: np.ndarray, lam: np.ndarray) -> Pricing:
     best = np.full(model.n_rows, -np.inf)
     second = np.full(model.n_rows, -np.inf)
     best_year = np.zeros(model.n_rows, dtype=np.int64)
-    for t in range(model.n_years):
+    if model.n_years == 1:  # summed years (the usual case): the static part is the whole story
+        best = static
+    for t in range(model.n_years if model.n_years > 1 else 0):
         reduced = static + tie_break(model, slice(None), t)
         for coef, varying in dynamic:
             column = varying[:, t]
@@ -150,54 +155,92 @@ def price(model: Model, value: np.ndarray, lam: np.ndarray) -> Pricing:
                    bound=float(lam @ rhs + gains.sum()))
 
 
-def sample_prices(model: Model, value: np.ndarray, seed: int, homes: int = SAMPLE_HOMES) -> np.ndarray:
-    """Starting prices: minimise the smoothed Lagrangian dual of a random sample of homes.
+def _smoothed_minimum(model: Model, value: np.ndarray, rows: np.ndarray, rhs: np.ndarray, lam: np.ndarray,
+                      taus: tuple[float, ...]) -> np.ndarray:
+    """Prices minimising the smoothed Lagrangian dual of the homes of ``rows`` (model rows,
+    sorted; each home's options among them) against ``rhs``.
 
-    The limits are scaled to the sample's share of the homes. Smoothing (a soft maximum over
-    each home's options at temperature tau) makes the dual differentiable, so L-BFGS finds
-    the minimum in a few dozen evaluations; two temperatures, the second started from the first."""
+    Smoothing (a soft maximum over each home's options and staying out, at temperature tau)
+    makes the dual differentiable, so L-BFGS finds its minimum in a few dozen evaluations;
+    each temperature starts from the last one's prices."""
+    if len(rows) == 0:
+        return lam
+    home = model.home[rows]
+    first = np.flatnonzero(np.r_[True, home[1:] != home[:-1]])  # each home's first row (rows are sorted by home)
+    of_row = np.cumsum(np.r_[False, home[1:] != home[:-1]])      # position of each row's home among them
+    must = model.must[home[first]]
+    T, m = model.n_years, len(model.constraints)
+    # each row's use of each coupling row, per year: reduced values are then one product with the prices
+    uses = [np.asfortranarray(np.column_stack([np.where(model.applies(c, rows, np.full(len(rows), t)),
+                                      c.sign * model.term(c.term, rows), 0.0) for c in model.constraints]))
+            if m else np.zeros((len(rows), 0)) for t in range(T)]
+    base = [value[rows] + tie_break(model, rows, t) for t in range(T)]
+
+    def evaluate(lam: np.ndarray, tau: float):
+        reduced = np.column_stack([(base[t] - uses[t] @ lam) / tau for t in range(T)])
+        top = np.maximum.reduceat(reduced[:, 0] if T == 1 else reduced.max(axis=1), first)
+        top = np.where(must, top, np.maximum(top, 0.0))
+        weights = np.exp(reduced - top[of_row][:, None])
+        total = np.add.reduceat(weights[:, 0] if T == 1 else weights.sum(axis=1), first)
+        total += np.where(must, 0.0, np.exp(-np.where(must, 0.0, top)))  # staying out (value 0)
+        probability = weights / total[of_row][:, None]
+        objective = lam @ rhs + tau * np.sum(top + np.log(total))
+        return objective, rhs - sum(probability[:, t] @ uses[t] for t in range(T))
+
+    for tau in taus:
+        found = minimize(evaluate, lam, args=(tau,), jac=True, method="L-BFGS-B", bounds=[(0, None)] * m,
+                         options={"maxiter": 200, "gtol": 1e-9 * max(1.0, np.abs(rhs).max())})
+        lam = np.maximum(found.x, 0.0)
+    return lam
+
+
+def sample_prices(model: Model, value: np.ndarray, seed: int, homes: int = SAMPLE_HOMES) -> np.ndarray:
+    """Starting prices: minimise the smoothed Lagrangian dual of a random sample of homes, with
+    the limits scaled to the sample's share of the homes."""
     rng = np.random.default_rng(seed)
     n = model.n_homes
     chosen = np.sort(rng.choice(n, size=min(n, homes), replace=False))
+    rhs = np.array([c.rhs for c in model.constraints]) * (len(chosen) / n)
     in_sample = np.zeros(n, dtype=bool)
     in_sample[chosen] = True
     rows = np.flatnonzero(in_sample[model.home])
-    rhs = np.array([c.rhs for c in model.constraints]) * (len(chosen) / n)
-    sample_home = np.searchsorted(chosen, model.home[rows])
-    must = model.must[chosen]
-    T, m = model.n_years, len(model.constraints)
-    n_cities = len(CITIES)
-    city = model.city[rows].astype(np.int64)
-    terms = sorted({c.term for c in model.constraints})
-    coef = {term: model.term(term, rows) for term in terms}
-    base = np.column_stack([value[rows] + tie_break(model, rows, t) for t in range(T)])
-    cells = (city[:, None] * T + np.arange(T)[None, :]).ravel()
+    return _smoothed_minimum(model, value, rows, rhs, np.zeros(len(model.constraints)), (0.05, 0.01))
 
-    def evaluate(lam: np.ndarray, tau: float):
-        tables = penalty_tables(model, lam)
-        reduced = base.copy()
-        for term, table in tables.items():
-            reduced -= coef[term][:, None] * table[city, :]
-        reduced /= tau
-        top = np.full(len(chosen), -np.inf)
-        np.maximum.at(top, sample_home, reduced.max(axis=1))
-        top = np.where(must, top, np.maximum(top, 0.0))
-        weights = np.exp(reduced - top[sample_home][:, None])
-        total = np.bincount(sample_home, weights=weights.sum(axis=1), minlength=len(chosen))
-        total += np.where(must, 0.0, np.exp(-np.where(must, 0.0, top)))  # staying out (value 0)
-        probability = (weights / total[sample_home][:, None]).ravel()
-        objective = lam @ rhs + tau * np.sum(top + np.log(total))
-        sums = {term: np.bincount(cells, weights=np.repeat(coef[term], T) * probability,
-                                  minlength=n_cities * T).reshape(n_cities, T) for term in terms}
-        gradient = rhs - usage_from_cells(model, sums)
-        return objective, gradient
 
-    lam = np.zeros(m)
-    for tau in (0.05, 0.01):
-        found = minimize(evaluate, lam, args=(tau,), jac=True, method="L-BFGS-B", bounds=[(0, None)] * m,
-                         options={"maxiter": 100, "gtol": 1e-9 * max(1.0, np.abs(rhs).max())})
-        lam = np.maximum(found.x, 0.0)
-    return lam
+def refine_prices(model: Model, value: np.ndarray, lam: np.ndarray, steps=REFINE_STEPS,
+                  rounds: int = 2) -> tuple[np.ndarray, Pricing]:
+    """Prices close to the LP's own, from approximate ones, without an LP.
+
+    Homes whose choice is clear (margin above the step's) keep it, so their use of each limit
+    is a constant; the smoothed dual of the others, at falling temperatures, moves the prices.
+    Each step narrows the margin around the prices found so far. Homes whose fixed choice the
+    new prices change are re-decided in up to ``rounds`` more rounds (the core method's fixed
+    point, on prices). The pricing with the lowest bound is returned: its bound is valid at
+    any prices; how close it is to the LP's value depends on how well they were found."""
+    pricing = best = price(model, value, lam)
+    rhs = np.array([c.rhs for c in model.constraints])
+    moved = np.zeros(model.n_homes, dtype=bool)  # homes whose fixed choice changed: decided again
+    for k in range(len(steps) + rounds):
+        margin, taus = steps[min(k, len(steps) - 1)]
+        near = (pricing.margin < margin) | model.must | moved
+        fixed = np.flatnonzero(~near & pricing.take)
+        # the near homes' options that could become their choice: within ``margin`` of the best (or of staying out)
+        rows = np.flatnonzero(near[model.home])
+        reduced = reduced_by_year(model, value, lam, rows).max(axis=1)
+        top = np.where(model.must, pricing.best, np.maximum(pricing.best, 0.0))
+        rows = rows[reduced >= top[model.home[rows]] - margin]
+        lam = _smoothed_minimum(model, value, rows, rhs - usage(model, pricing.row[fixed], pricing.year[fixed]),
+                                lam, taus)
+        again = price(model, value, lam)
+        changed = ~near & ((again.take != pricing.take) | (pricing.take & ((again.row != pricing.row)
+                                                                           | (again.year != pricing.year))))
+        if again.bound < best.bound:
+            best = again
+        pricing = again
+        if k >= len(steps) - 1 and not changed.any():
+            break
+        moved |= changed
+    return best.lam, best
 
 
 @dataclass
@@ -212,11 +255,12 @@ class CoreLP:
 
 
 def solve_core_lp(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndarray, residual: np.ndarray,
-                  time_limit: float, seed: int, integer: bool = False, gap: float = 0.0) -> CoreLP:
+                  time_limit: float, seed: int, integer: bool = False, gap: float = 0.0, offset: float = 0.0) -> CoreLP:
     """max sum(value * x) over the core columns: coupling rows at ``residual``, one option per core home.
 
     ``integer``: x binary and no rule may be broken (HiGHS branch-and-cut, for small cores);
-    ``ok`` then says a plan was found, and ``lam`` is empty."""
+    ``ok`` then says a plan was found, and ``lam`` is empty. ``offset`` (the fixed homes' value)
+    is added to the objective, so that ``gap`` is relative to the whole plan, not the core."""
     m = len(model.constraints)
     n = len(rows)
     homes, home_index = np.unique(model.home[rows], return_inverse=True)
@@ -250,6 +294,7 @@ def solve_core_lp(model: Model, value: np.ndarray, rows: np.ndarray, years: np.n
     h.addCols(n, column_value, np.zeros(n), np.ones(n), len(order), starts, idx_a[order].astype(np.int32),
               vals_a[order])
     if integer:
+        h.changeObjectiveOffset(float(offset))
         h.changeColsIntegrality(n, np.arange(m, m + n, dtype=np.int32), np.full(n, highspy.HighsVarType.kInteger))
         h.setOptionValue("mip_rel_gap", float(gap))
         h.setOptionValue("solver", "choose")
@@ -271,7 +316,7 @@ def solve_core_lp(model: Model, value: np.ndarray, rows: np.ndarray, years: np.n
 
 @dataclass
 class LPResult:
-    value: float              # the LP point's value (fixed homes + core), -inf when it breaks a rule
+    value: float              # the LP point's value (fixed homes + core), -inf when it breaks a rule, nan: no LP (priced)
     bound: float              # best Lagrangian bound proven
     lam: np.ndarray           # prices of the coupling rows
     pricing: Pricing          # each home's best option at lam

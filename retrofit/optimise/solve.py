@@ -37,7 +37,8 @@ from retrofit.optimise.core import solve_core
 from retrofit.optimise.feasibility import InfeasibleScenario, explain_broken_rows, precheck
 from retrofit.optimise.greedy import greedy
 from retrofit.optimise.lagrange import CORE_HOMES as CORE_HOMES_LP
-from retrofit.optimise.lagrange import LPResult, price, sample_prices, solve_core_lp, solve_lp
+from retrofit.optimise.lagrange import (LPResult, Pricing, price, refine_prices, sample_prices, solve_core_lp,
+                                       solve_lp)
 from retrofit.optimise.model import (COST_UNIT, OBJECTIVES, Model, aggregate_years, build_model, objective_values,
                                      usage)
 from retrofit.optimise.years import assign_years, front_load
@@ -53,6 +54,7 @@ FLOOR_MARGIN = 0.003         # lower limits (shares, equity) planned this much a
 IDEAL_GAP = 1e-3             # the ideal values (normalisers) are LP values to within this
 SAMPLE_ONLY_HOMES = 50_000   # above this many homes, an ideal is the bound at a sample's prices (about 0.1% high)
 IDEAL_SAMPLE_HOMES = 5_000
+REFINE_SAMPLE_HOMES = 5_000  # the sample whose prices `refine_prices` starts from
 
 
 @dataclass
@@ -83,13 +85,13 @@ def _scale_of(value: np.ndarray) -> float:
 
 
 def _lp(prepared: Prepared, value: np.ndarray, deadline: float, gap: float, cancel, progress,
-        seed: int) -> tuple[LPResult, Model]:
-    """LP relaxation (summed years) of ``value`` (already scaled), from a sample's prices,
-    and the model it was solved on (lower limits raised, unless that cannot be met)."""
+        seed: int, lam0: np.ndarray | None = None) -> tuple[LPResult, Model]:
+    """LP relaxation (summed years) of ``value`` (already scaled), from prices ``lam0`` (else a
+    sample's), and the model it was solved on (lower limits raised, unless that cannot be met)."""
     relaxed, planned = prepared.relaxed, prepared.planned
     if relaxed.n_homes <= CORE_HOMES_LP:  # the first core LP holds every home: it is the whole LP
         lam0 = np.zeros(len(relaxed.constraints))
-    else:
+    elif lam0 is None:
         lam0 = sample_prices(planned, value, seed)
     lp = solve_lp(planned, value, lam0, deadline, gap, cancel, progress, seed)
     if (lp.artificial > 1e-6).any() and time.perf_counter() < deadline and not (cancel and cancel.is_set()):
@@ -101,6 +103,31 @@ def _lp(prepared: Prepared, value: np.ndarray, deadline: float, gap: float, canc
     lp.pricing = price(relaxed, value, lp.lam)
     lp.bound = min(lp.bound, lp.pricing.bound) if planned.constraints == relaxed.constraints else lp.pricing.bound
     return lp, planned
+
+
+def _priced(prepared: Prepared, value: np.ndarray, seed: int) -> tuple[LPResult, Model]:
+    """The LP's prices without the LP (full scale): a sample's prices made nearly exact by
+    `refine_prices`, and the point where every home takes its best option at them. That point
+    is integral and keeps every rule to within the few homes the LP would split, which the
+    rounding (`_round_lp`) then decides. Seconds, where the core LP takes tens; when its
+    rounding fails, `optimise` falls back on the core LP (`_lp`)."""
+    relaxed, planned = prepared.relaxed, prepared.planned
+    lam0 = sample_prices(planned, value, seed, REFINE_SAMPLE_HOMES)
+    lam, pricing = refine_prices(planned, value, lam0)
+    if planned.constraints != relaxed.constraints:  # the same homes and terms, other limits: only lam @ rhs differs
+        rhs = [np.array([c.rhs for c in model.constraints]) for model in (planned, relaxed)]
+        pricing = _with_bound(pricing, pricing.bound + float(lam @ (rhs[1] - rhs[0])))
+    homes = np.flatnonzero(pricing.take)
+    none = np.zeros(len(relaxed.constraints))
+    lp = LPResult(value=float("nan"), bound=pricing.bound, lam=lam, pricing=pricing, col_row=pricing.row[homes],
+                  col_year=pricing.year[homes], x=np.ones(len(homes)), core_homes=np.zeros(relaxed.n_homes, dtype=bool),
+                  artificial=none, iterations=0, columns=0)
+    return lp, planned
+
+
+def _with_bound(pricing: Pricing, bound: float) -> Pricing:
+    return Pricing(lam=pricing.lam, best=pricing.best, row=pricing.row, year=pricing.year, take=pricing.take,
+                   margin=pricing.margin, bound=bound)
 
 
 def prepare(candidates: pd.DataFrame, scenario: Scenario, deadline: float, cancel=None, progress=None) -> Prepared:
@@ -140,7 +167,7 @@ def broken_rules(model: Model, rows: np.ndarray, years: np.ndarray) -> list[str]
               if u > c.rhs + (1e-5 if c.money else 1e-6) + 1e-9 * abs(c.rhs)]
     if model.must.any() and not np.isin(np.flatnonzero(model.must), model.home[rows]).all():
         broken.append("rules.must_include")
-    if (years >= model.n_years).any() or len(np.unique(model.home[rows])) < len(rows):
+    if (years >= model.n_years).any() or np.bincount(model.home[rows], minlength=1).max(initial=0) > 1:
         broken.append("one package and year per home")
     return broken
 
@@ -173,13 +200,18 @@ def optimise(candidates: pd.DataFrame, scenario: Scenario, progress=None,
     value = value_raw / scale
     gap_target = scenario.solver.relative_gap
 
-    report(0.35, "prices and LP relaxation")
-    lp, planned = _lp(prepared, value, started + 0.75 * limit, gap_target * LP_GAP_SHARE, cancel,
-             lambda f, m: report(0.35 + 0.4 * f, m), scenario.solver.seed)
-    bound = lp.bound * scale
-
     T = model.n_years
     whole = model.n_rows * T <= FULL_CORE_COLUMNS
+    priced = not whole and relaxed.n_homes > CORE_HOMES_LP  # full scale: prices first, the LP only if needed
+    report(0.35, "prices" if priced else "prices and LP relaxation")
+    lp_deadline = started + 0.75 * limit
+    if priced:
+        lp, planned = _priced(prepared, value, scenario.solver.seed)
+    else:
+        lp, planned = _lp(prepared, value, lp_deadline, gap_target * LP_GAP_SHARE, cancel,
+                          lambda f, m: report(0.35 + 0.4 * f, m), scenario.solver.seed)
+    bound = lp.bound * scale
+
     cp_deadline = deadline - min(1.0, 0.05 * limit)
     attempts: list[tuple[str, np.ndarray, np.ndarray]] = []  # candidate plans, best first
     core_stats: dict = {}
@@ -204,37 +236,26 @@ def optimise(candidates: pd.DataFrame, scenario: Scenario, progress=None,
         core_stats = {"core_homes": model.n_homes, "core_columns": len(rows), "core_status": core.status,
                       "core_seconds": core.seconds}
     else:
-        plan_rows, core_stats = _round_lp(planned, value, lp, scale, bound, gap_target, mobilisation_raw,
-                                          min(cp_deadline, time.perf_counter() + POLISH_SHARE * limit),
-                                          scenario.solver.seed, cancel, report)
-        integral = lp.col_row[lp.x >= 1 - 1e-6]
-        for name, rows in (("CP-SAT", plan_rows), ("LP rounded down", integral)):
-            if rows is None:
-                continue
-            report(0.9, f"years for {len(rows):,} homes")
-            years = assign_years(model, rows, value, scenario.solver.seed, max(0.5, deadline - time.perf_counter()))
-            placed = years < T
-            unplaced = rows[~placed]
-            rows, years = rows[placed], years[placed]
-            ok = not broken_rules(model, rows, years)
-            if not ok or value_raw[rows].sum() < (1 - gap_target) * bound:
-                report(0.92, "packages and years of the homes nearest the threshold, again")
-                polished = _polish(model, value, rows, years, unplaced, lp.pricing.margin, scale, bound, gap_target,
-                                   mobilisation_raw, min(cp_deadline, time.perf_counter() + POLISH_SHARE * limit),
-                                   scenario.solver.seed, cancel)
-                if polished is not None and not broken_rules(model, *polished) \
-                        and (not ok or value[polished[0]].sum() >= value[rows].sum()):
-                    attempts.append((name + ", years polished", *polished))
-                    break
-            attempts.append((name, rows, years))
-            if ok:
-                break
+        def plans(lp: LPResult, planned: Model, bound: float):
+            return _summed_plans(model, planned, value, value_raw, lp, scale, bound, gap_target, mobilisation_raw,
+                                 cp_deadline, deadline, limit, scenario.solver.seed, cancel, report)
+
+        attempts, core_stats = plans(lp, planned, bound)
+        if priced and not any(not broken_rules(model, rows, years) and value_raw[rows].sum() >= (1 - gap_target) * bound
+                              for _, rows, years in attempts):
+            report(0.5, "LP relaxation (the prices alone left the plan short)")
+            lp, planned = _lp(prepared, value, lp_deadline, gap_target * LP_GAP_SHARE, cancel,
+                              lambda f, m: report(0.5 + 0.3 * f, m), scenario.solver.seed, lp.lam)
+            bound = min(bound, lp.bound * scale)
+            attempts = plans(lp, planned, bound)[0] + attempts
+            priced = False
+        core_stats["lp_route"] = "prices" if priced else "core LP"
 
     report(0.95, "checking the plan")
     chosen = None
     for name, rows, years in attempts:
-        if mobilisation_raw == 0:
-            years = front_load(model, rows, years)
+        if mobilisation_raw == 0 and (whole or "polished" in name):  # `assign_years` front-loads its own
+            years = front_load(model, rows, years, value)
         if not broken_rules(model, rows, years):
             chosen = (name, rows, years)
             break
@@ -242,7 +263,7 @@ def optimise(candidates: pd.DataFrame, scenario: Scenario, progress=None,
         raise RetrofitError(f"no plan that keeps every rule was found within the time limit "
                             f"(solver.time_limit_s = {limit:g} s); raise solver.time_limit_s and run again")
     source, plan_rows, plan_years = chosen
-    areas_opened = len(np.unique(model.area[plan_rows] * T + plan_years))
+    areas_opened = int(np.count_nonzero(np.bincount(model.area[plan_rows] * T + plan_years, minlength=1)))
     objective = float(value_raw[plan_rows].sum() - mobilisation_raw * areas_opened)
     if bound is None:
         bound = objective
@@ -261,7 +282,7 @@ def optimise(candidates: pd.DataFrame, scenario: Scenario, progress=None,
                      "value_scale": scale, "normalisers": dict(normalisers)},
         "solver": {
             "plan_from": source, "greedy_objective": float(value_raw[greedy_rows].sum()),
-            "lp_value": lp.value * scale, "lp_iterations": lp.iterations, "lp_core_homes": int(lp.core_homes.sum()),
+            "lp_value": lp.value * scale if np.isfinite(lp.value) else None, "lp_iterations": lp.iterations, "lp_core_homes": int(lp.core_homes.sum()),
             "lp_columns": lp.columns, **core_stats, "whole_problem_in_core": bool(whole),
             "rows_removed_by_rules": model.removed, "areas_opened": areas_opened,
             "mobilisation_objective_per_area_year": mobilisation_raw,
@@ -273,6 +294,48 @@ def optimise(candidates: pd.DataFrame, scenario: Scenario, progress=None,
                       kpis=plan_kpis(plan), details=details, prepared=prepared)
 
 
+def _summed_plans(model: Model, planned: Model, value: np.ndarray, value_raw: np.ndarray, lp: LPResult, scale: float,
+                  bound: float, gap_target: float, mobilisation_raw: float, cp_deadline: float, deadline: float,
+                  limit: float, seed: int, cancel, report) -> tuple[list, dict]:
+    """Candidate plans (best first) from a point of the summed-years LP: rounded by CP-SAT (else
+    rounded down), years assigned, and polished when homes found no year or value was lost."""
+    plan_rows, core_stats = _round_lp(planned, value, lp, scale, bound, gap_target, mobilisation_raw,
+                                      min(cp_deadline, time.perf_counter() + POLISH_SHARE * limit), seed, cancel, report)
+    # an LP point rounded down keeps every summed rule; a priced point (no LP) need not
+    integral = lp.col_row[lp.x >= 1 - 1e-6] if not np.isnan(lp.value) else None
+    attempts = []
+    T = model.n_years
+    for name, rows in (("CP-SAT", plan_rows), ("LP rounded down", integral)):
+        if rows is None:
+            continue
+        report(0.9, f"years for {len(rows):,} homes")
+        years = assign_years(model, rows, value, seed, max(0.5, deadline - time.perf_counter()))
+        placed = years < T
+        unplaced = rows[~placed]
+        rows, years = rows[placed], years[placed]
+        ok = not broken_rules(model, rows, years)
+        if not ok or value_raw[rows].sum() < (1 - gap_target) * bound:
+            report(0.92, "packages and years of the homes nearest the threshold, again")
+            polished = _polish(model, value, rows, years, unplaced, lp.pricing.margin, scale, bound, gap_target,
+                               mobilisation_raw, min(cp_deadline, time.perf_counter() + POLISH_SHARE * limit),
+                               seed, cancel)
+            if polished is not None and not broken_rules(model, *polished) \
+                    and (not ok or value[polished[0]].sum() >= value[rows].sum()):
+                attempts.append((name + ", years polished", *polished))
+                break
+        attempts.append((name, rows, years))
+        if ok:
+            break
+    return attempts, core_stats
+
+
+def _nearest(margin: np.ndarray, count: int) -> np.ndarray:
+    """The ``count`` homes nearest the threshold (smallest margin), in no particular order."""
+    if count >= len(margin):
+        return np.arange(len(margin))
+    return np.argpartition(margin, count)[:count]
+
+
 def _round_lp(relaxed: Model, value: np.ndarray, lp: LPResult, scale: float, bound: float, gap_target: float,
               mobilisation_raw: float, deadline: float, seed: int, cancel, report):
     """Rows of an integer plan (summed years) from the LP: CP-SAT decides the fractional homes and
@@ -280,20 +343,22 @@ def _round_lp(relaxed: Model, value: np.ndarray, lp: LPResult, scale: float, bou
     core_homes = np.zeros(relaxed.n_homes, dtype=bool)
     fractional = (lp.x > 1e-6) & (lp.x < 1 - 1e-6)
     core_homes[relaxed.home[lp.col_row[fractional]]] = True
-    core_homes[np.argsort(lp.pricing.margin, kind="stable")[:CORE_HOMES]] = True
+    core_homes[_nearest(lp.pricing.margin, CORE_HOMES)] = True
     integral = lp.x >= 1 - 1e-6
     fixed = integral & ~core_homes[relaxed.home[lp.col_row]]
     fixed_rows = lp.col_row[fixed]
     rows = np.flatnonzero(core_homes[relaxed.home])
     years = np.zeros(len(rows), dtype=np.int64)
-    hint = np.isin(rows, lp.col_row[integral])
+    in_lp = np.zeros(relaxed.n_rows, dtype=bool)
+    in_lp[lp.col_row[integral]] = True
+    hint = in_lp[rows]
     no_year = np.zeros(len(fixed_rows), dtype=np.int64)
     residual = np.array([c.rhs for c in relaxed.constraints]) - usage(relaxed, fixed_rows, no_year)
     fixed_value = float(value[fixed_rows].sum())
     target = (1 - 0.5 * gap_target) * bound / scale - fixed_value  # the whole plan within half the gap target
     report(0.8, f"CP-SAT on {int(core_homes.sum()):,} homes, {len(rows):,} options")
     core = solve_core(relaxed, value, rows, years, hint, residual, deadline, seed, gap_target, target,
-                      mobilisation_raw / scale, np.unique(relaxed.area[fixed_rows]), cancel)
+                      mobilisation_raw / scale, np.unique(relaxed.area[fixed_rows]) if mobilisation_raw else None, cancel)
     stats = {"core_homes": int(core_homes.sum()), "core_columns": int(len(rows)), "core_status": core.status,
              "core_seconds": core.seconds}
     if core.chosen is None:
@@ -311,7 +376,7 @@ def _polish(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndarray
     them (CP-SAT, slow to find a first plan here, only when mobilisation charges count)."""
     T = model.n_years
     core_homes = np.zeros(model.n_homes, dtype=bool)
-    core_homes[np.argsort(margin, kind="stable")[:CORE_HOMES]] = True
+    core_homes[_nearest(margin, CORE_HOMES)] = True
     core_homes[model.home[unplaced]] = True
     keep = ~core_homes[model.home[rows]]
     fixed_rows, fixed_years = rows[keep], years[keep]
@@ -325,7 +390,7 @@ def _polish(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndarray
     core_rows, core_years = core_rows[useful], core_years[useful]
     if mobilisation_raw == 0:  # HiGHS branch-and-cut finds a plan that keeps every rule quickly here
         mip = solve_core_lp(model, value, core_rows, core_years, residual, max(0.1, deadline - time.perf_counter()),
-                            seed, integer=True, gap=0.5 * gap_target)
+                            seed, integer=True, gap=0.5 * gap_target, offset=float(value[fixed_rows].sum()))
         if not mip.ok:
             return None
         chosen = mip.x > 0.5

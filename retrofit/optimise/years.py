@@ -35,35 +35,39 @@ def _rooms(model: Model, rows: np.ndarray, years: np.ndarray, yearly: list[int])
     return room
 
 
-def front_load(model: Model, rows: np.ndarray, years: np.ndarray) -> np.ndarray:
+def front_load(model: Model, rows: np.ndarray, years: np.ndarray, value: np.ndarray | None = None) -> np.ndarray:
     """Years with each home moved to the earliest year with room under every per-year rule.
 
-    A year index of ``n_years`` means "not placed yet"; such homes go first and stay at
-    ``n_years`` if no year has room. Totals (budget, shares, equity) do not change: no home
-    changes package. Vectorised: for each year, homes from later years are taken in order
-    while the running sums of their use of each of that year's rules stay within its room."""
+    A year index of ``n_years`` means "not placed yet"; such homes go first (the most valuable
+    first, when ``value`` per model row is given) and stay at ``n_years`` if no year has room.
+    Totals (budget, shares, equity) do not change: no home changes package. Vectorised: for
+    each year, homes from later years are taken in order while the running sums of their use
+    of each of that year's rules stay within its room."""
     T = model.n_years
     years = years.copy()
     yearly = _yearly(model)
     if not yearly:
         return np.where(years > 0, 0, years)
     placed_last = years >= T
+    city = model.city[rows]
+    use_of = {term: model.term(term, rows) for term in {model.constraints[j].term for j in yearly}}
+    # unplaced homes first (most valuable first), then the smallest use first (more homes fit)
+    rank = np.where(placed_last, -value[rows] if value is not None else model.cost[rows], model.cost[rows])
+    order = np.lexsort((rank, ~placed_last))  # the order is fixed: sort once
     for t in range(T):
-        rules = [j for j in yearly if model.constraints[j].year == t]
+        rules = [model.constraints[j] for j in yearly if model.constraints[j].year == t]
         for _ in range(PASSES):
-            movers = np.flatnonzero(years > t)
+            movers = order[years[order] > t]
             if len(movers) == 0:
                 break
-            # homes not placed yet first, then the smallest use first (more homes fit)
-            order = np.lexsort((model.cost[rows[movers]], ~placed_last[movers]))
-            movers = movers[order]
             here = years == t
+            mover_city = city[movers]
             ok = np.ones(len(movers), dtype=bool)
-            for j in rules:
-                c = model.constraints[j]
-                room = c.rhs - np.sum(c.sign * model.term(c.term, rows[here & model.applies(c, rows, years)]))
-                applies = model.applies(c, rows[movers], np.full(len(movers), t))
-                use = np.where(applies, c.sign * model.term(c.term, rows[movers]), 0.0)
+            for c in rules:
+                in_city = here if c.city < 0 else here & (city == c.city)
+                room = c.rhs - c.sign * use_of[c.term][in_city].sum()
+                applies = np.ones(len(movers), dtype=bool) if c.city < 0 else mover_city == c.city
+                use = np.where(applies, c.sign * use_of[c.term][movers], 0.0)
                 ok &= ~applies | (np.cumsum(use) <= room + 1e-9)
             if not ok.any():
                 break
@@ -115,9 +119,10 @@ def assign_years(model: Model, rows: np.ndarray, value: np.ndarray, seed: int = 
     t_of = np.tile(np.arange(T), n_cls)
     h.addRows(n_cls, np.where(must, count, -inf), count, n, (np.arange(n_cls) * T).astype(np.int32),
               np.arange(n, dtype=np.int32), np.ones(n))
+    use_of = {term: model.term(term, rows) for term in {model.constraints[j].term for j in yearly}}
     for j in yearly:
         c = model.constraints[j]
-        coef = np.bincount(members, weights=c.sign * model.term(c.term, rows), minlength=n_cls) / count
+        coef = np.bincount(members, weights=c.sign * use_of[c.term], minlength=n_cls) / count
         cls_city = np.full(n_cls, -1)
         cls_city[members] = city
         ok = (t_of == c.year) & ((c.city < 0) | (cls_city[g_of] == c.city)) & (coef[g_of] != 0)
@@ -136,11 +141,11 @@ def assign_years(model: Model, rows: np.ndarray, value: np.ndarray, seed: int = 
         position[by_class] = np.arange(len(rows)) - np.repeat(first, count.astype(np.int64))
         cumulative = np.cumsum(y, axis=1)
         years = np.minimum((position[:, None] >= cumulative[members]).sum(axis=1), T)
-        years = _unplace_excess(model, rows, years)
-    return front_load(model, rows, years)
+        years = _unplace_excess(model, rows, years, use_of)
+    return front_load(model, rows, years, value)
 
 
-def _unplace_excess(model: Model, rows: np.ndarray, years: np.ndarray) -> np.ndarray:
+def _unplace_excess(model: Model, rows: np.ndarray, years: np.ndarray, use_of: dict) -> np.ndarray:
     """Take out of each year the fewest, largest users of any per-year rule it breaks (class
     means are not exact); they are placed again by `front_load`."""
     T = model.n_years
@@ -148,7 +153,7 @@ def _unplace_excess(model: Model, rows: np.ndarray, years: np.ndarray) -> np.nda
     for j in _yearly(model):
         c = model.constraints[j]
         here = np.flatnonzero(model.applies(c, rows, years) & (years < T))
-        use = c.sign * model.term(c.term, rows[here])
+        use = c.sign * use_of[c.term][here]
         excess = use.sum() - c.rhs
         if excess > 1e-9:
             order = np.argsort(-use, kind="stable")

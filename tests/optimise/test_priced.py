@@ -1,0 +1,80 @@
+"""Full scale without an LP: prices from a sample, refined to the LP's own (`refine_prices`).
+
+An instance with more homes than the first core LP holds (`lagrange.CORE_HOMES`) takes this
+route; the tests check the prices against the LP solved to optimality, the plan against every
+rule, and the fall-back on the core LP when the prices alone do not give a plan."""
+
+import numpy as np
+import pytest
+
+from retrofit.optimise import optimise
+from retrofit.optimise import lagrange
+from retrofit.optimise import solve as solve_module
+from retrofit.optimise.lagrange import price, refine_prices, sample_prices, solve_lp
+from retrofit.optimise.model import aggregate_years, build_model, objective_values
+from retrofit.optimise.synthetic import synthetic_candidates
+from retrofit.plan import check_plan
+
+from tests.optimise.helpers import scenario
+
+HOMES = 16_000  # more than the first core LP holds
+
+
+@pytest.fixture(scope="module")
+def large():
+    assert HOMES > lagrange.CORE_HOMES
+    table = synthetic_candidates(HOMES, seed=11)
+    scen = scenario(16_000_000, years=(2026, 2030),
+                    budget={"per_year_gbp": [2_000_000, 3_000_000, 3_500_000, 3_500_000, 4_000_000]},
+                    weights={"carbon": 1.0, "fuel_poverty": 1.0, "jobs": 0.5, "normalise": "ideal"},
+                    cities={"Birmingham": {"min_share": 0.5, "homes_per_year": 420},
+                            "Coventry": {"min_share": 0.15, "homes_per_year": 150},
+                            "Wolverhampton": {"homes_per_year": 120}},
+                    rules={"equity_min_share": 0.5}, solver={"time_limit_s": 60.0, "relative_gap": 0.0005})
+    return table, scen
+
+
+def test_refined_prices_prove_the_lp_value(large):
+    table, scen = large
+    model = aggregate_years(build_model(table, scen))
+    value = objective_values(model, {"carbon": 1.0, "fuel_poverty": 1.0, "jobs": 0.5}, dict.fromkeys(
+        ["carbon", "fuel_poverty", "jobs"], 1.0))
+    value /= np.median(value[value > 0])
+    exact = solve_lp(model, value, np.zeros(len(model.constraints)), deadline=np.inf, gap=1e-9)
+    start = sample_prices(model, value, seed=1, homes=2_000)
+    lam, pricing = refine_prices(model, value, start)
+    assert pricing.bound >= exact.value * (1 - 1e-12)  # any prices bound the LP from above
+    assert pricing.bound == pytest.approx(price(model, value, lam).bound)
+    assert price(model, value, start).bound - exact.value > 1e-5 * exact.value  # the sample's prices were not it
+    assert pricing.bound - exact.value < 1e-6 * exact.value  # the refined ones are
+
+
+def test_large_instance_plans_from_prices_and_keeps_every_rule(large):
+    table, scen = large
+    result = optimise(table, scen)
+    assert result.details["solver"]["lp_route"] == "prices"
+    assert result.details["problems"] == [] and check_plan(result.plan, table, scen) == []
+    assert result.bound >= result.objective and result.gap <= scen.solver.relative_gap
+    heavier = scen.model_copy(update={"weights": scen.weights.model_copy(update={"jobs": 1.0})})
+    warm = optimise(table, heavier, warm_start=result)
+    assert warm.details["solver"]["lp_route"] == "prices"
+    assert check_plan(warm.plan, table, heavier) == [] and warm.gap <= scen.solver.relative_gap
+    assert warm.kpis["jobs_fte_years"] >= result.kpis["jobs_fte_years"] * (1 - result.gap - warm.gap)
+
+
+def test_core_lp_takes_over_when_the_prices_give_no_plan(large, monkeypatch):
+    table, scen = large
+    real = solve_module._priced
+
+    def at_zero_prices(prepared, value, seed):  # every home takes its best package: far over every limit
+        lp, planned = real(prepared, value, seed)
+        pricing = price(planned, value, np.zeros(len(planned.constraints)))
+        take = np.flatnonzero(pricing.take)
+        lp.lam, lp.pricing, lp.col_row, lp.col_year = pricing.lam, pricing, pricing.row[take], pricing.year[take]
+        lp.x = np.ones(len(take))
+        return lp, planned
+
+    monkeypatch.setattr(solve_module, "_priced", at_zero_prices)
+    result = optimise(table, scen)
+    assert result.details["solver"]["lp_route"] == "core LP"
+    assert check_plan(result.plan, table, scen) == [] and result.gap <= scen.solver.relative_gap
