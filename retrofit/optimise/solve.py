@@ -5,11 +5,16 @@ Steps, each under the scenario's time limit (and the caller's cancel event):
    the same model with every per-year limit summed over the programme (`aggregate_years`)
    is a relaxation whose prices tell every home's choice apart;
 2. the ideal of each objective alone (for normalise = "ideal");
-3. starting prices from a sample of homes, then the LP relaxation by the core method and its
-   Lagrangian bound, which bounds the phased problem too (lagrange.py);
-4. CP-SAT rounds the LP: the fractional homes and those nearest the threshold, everything
+3. prices for the coupling rows. At full scale (more homes than the first core LP holds):
+   a sample's prices, refined to the LP's own by `refine_prices` (the smoothed dual of the
+   homes near the threshold, every other home fixed at its clear choice), and the integral
+   point where each home takes its best option at them. Smaller problems: the LP relaxation
+   by the core method (lagrange.py). Either way the Lagrangian bound at the prices bounds the
+   phased problem too;
+4. CP-SAT rounds that point: the fractional homes and those nearest the threshold, everything
    else fixed, stopping once the whole plan is within the gap target (core.py). Small
-   problems go to CP-SAT whole, years included (exact);
+   problems go to CP-SAT whole, years included (exact). When the prices alone give no plan
+   within the gap, the core LP is solved from them and rounded instead;
 5. years: each year's limits kept, work as early as they allow (years.py); homes that find no
    year, and those nearest the threshold, are decided again on the phased model (`_polish`);
 6. the plan is checked (every rule, from the model and then independently by `check_plan`);
