@@ -328,7 +328,7 @@ def solve_core_lp(model: Model, value: np.ndarray, rows: np.ndarray, years: np.n
 
 @dataclass
 class LPResult:
-    value: float              # the LP point's value (fixed homes + core), -inf when it breaks a rule, nan: no LP (priced)
+    value: float              # the LP point's value (fixed homes + core), -inf when it breaks a rule
     bound: float              # best Lagrangian bound proven
     lam: np.ndarray           # prices of the coupling rows
     pricing: Pricing          # each home's best option at lam
@@ -377,18 +377,25 @@ def _overfull(model: Model, take: np.ndarray, row: np.ndarray, year: np.ndarray,
     return unfix
 
 
+def _elsewhere(pricing: Pricing, take: np.ndarray, row: np.ndarray, year: np.ndarray) -> np.ndarray:
+    """Homes taken at (row, year) whose best option under ``pricing`` is another."""
+    return take & ((pricing.row != row) | (pricing.year != year))
+
+
 def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, deadline: float, gap: float,
              cancel: threading.Event | None = None, progress=None, seed: int = 1,
-             max_iterations: int = 30) -> LPResult:
-    """The LP relaxation to within ``gap`` of the Lagrangian bound, by the core method from prices ``lam0``.
+             max_iterations: int = 30, core_homes: int = CORE_HOMES, start: Pricing | None = None) -> LPResult:
+    """The LP relaxation to within ``gap`` of the Lagrangian bound, by the core method from prices ``lam0``
+    (``start``: their pricing, when already known), the first core being the ``core_homes``
+    homes nearest the threshold.
 
     Prices are stabilised (Wentges smoothing): each round prices the homes at the midpoint of
     the best prices so far and the core LP's duals, so a core LP that cannot yet fill a limit
     (its dual drops to 0) does not throw every home of that city into the next core."""
     T = model.n_years
-    center = price(model, value, lam0)
+    center = start if start is not None else price(model, value, lam0)
     pricing = center
-    size = min(model.n_homes, CORE_HOMES)
+    size = min(model.n_homes, core_homes)
     core = np.zeros(model.n_homes, dtype=bool)
     core[np.argsort(pricing.margin, kind="stable")[:size]] = True
     fixed_take = pricing.take & ~core
@@ -425,6 +432,8 @@ def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, deadline: float,
         lam = lp.lam
         for weight in (0.0, 0.5):  # the LP's duals, then the midpoint with the best prices so far
             trial = price(model, value, weight * center.lam + (1 - weight) * lp.lam)
+            if weight == 0.0:
+                dual = trial
             if trial.bound < center.bound:
                 center = trial
                 break
@@ -437,17 +446,23 @@ def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, deadline: float,
         if time.perf_counter() >= deadline or (cancel is not None and cancel.is_set()) or iterations >= max_iterations:
             break
         # fixed homes whose choice is no longer clearly best join the core
-        moved = ~core & ((pricing.take != fixed_take) | (pricing.margin < 1e-9)
-                         | (fixed_take & ((pricing.row != fixed_row) | (pricing.year != fixed_year))))
+        moved = ~core & ((pricing.take != fixed_take) | (pricing.margin < 1e-9) | _elsewhere(pricing, fixed_take,
+                                                                                             fixed_row, fixed_year))
         # core homes whose best option is not among their columns get it
         have = np.isin(pricing.row * T + pricing.year, rows * T + years)
         missing = core & pricing.take & ~have
+        if dual is not pricing:  # at the LP's own duals a fixed home better elsewhere: the LP is not optimal yet
+            moved |= ~core & (dual.margin > 1e-9) & ((dual.take != fixed_take)
+                                                     | _elsewhere(dual, fixed_take, fixed_row, fixed_year))
+            missing_dual = core & dual.take & ~np.isin(dual.row * T + dual.year, rows * T + years)
+            extra = np.r_[extra, dual.row[missing_dual] * T + dual.year[missing_dual]]
+            missing |= missing_dual
         if not moved.any() and not missing.any():
             if feasible:
                 break
             moved = ~core  # the fixed homes cannot be reconciled with the limits: widen the core
             moved[np.argsort(np.where(core, np.inf, pricing.margin), kind="stable")[size:]] = False
-        extra = np.r_[extra, pricing.row[missing] * T + pricing.year[missing]]
+        extra = np.r_[extra, pricing.row[missing & pricing.take] * T + pricing.year[missing & pricing.take]]
         core |= moved
         fixed_take &= ~core
     if last is None:

@@ -60,6 +60,7 @@ IDEAL_GAP = 1e-3             # the ideal values (normalisers) are LP values to w
 SAMPLE_ONLY_HOMES = 50_000   # above this many homes, an ideal is the bound at a sample's prices (about 0.1% high)
 IDEAL_SAMPLE_HOMES = 5_000
 REFINE_SAMPLE_HOMES = 5_000  # the sample whose prices `refine_prices` starts from
+REFINED_CORE_HOMES = 3_000   # the first core LP's homes after `refine_prices`
 
 
 @dataclass
@@ -89,50 +90,37 @@ def _scale_of(value: np.ndarray) -> float:
     return float(np.median(positive)) if len(positive) else 1.0
 
 
-def _lp(prepared: Prepared, value: np.ndarray, deadline: float, gap: float, cancel, progress,
-        seed: int, lam0: np.ndarray | None = None) -> tuple[LPResult, Model]:
+def _lp(prepared: Prepared, value: np.ndarray, deadline: float, gap: float, cancel, progress, seed: int,
+        lam0: np.ndarray | None = None, core_homes: int = CORE_HOMES_LP, start: Pricing | None = None
+        ) -> tuple[LPResult, Model]:
     """LP relaxation (summed years) of ``value`` (already scaled), from prices ``lam0`` (else a
     sample's), and the model it was solved on (lower limits raised, unless that cannot be met)."""
     relaxed, planned = prepared.relaxed, prepared.planned
-    if relaxed.n_homes <= CORE_HOMES_LP:  # the first core LP holds every home: it is the whole LP
-        lam0 = np.zeros(len(relaxed.constraints))
+    if relaxed.n_homes <= core_homes:  # the first core LP holds every home: it is the whole LP
+        lam0, start = np.zeros(len(relaxed.constraints)), None
     elif lam0 is None:
         lam0 = sample_prices(planned, value, seed)
-    lp = solve_lp(planned, value, lam0, deadline, gap, cancel, progress, seed)
+    lp = solve_lp(planned, value, lam0, deadline, gap, cancel, progress, seed, core_homes=core_homes, start=start)
     if (lp.artificial > 1e-6).any() and time.perf_counter() < deadline and not (cancel and cancel.is_set()):
         planned = relaxed  # the margin may be more than the homes can give
-        lp = solve_lp(relaxed, value, lam0, deadline, gap, cancel, progress, seed)
+        lp = solve_lp(relaxed, value, lam0, deadline, gap, cancel, progress, seed, core_homes=core_homes)
         if (lp.artificial > 1e-6).any() and time.perf_counter() < deadline and not (cancel and cancel.is_set()):
             raise InfeasibleScenario(explain_broken_rows(relaxed, lp.artificial))
-    # the bound comes from the plain relaxation (valid at any prices)
-    lp.pricing = price(relaxed, value, lp.lam)
-    lp.bound = min(lp.bound, lp.pricing.bound) if planned.constraints == relaxed.constraints else lp.pricing.bound
+    # the bound is the plain relaxation's (valid at any prices): the same homes and terms with lower
+    # limits not raised, so only lam @ rhs differs
+    rhs = [np.array([c.rhs for c in model.constraints]) for model in (planned, relaxed)]
+    lp.bound += float(lp.lam @ (rhs[1] - rhs[0]))
     return lp, planned
 
 
-def _priced(prepared: Prepared, value: np.ndarray, seed: int) -> tuple[LPResult, Model]:
-    """The LP's prices without the LP (full scale): a sample's prices made nearly exact by
-    `refine_prices`, and the point where every home takes its best option at them. That point
-    is integral and keeps every rule to within the few homes the LP would split, which the
-    rounding (`_round_lp`) then decides. Seconds, where the core LP takes tens; when its
-    rounding fails, `optimise` falls back on the core LP (`_lp`)."""
-    relaxed, planned = prepared.relaxed, prepared.planned
-    lam0 = sample_prices(planned, value, seed, REFINE_SAMPLE_HOMES)
-    lam, pricing = refine_prices(planned, value, lam0)
-    if planned.constraints != relaxed.constraints:  # the same homes and terms, other limits: only lam @ rhs differs
-        rhs = [np.array([c.rhs for c in model.constraints]) for model in (planned, relaxed)]
-        pricing = _with_bound(pricing, pricing.bound + float(lam @ (rhs[1] - rhs[0])))
-    homes = np.flatnonzero(pricing.take)
-    none = np.zeros(len(relaxed.constraints))
-    lp = LPResult(value=float("nan"), bound=pricing.bound, lam=lam, pricing=pricing, col_row=pricing.row[homes],
-                  col_year=pricing.year[homes], x=np.ones(len(homes)), core_homes=np.zeros(relaxed.n_homes, dtype=bool),
-                  artificial=none, iterations=0, columns=0)
-    return lp, planned
-
-
-def _with_bound(pricing: Pricing, bound: float) -> Pricing:
-    return Pricing(lam=pricing.lam, best=pricing.best, row=pricing.row, year=pricing.year, take=pricing.take,
-                   margin=pricing.margin, bound=bound)
+def _refined_lp(prepared: Prepared, value: np.ndarray, deadline: float, gap: float, cancel,
+                seed: int) -> tuple[LPResult, Model]:
+    """The LP at full scale in seconds: a sample's prices made nearly exact by `refine_prices`,
+    so that a small first core (the homes nearest the threshold) holds every home whose choice
+    is in doubt; the core LP then settles ties and the few fractional homes exactly."""
+    lam0 = sample_prices(prepared.planned, value, seed, REFINE_SAMPLE_HOMES)
+    lam, pricing = refine_prices(prepared.planned, value, lam0)
+    return _lp(prepared, value, deadline, gap, cancel, None, seed, lam, REFINED_CORE_HOMES, pricing)
 
 
 def prepare(candidates: pd.DataFrame, scenario: Scenario, deadline: float, cancel=None, progress=None) -> Prepared:
@@ -211,7 +199,7 @@ def optimise(candidates: pd.DataFrame, scenario: Scenario, progress=None,
     report(0.35, "prices" if priced else "prices and LP relaxation")
     lp_deadline = started + 0.75 * limit
     if priced:
-        lp, planned = _priced(prepared, value, scenario.solver.seed)
+        lp, planned = _refined_lp(prepared, value, lp_deadline, gap_target * LP_GAP_SHARE, cancel, scenario.solver.seed)
     else:
         lp, planned = _lp(prepared, value, lp_deadline, gap_target * LP_GAP_SHARE, cancel,
                           lambda f, m: report(0.35 + 0.4 * f, m), scenario.solver.seed)
@@ -246,15 +234,15 @@ def optimise(candidates: pd.DataFrame, scenario: Scenario, progress=None,
                                  cp_deadline, deadline, limit, scenario.solver.seed, cancel, report)
 
         attempts, core_stats = plans(lp, planned, bound)
-        if priced and not any(not broken_rules(model, rows, years) and value_raw[rows].sum() >= (1 - gap_target) * bound
-                              for _, rows, years in attempts):
-            report(0.5, "LP relaxation (the prices alone left the plan short)")
+        if priced and not any(not broken_rules(model, rows, years) for _, rows, years in attempts):
+            report(0.5, "LP relaxation on a wider core (no plan from the first)")
             lp, planned = _lp(prepared, value, lp_deadline, gap_target * LP_GAP_SHARE, cancel,
                               lambda f, m: report(0.5 + 0.3 * f, m), scenario.solver.seed, lp.lam)
             bound = min(bound, lp.bound * scale)
-            attempts = plans(lp, planned, bound)[0] + attempts
+            again, core_stats = plans(lp, planned, bound)
+            attempts = again + attempts
             priced = False
-        core_stats["lp_route"] = "prices" if priced else "core LP"
+        core_stats["lp_route"] = "refined prices, small core" if priced else "core LP"
 
     report(0.95, "checking the plan")
     chosen = None
@@ -306,8 +294,7 @@ def _summed_plans(model: Model, planned: Model, value: np.ndarray, value_raw: np
     rounded down), years assigned, and polished when homes found no year or value was lost."""
     plan_rows, core_stats = _round_lp(planned, value, lp, scale, bound, gap_target, mobilisation_raw,
                                       min(cp_deadline, time.perf_counter() + POLISH_SHARE * limit), seed, cancel, report)
-    # an LP point rounded down keeps every summed rule; a priced point (no LP) need not
-    integral = lp.col_row[lp.x >= 1 - 1e-6] if not np.isnan(lp.value) else None
+    integral = lp.col_row[lp.x >= 1 - 1e-6]
     attempts = []
     T = model.n_years
     for name, rows in (("CP-SAT", plan_rows), ("LP rounded down", integral)):
@@ -360,7 +347,10 @@ def _round_lp(relaxed: Model, value: np.ndarray, lp: LPResult, scale: float, bou
     no_year = np.zeros(len(fixed_rows), dtype=np.int64)
     residual = np.array([c.rhs for c in relaxed.constraints]) - usage(relaxed, fixed_rows, no_year)
     fixed_value = float(value[fixed_rows].sum())
-    target = (1 - 0.5 * gap_target) * bound / scale - fixed_value  # the whole plan within half the gap target
+    # the whole plan within half the gap target of what it can reach: the LP of the planned model
+    # (lower limits raised) where known, else the bound
+    reach = min(bound / scale, lp.value) if np.isfinite(lp.value) else bound / scale
+    target = (1 - 0.5 * gap_target) * reach - fixed_value
     report(0.8, f"CP-SAT on {int(core_homes.sum()):,} homes, {len(rows):,} options")
     core = solve_core(relaxed, value, rows, years, hint, residual, deadline, seed, gap_target, target,
                       mobilisation_raw / scale, np.unique(relaxed.area[fixed_rows]) if mobilisation_raw else None, cancel)

@@ -1,8 +1,8 @@
-"""Full scale without an LP: prices from a sample, refined to the LP's own (`refine_prices`).
+"""Full scale: prices from a sample refined to the LP's own (`refine_prices`), then a small core LP.
 
 An instance with more homes than the first core LP holds (`lagrange.CORE_HOMES`) takes this
 route; the tests check the prices against the LP solved to optimality, the plan against every
-rule, and the fall-back on the core LP when the prices alone do not give a plan."""
+rule, and the fall-back on the core LP with its wide first core when that route finds no plan."""
 
 import numpy as np
 import pytest
@@ -52,29 +52,27 @@ def test_refined_prices_prove_the_lp_value(large):
 def test_large_instance_plans_from_prices_and_keeps_every_rule(large):
     table, scen = large
     result = optimise(table, scen)
-    assert result.details["solver"]["lp_route"] == "prices"
+    assert result.details["solver"]["lp_route"] == "refined prices, small core"
     assert result.details["problems"] == [] and check_plan(result.plan, table, scen) == []
     assert result.bound >= result.objective and result.gap <= scen.solver.relative_gap
     heavier = scen.model_copy(update={"weights": scen.weights.model_copy(update={"jobs": 1.0})})
     warm = optimise(table, heavier, warm_start=result)
-    assert warm.details["solver"]["lp_route"] == "prices"
+    assert warm.details["solver"]["lp_route"] == "refined prices, small core"
     assert check_plan(warm.plan, table, heavier) == [] and warm.gap <= scen.solver.relative_gap
     assert warm.kpis["jobs_fte_years"] >= result.kpis["jobs_fte_years"] * (1 - result.gap - warm.gap)
 
 
-def test_core_lp_takes_over_when_the_prices_give_no_plan(large, monkeypatch):
+def test_core_lp_takes_over_when_the_first_route_finds_no_plan(large, monkeypatch):
     table, scen = large
-    real = solve_module._priced
+    real, routes = solve_module._summed_plans, []
 
-    def at_zero_prices(prepared, value, seed):  # every home takes its best package: far over every limit
-        lp, planned = real(prepared, value, seed)
-        pricing = price(planned, value, np.zeros(len(planned.constraints)))
-        take = np.flatnonzero(pricing.take)
-        lp.lam, lp.pricing, lp.col_row, lp.col_year = pricing.lam, pricing, pricing.row[take], pricing.year[take]
-        lp.x = np.ones(len(take))
-        return lp, planned
+    def first_finds_nothing(model, planned, value, value_raw, lp, *args):
+        routes.append(lp.columns)
+        attempts, stats = real(model, planned, value, value_raw, lp, *args)
+        return ([] if len(routes) == 1 else attempts), stats
 
-    monkeypatch.setattr(solve_module, "_priced", at_zero_prices)
+    monkeypatch.setattr(solve_module, "_summed_plans", first_finds_nothing)
     result = optimise(table, scen)
-    assert result.details["solver"]["lp_route"] == "core LP"
+    assert len(routes) == 2 and result.details["solver"]["lp_route"] == "core LP"
+    assert routes[1] > routes[0]  # the wide core LP has more columns than the small one
     assert check_plan(result.plan, table, scen) == [] and result.gap <= scen.solver.relative_gap
