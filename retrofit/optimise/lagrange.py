@@ -430,6 +430,8 @@ def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, deadline: float,
         feasible = not (lp.artificial > 1e-7).any()
         lp_value = lp.value + fixed_value if feasible else -np.inf
         lam = lp.lam
+        if feasible and lp_value >= center.bound - gap * max(abs(center.bound), 1e-9):
+            break  # already within the gap of the bound the prices so far prove: no need to price again
         for weight in (0.0, 0.5):  # the LP's duals, then the midpoint with the best prices so far
             trial = price(model, value, weight * center.lam + (1 - weight) * lp.lam)
             if weight == 0.0:

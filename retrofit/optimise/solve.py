@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from retrofit.candidates import REQUIRED
 from retrofit.errors import RetrofitError
@@ -170,7 +171,16 @@ def optimise(candidates: pd.DataFrame, scenario: Scenario, progress=None,
     """The best plan for the scenario within its time limit, with a proven upper bound.
 
     The plan returned always keeps every rule (checked); when no such plan is found within the
-    time limit a RetrofitError says so."""
+    time limit a RetrofitError says so. ``warm_start``: an earlier result on the same candidate
+    table and rules (weights and solver settings may differ): its model and ideals are reused.
+    BLAS runs on one thread meanwhile: the products here are narrow (a column per coupling row),
+    and on shared cores threads waiting for each other made them several times slower."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _optimise(candidates, scenario, progress, cancel, warm_start)
+
+
+def _optimise(candidates: pd.DataFrame, scenario: Scenario, progress, cancel: threading.Event | None,
+              warm_start: PlanResult | None) -> PlanResult:
     started = time.perf_counter()
     limit = scenario.solver.time_limit_s
     deadline = started + limit
