@@ -76,6 +76,7 @@ class _Lookup:
 
     rows: int                  # length of the table it was built from
     homes: pd.Index            # home ids (text), by home code
+    home_codes: np.ndarray     # per table row: its home code
     packages: pd.Index         # package ids (text), by package code
     keys: np.ndarray           # home code * len(packages) + package code, sorted
     positions: np.ndarray      # the table row of each key (its first, where a pair repeats)
@@ -101,32 +102,57 @@ def _lookup(candidates: pd.DataFrame) -> _Lookup:
     by_home = pd.DataFrame({"p": pd.to_numeric(candidates[source], errors="coerce").to_numpy(float),
                             "d": pd.to_numeric(candidates["imd_decile"], errors="coerce").to_numpy(float)}
                            ).groupby(home_codes, sort=True)
-    lookup = _Lookup(len(candidates), pd.Index(homes), pd.Index(packages), keys[order], order,
+    lookup = _Lookup(len(candidates), pd.Index(homes), home_codes, pd.Index(packages), keys[order], order,
                      by_home["p"].max().to_numpy(), by_home["d"].min().to_numpy())
     _LOOKUPS[key] = (weakref.ref(candidates, lambda _, key=key: _LOOKUPS.pop(key, None)), lookup)
     return lookup
 
 
-def check_plan(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario) -> list[str]:
-    """Every rule of the scenario recomputed from the plan itself; [] when the plan keeps them all."""
+def _given_rows(plan: pd.DataFrame, candidates: pd.DataFrame, rows: np.ndarray | None) -> np.ndarray | None:
+    """``rows`` when they are candidate rows holding exactly the plan's homes and packages, else None."""
+    if rows is None or len(rows) != len(plan):
+        return None
+    rows = np.asarray(rows)
+    if len(rows) and (rows.min() < 0 or rows.max() >= len(candidates)):
+        return None
+    for column in ("home_id", "package_id"):
+        theirs = candidates[column].iloc[rows].astype(str).to_numpy()
+        if not np.array_equal(theirs, plan[column].astype(str).to_numpy()):
+            return None
+    return rows
+
+
+def check_plan(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario,
+               rows: np.ndarray | None = None) -> list[str]:
+    """Every rule of the scenario recomputed from the plan itself; [] when the plan keeps them all.
+
+    ``rows``: each plan row's position in the candidate table, where the caller knows it (the
+    optimiser does): checked to hold the plan's home and package, it saves looking up every
+    home by its id. Otherwise, or when it does not match, each row is found by its ids."""
     problems: list[str] = []
     budget, rules = scenario.budget, scenario.rules
-    home = plan["home_id"].astype(str)
-    if home.duplicated().any():
-        problems.append(f"{int(home.duplicated().sum())} homes have more than one package")
     lookup = _lookup(candidates)
-    home_code = lookup.homes.get_indexer(home)
-    package_code = lookup.packages.get_indexer(plan["package_id"].astype(str))
-    wanted = home_code.astype(np.int64) * max(len(lookup.packages), 1) + package_code
-    at = np.minimum(np.searchsorted(lookup.keys, wanted), max(len(lookup.keys) - 1, 0))
-    found = (home_code >= 0) & (package_code >= 0) & (len(lookup.keys) > 0)
-    found &= lookup.keys[at] == wanted if len(lookup.keys) else found
-    if not found.all():
-        unknown = ~found
-        shown = (home + "\x1f" + plan["package_id"].astype(str))[unknown].head(3).tolist()
-        problems.append(f"{int(unknown.sum())} plan rows are not candidate rows, e.g. {shown}")
-        return problems
-    row = lookup.positions[at]
+    home = plan["home_id"].astype(str)
+    row = _given_rows(plan, candidates, rows)
+    if row is None:
+        home_code = lookup.homes.get_indexer(home)
+        package_code = lookup.packages.get_indexer(plan["package_id"].astype(str))
+        wanted = home_code.astype(np.int64) * max(len(lookup.packages), 1) + package_code
+        at = np.minimum(np.searchsorted(lookup.keys, wanted), max(len(lookup.keys) - 1, 0))
+        found = (home_code >= 0) & (package_code >= 0) & (len(lookup.keys) > 0)
+        found &= lookup.keys[at] == wanted if len(lookup.keys) else found
+        if not found.all():
+            unknown = ~found
+            if home.duplicated().any():
+                problems.append(f"{int(home.duplicated().sum())} homes have more than one package")
+            shown = (home + "\x1f" + plan["package_id"].astype(str))[unknown].head(3).tolist()
+            problems.append(f"{int(unknown.sum())} plan rows are not candidate rows, e.g. {shown}")
+            return problems
+        row = lookup.positions[at]
+    home_code = lookup.home_codes[row]
+    repeated = int(len(home_code) - len(np.unique(home_code)))
+    if repeated:
+        problems.append(f"{repeated} homes have more than one package")
 
     def planned(name: str) -> np.ndarray:  # a candidate column at the plan's rows
         return candidates[name].iloc[row].to_numpy()

@@ -47,3 +47,15 @@ def test_check_plan_rejects_rows_that_are_not_candidates():
     plan = plan_of(table, [("A", "q", 2026)])
     plan.loc[0, "package_id"] = "z"
     assert "not candidate rows" in check_plan(plan, table, scenario(1000))[0]
+
+
+def test_check_plan_uses_given_rows_only_when_they_hold_the_plan():
+    table = candidates(THREE_HOMES)
+    plan = plan_of(table, [("A", "q", 2026), ("B", "q", 2026)])  # £500 against a £300 budget
+    right = [table.index[(table.home_id == h) & (table.package_id == "q")][0] for h in ("A", "B")]
+    cheaper = [table.index[(table.home_id == h) & (table.package_id == "p")][0] for h in ("A", "B")]
+    expected = check_plan(plan, table, scenario(300))
+    assert any("above budget.total_gbp" in problem for problem in expected)
+    assert check_plan(plan, table, scenario(300), right) == expected
+    assert check_plan(plan, table, scenario(300), cheaper) == expected  # rows of other packages: not trusted
+    assert check_plan(plan, table, scenario(300), [0]) == expected

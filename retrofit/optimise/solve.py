@@ -274,10 +274,10 @@ def _optimise(candidates: pd.DataFrame, scenario: Scenario, progress, cancel: th
     gap = (bound - objective) / abs(bound) if abs(bound) > 1e-12 else 0.0
     status = "OPTIMAL" if gap <= gap_target + 1e-12 else "FEASIBLE"
 
-    plan = plan_table(candidates, model, plan_rows, plan_years)
+    plan, positions = plan_table(candidates, model, plan_rows, plan_years)
     greedy_rows = greedy(model, value)[0] if whole or model.n_homes <= SAMPLE_ONLY_HOMES else np.zeros(0, dtype=int)
     details = {
-        "problems": check_plan(plan, candidates, scenario),
+        "problems": check_plan(plan, candidates, scenario, positions),
         "prices": _prices(relaxed, lp.lam, scale),
         "marginal": _marginal(relaxed, lp.lam, scale),
         "ideal": dict(prepared.ideal),
@@ -409,12 +409,15 @@ def _polish(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndarray
     return np.r_[fixed_rows, core_rows[chosen]], np.r_[fixed_years, core_years[chosen]]
 
 
-def plan_table(candidates: pd.DataFrame, model: Model, rows: np.ndarray, years: np.ndarray) -> pd.DataFrame:
+def plan_table(candidates: pd.DataFrame, model: Model, rows: np.ndarray, years: np.ndarray
+               ) -> tuple[pd.DataFrame, np.ndarray]:
+    """The plan's rows (by home), and each one's position in the candidate table."""
     order = np.argsort(model.home[rows], kind="stable")
-    plan = candidates.iloc[model.rows[rows[order]]].reset_index(drop=True)
+    positions = model.rows[rows[order]]
+    plan = candidates.iloc[positions].reset_index(drop=True)
     plan.insert(2, "year", np.asarray(model.years)[years[order]])
     first = ["home_id", "package_id", "year", "cost_gbp"]
-    return plan[first + [c for c in plan.columns if c not in first]]
+    return plan[first + [c for c in plan.columns if c not in first]], positions
 
 
 def _prices(model: Model, lam: np.ndarray, scale: float) -> list[dict]:
