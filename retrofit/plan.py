@@ -116,8 +116,10 @@ def _given_rows(plan: pd.DataFrame, candidates: pd.DataFrame, rows: np.ndarray |
     if len(rows) and (rows.min() < 0 or rows.max() >= len(candidates)):
         return None
     for column in ("home_id", "package_id"):
-        theirs = candidates[column].iloc[rows].astype(str).to_numpy()
-        if not np.array_equal(theirs, plan[column].astype(str).to_numpy()):
+        theirs, ours = candidates[column].iloc[rows].reset_index(drop=True), plan[column].reset_index(drop=True)
+        same = theirs.equals(ours) if theirs.dtype == ours.dtype else \
+            np.array_equal(theirs.astype(str).to_numpy(), ours.astype(str).to_numpy())
+        if not same:
             return None
     return rows
 
@@ -150,7 +152,7 @@ def check_plan(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario,
             return problems
         row = lookup.positions[at]
     home_code = lookup.home_codes[row]
-    repeated = int(len(home_code) - len(np.unique(home_code)))
+    repeated = int(len(home_code) - np.count_nonzero(np.bincount(home_code, minlength=1)))
     if repeated:
         problems.append(f"{repeated} homes have more than one package")
 
