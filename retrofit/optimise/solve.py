@@ -56,6 +56,7 @@ FULL_CORE_COLUMNS = 2_000    # rows x years up to which CP-SAT gets the whole pr
 CORE_HOMES = 400             # homes nearest the LP threshold that CP-SAT decides, besides the fractional ones
 LP_GAP_SHARE = 0.2           # the LP is solved to this share of the scenario's gap target
 POLISH_SHARE = 0.25          # at most this share of the time limit for each CP-SAT (rounding; years of the core homes)
+POLISH_GAP_SHARE = 0.1    # the polish MIP stops within this share of the gap target (of the whole plan, fixed homes included)
 FLOOR_MARGIN = 0.003         # lower limits (shares, equity) planned this much above need: homes without a year may drop
 IDEAL_GAP = 1e-3             # the ideal values (normalisers) are LP values to within this
 SAMPLE_ONLY_HOMES = 50_000   # above this many homes, an ideal is the bound at a sample's prices (about 0.1% high)
@@ -395,7 +396,7 @@ def _polish(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndarray
     core_rows, core_years = core_rows[useful], core_years[useful]
     if mobilisation_raw == 0:  # HiGHS branch-and-cut finds a plan that keeps every rule quickly here
         mip = solve_core_lp(model, value, core_rows, core_years, residual, max(0.1, deadline - time.perf_counter()),
-                            seed, integer=True, gap=0.5 * gap_target, offset=float(value[fixed_rows].sum()))
+                            seed, integer=True, gap=POLISH_GAP_SHARE * gap_target, offset=float(value[fixed_rows].sum()))
         if not mip.ok:
             return None
         chosen = mip.x > 0.5
