@@ -176,8 +176,9 @@ def _smoothed_minimum(model: Model, value: np.ndarray, rows: np.ndarray, rhs: np
     must = model.must[home[first]]
     T, m = model.n_years, len(model.constraints)
     # each row's use of each coupling row, per year: reduced values are then one product with the prices
+    coef = {term: model.term(term, rows) for term in {c.term for c in model.constraints}}
     uses = [np.asfortranarray(np.column_stack([np.where(model.applies(c, rows, np.full(len(rows), t)),
-                                      c.sign * model.term(c.term, rows), 0.0) for c in model.constraints]))
+                                                        c.sign * coef[c.term], 0.0) for c in model.constraints]))
             if m else np.zeros((len(rows), 0)) for t in range(T)]
     base = [value[rows] + tie_break(model, rows, t) for t in range(T)]
 
@@ -377,11 +378,6 @@ def _overfull(model: Model, take: np.ndarray, row: np.ndarray, year: np.ndarray,
     return unfix
 
 
-def _elsewhere(pricing: Pricing, take: np.ndarray, row: np.ndarray, year: np.ndarray) -> np.ndarray:
-    """Homes taken at (row, year) whose best option under ``pricing`` is another."""
-    return take & ((pricing.row != row) | (pricing.year != year))
-
-
 def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, deadline: float, gap: float,
              cancel: threading.Event | None = None, progress=None, seed: int = 1,
              max_iterations: int = 30, core_homes: int = CORE_HOMES, start: Pricing | None = None) -> LPResult:
@@ -397,7 +393,7 @@ def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, deadline: float,
     pricing = center
     size = min(model.n_homes, core_homes)
     core = np.zeros(model.n_homes, dtype=bool)
-    core[np.argsort(pricing.margin, kind="stable")[:size]] = True
+    core[np.argpartition(pricing.margin, size - 1)[:size] if size < model.n_homes else slice(None)] = True
     fixed_take = pricing.take & ~core
     fixed_row, fixed_year = pricing.row.copy(), pricing.year.copy()  # fixed homes' choice (where take)
     extra = np.zeros(0, dtype=np.int64)  # extra core columns (row * T + year) found by pricing
@@ -434,8 +430,6 @@ def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, deadline: float,
             break  # already within the gap of the bound the prices so far prove: no need to price again
         for weight in (0.0, 0.5):  # the LP's duals, then the midpoint with the best prices so far
             trial = price(model, value, weight * center.lam + (1 - weight) * lp.lam)
-            if weight == 0.0:
-                dual = trial
             if trial.bound < center.bound:
                 center = trial
                 break
@@ -448,23 +442,20 @@ def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, deadline: float,
         if time.perf_counter() >= deadline or (cancel is not None and cancel.is_set()) or iterations >= max_iterations:
             break
         # fixed homes whose choice is no longer clearly best join the core
-        moved = ~core & ((pricing.take != fixed_take) | (pricing.margin < 1e-9) | _elsewhere(pricing, fixed_take,
-                                                                                             fixed_row, fixed_year))
+        moved = ~core & ((pricing.take != fixed_take) | (pricing.margin < 1e-9)
+                         | (fixed_take & ((pricing.row != fixed_row) | (pricing.year != fixed_year))))
         # core homes whose best option is not among their columns get it
         have = np.isin(pricing.row * T + pricing.year, rows * T + years)
         missing = core & pricing.take & ~have
-        if dual is not pricing:  # at the LP's own duals a fixed home better elsewhere: the LP is not optimal yet
-            moved |= ~core & (dual.margin > 1e-9) & ((dual.take != fixed_take)
-                                                     | _elsewhere(dual, fixed_take, fixed_row, fixed_year))
-            missing_dual = core & dual.take & ~np.isin(dual.row * T + dual.year, rows * T + years)
-            extra = np.r_[extra, dual.row[missing_dual] * T + dual.year[missing_dual]]
-            missing |= missing_dual
         if not moved.any() and not missing.any():
             if feasible:
                 break
             moved = ~core  # the fixed homes cannot be reconciled with the limits: widen the core
             moved[np.argsort(np.where(core, np.inf, pricing.margin), kind="stable")[size:]] = False
-        extra = np.r_[extra, pricing.row[missing & pricing.take] * T + pricing.year[missing & pricing.take]]
+        if moved.sum() > size:  # the core grows by at most its first size a round, nearest the threshold first
+            keep = np.flatnonzero(moved)
+            moved[keep[np.argpartition(pricing.margin[keep], size)[size:]]] = False
+        extra = np.r_[extra, pricing.row[missing] * T + pricing.year[missing]]
         core |= moved
         fixed_take &= ~core
     if last is None:
