@@ -1,41 +1,37 @@
 """Cached access to the library for the pages (shared by all users, so keyed by inputs).
 
-Runs are immutable, so a run's plan and details are cached by (database, run id) for the
-life of the process, once for everyone (st.cache_resource: no copy per user; pages must
-not change what they get). The database engine and the job board are shared resources.
+Runs are immutable, so a run's plan, details and what the pages compute from them are
+cached by (database, run id) for the life of the process, once for everyone
+(st.cache_resource: no copy per user; pages must not change what they get). Home-level
+rows are cached by the cities they hold: `plan_rows` checks the person's access rule
+(`retrofit.access`) on every call and only then reads the cache for those cities. The
+database engine and the job board are shared resources. `app.warmup` fills these caches
+when the server starts and when a run is stored.
 """
 
 from __future__ import annotations
 
-import json
+import os
 
-import pydeck as pdk
 import streamlit as st
 
-from retrofit import views, workspace
+from retrofit import access, views, workspace
 from retrofit.errors import RetrofitError
-from retrofit.geo import add_fill_colours, lsoa_feature_collection
 from retrofit.jobs import JobBoard
 from retrofit.paths import default_stock_path
 from retrofit.store import database_url, open_database, read_plan
-from retrofit.stock.schema import read_stock
-from retrofit.stock.summary import summarise
 
 
 @st.cache_data(show_spinner="Reading the housing stock...")
 def stock_summary(path: str, signature: tuple | None = None) -> dict:
+    from retrofit.stock.schema import read_stock
+    from retrofit.stock.summary import summarise
+
     return summarise(read_stock(path))
 
 
 def default_stock() -> str:
     return str(default_stock_path())
-
-
-@st.cache_data(show_spinner=False)
-def map_layer(value: str, reverse: bool, cities: tuple[str, ...]) -> dict:
-    """LSOA polygons with reference figures, coloured by ``value`` (cached per layer and cities)."""
-    collection = lsoa_feature_collection(None, list(cities))
-    return add_fill_colours(collection, value, reverse)
 
 
 @st.cache_data(show_spinner=False)
@@ -45,8 +41,6 @@ def _synthetic_share(path: str, signature: tuple) -> float | None:
 
 def synthetic_share(path: str | None) -> float | None:
     """Share of a stock's homes that are synthetic (cached per file version)."""
-    import os
-
     if not path or not os.path.exists(path):
         return None
     stat = os.stat(path)
@@ -92,12 +86,31 @@ def runs():
 
 
 @st.cache_resource(show_spinner="Reading the plan...", max_entries=16)
-def _plan(url: str, run_id: int):
+def stored_plan(url: str, run_id: int):
+    """A stored run's whole plan, every city (pages read home rows through `plan_rows`)."""
     return read_plan(_engine(url), run_id)
 
 
 def plan(run_id: int):
-    return _plan(db_url(), int(run_id))
+    return stored_plan(db_url(), int(run_id))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _plan_rows(url: str, run_id: int, cities: tuple[str, ...]):
+    whole = stored_plan(url, run_id)
+    if set(cities) >= set(whole["city"].unique()):
+        return whole  # every city the plan has: the same table, no copy
+    return views.filter_plan(whole, cities=list(cities)).reset_index(drop=True)
+
+
+def plan_rows(principal: access.Principal, run_id: int, cities: list[str] | None = None):
+    """The plan's rows ``principal`` may read, of ``cities`` (default: all they may read).
+
+    The access rule is checked for this person on every call (a RetrofitError for a city
+    they may not read); the rows are cached per run and cities, shared by everyone.
+    """
+    allowed = access.allowed_home_cities(principal, cities)
+    return _plan_rows(db_url(), int(run_id), tuple(sorted(allowed)))
 
 
 @st.cache_resource(show_spinner="Reading the run...", max_entries=64)
@@ -120,56 +133,41 @@ def explanation(run_id: int, home_id: str):
     return _explanation(db_url(), int(run_id), str(home_id))
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=32)
 def _city_year(url: str, run_id: int):
-    return views.city_year(_plan(url, run_id))
+    return views.city_year(stored_plan(url, run_id))
 
 
 def city_year(run_id: int):
+    """The run's KPIs by city, and by year and city (cached: the programme's aggregates)."""
     return _city_year(db_url(), int(run_id))
 
 
-class _BuiltDeck(pdk.Deck):
-    """A map whose JSON was built once and cached: Streamlit sends it without building it again."""
-
-    def __init__(self, spec: str, tooltip: dict):
-        super().__init__(layers=[], tooltip=tooltip, map_style=None)
-        self._spec = spec
-
-    def to_json(self) -> str:
-        return self._spec
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _plan_choices(url: str, run_id: int, cities: tuple[str, ...]) -> dict[str, list]:
+    return views.filter_choices(_plan_rows(url, run_id, cities))
 
 
-VIEW = pdk.ViewState(latitude=52.48, longitude=-1.75, zoom=9.2)
+def plan_choices(principal: access.Principal, run_id: int) -> dict[str, list]:
+    """The values the explorer's filters offer (cities, wards by city, packages, years, tenures)."""
+    allowed = access.allowed_home_cities(principal)
+    return _plan_choices(db_url(), int(run_id), tuple(sorted(allowed)))
 
 
-def _deck_spec(collection: dict) -> str:
-    """The deck's JSON for an LSOA layer, compact (pydeck's own is indented: three times the size)."""
-    layer = pdk.Layer("GeoJsonLayer", collection, pickable=True, stroked=True, filled=True,
-                      get_fill_color="properties.fill_colour", get_line_color=[80, 80, 80, 80],
-                      line_width_min_pixels=0.5)
-    spec = pdk.Deck(layers=[layer], initial_view_state=VIEW, map_style=None).to_json()
-    return json.dumps(json.loads(spec), separators=(",", ":"))
+@st.cache_resource(show_spinner="Comparing the runs...", max_entries=32)
+def _comparison(url: str, labelled: tuple[tuple[int, str], ...], cities: tuple[str, ...]) -> dict:
+    plans = {label: _plan_rows(url, run_id, cities) for run_id, label in labelled}
+    return {"by_city": views.runs_by(plans, "city"), "by_year": views.runs_by(plans, "year"),
+            "homes_in_common": views.homes_in_common(plans)}
 
 
-@st.cache_data(show_spinner="Drawing the map...", max_entries=64)
-def _plan_deck(url: str, run_id: int, value: str, year: int | None, cities: tuple[str, ...]) -> str:
-    return _deck_spec(views.plan_layer(_plan(url, run_id), value, year, list(cities)))
+def comparison(principal: access.Principal, labels: dict[int, str]) -> dict:
+    """Runs side by side on the rows ``principal`` may read: by city, by year, homes in common.
 
-
-def plan_deck(run_id: int, value: str, year: int | None, cities: tuple[str, ...], tooltip: str) -> pdk.Deck:
-    """The plan's LSOA map (built once per run, figure, year and cities)."""
-    return _BuiltDeck(_plan_deck(db_url(), int(run_id), value, year, cities), {"html": tooltip})
-
-
-@st.cache_data(show_spinner="Drawing the map...", max_entries=16)
-def _reference_deck(value: str, reverse: bool, cities: tuple[str, ...]) -> str:
-    return _deck_spec(map_layer(value, reverse, cities))
-
-
-def reference_deck(value: str, reverse: bool, cities: tuple[str, ...], tooltip: str) -> pdk.Deck:
-    """A reference layer's LSOA map (deprivation, fuel poverty, households)."""
-    return _BuiltDeck(_reference_deck(value, reverse, cities), {"html": tooltip})
+    ``labels`` maps each run id to its label, the first run being the base.
+    """
+    allowed = access.allowed_home_cities(principal)
+    return _comparison(db_url(), tuple((int(i), label) for i, label in labels.items()), tuple(sorted(allowed)))
 
 
 @st.cache_data(show_spinner="Preparing the file...", max_entries=8)
@@ -181,5 +179,5 @@ def export(run_id: int, fmt: str) -> bytes:
     return _export(db_url(), int(run_id), fmt)
 
 
-__all__ = ["RetrofitError", "city_year", "default_stock", "engine", "export", "job_board", "map_layer",
-           "explanation", "plan", "plan_deck", "reference_deck", "run", "runs", "stock_summary"]
+__all__ = ["RetrofitError", "city_year", "comparison", "default_stock", "engine", "explanation", "export",
+           "job_board", "plan", "plan_choices", "plan_rows", "run", "runs", "stock_summary", "stored_plan"]

@@ -1,4 +1,4 @@
-"""Retrofit Programme Planner: the Streamlit app's entry point and navigation.
+"""Retrofit Programme Planner: every page's frame and the navigation (served by `app/main.py`).
 
 Who is using the app decides what it shows: every page below reads home-level rows only
 through `retrofit.access`, and the pages a role may not use are not offered.

@@ -52,6 +52,18 @@ def city_year(plan: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return breakdown(plan, "city"), breakdown(plan, ["year", "city"])
 
 
+def city_table(by_city: pd.DataFrame) -> pd.DataFrame:
+    """The KPIs by city as a report writes them (a small static table: one row per city)."""
+    return pd.DataFrame({
+        "City": by_city["city"],
+        "Homes": [count(v) for v in by_city["homes"]],
+        "Spend": [gbp(v) for v in by_city["spend_gbp"]],
+        "tCO2 a year": [count(v) for v in by_city["annual_co2_t_saved"]],
+        "Fuel-poor households lifted": [f"{v:,.1f}" for v in by_city["fuel_poor_lifted"]],
+        "Jobs (FTE-years)": [count(v) for v in by_city["jobs_fte_years"]],
+    })
+
+
 # --- several runs ---------------------------------------------------------------------------
 
 def kpi_comparison(kpis: dict[str, dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -120,28 +132,45 @@ def lsoa_figures(plan: pd.DataFrame, year: int | None = None, cities: list[str] 
     return figures
 
 
+# Precision of the map's figures (the tooltips write them rounded further): £1, 0.1 tCO2, 0.01 households
+MAP_FIGURE_DIGITS = {"cost_gbp": 0, "annual_co2_t_saved": 1, "fuel_poor_lifted": 2}
+
+
 def plan_layer(plan: pd.DataFrame, value: str, year: int | None = None, cities: list[str] | None = None) -> dict:
-    """LSOA polygons coloured by ``value`` of the plan, with the figures written for tooltips."""
-    from retrofit.geo import add_fill_colours, lsoa_feature_collection
+    """LSOA polygons coloured by ``value`` of the plan, with the figures written for tooltips.
+
+    Sized for the map: coordinates to about 1 m (geo.MAP_DIGITS) and figures to
+    MAP_FIGURE_DIGITS once coloured.
+    """
+    from retrofit.geo import MAP_DIGITS, add_fill_colours, lsoa_feature_collection
 
     figures = lsoa_figures(plan, year, cities)
     figures["spend_text"] = [gbp(v) for v in figures["cost_gbp"]]
     figures["carbon_text"] = [tonnes(v, "yr") for v in figures["annual_co2_t_saved"]]
     figures["fuel_poor_text"] = [f"{v:,.1f}" for v in figures["fuel_poor_lifted"]]
-    collection = lsoa_feature_collection(figures, list(cities) if cities else None)
+    collection = lsoa_feature_collection(figures, list(cities) if cities else None, digits=MAP_DIGITS)
     for feature in collection["features"]:
         properties = feature["properties"]
         if properties.get("homes") is None:
             properties.update(homes=0, spend_text="£0", carbon_text="0 tCO2/yr", fuel_poor_text="0")
         properties["homes"] = int(properties["homes"])
-    return add_fill_colours(collection, value)
+    add_fill_colours(collection, value)
+    for feature in collection["features"]:
+        properties = feature["properties"]
+        for key, digits in MAP_FIGURE_DIGITS.items():
+            if properties.get(key) is not None:
+                properties[key] = round(properties[key], digits)
+    return collection
 
 
 # --- the plan explorer ------------------------------------------------------------------------
 
 def filter_plan(plan: pd.DataFrame, cities=None, wards=None, packages=None, years=None, tenures=None,
                 imd_deciles: tuple[int, int] | None = None) -> pd.DataFrame:
-    """The plan's rows that match every filter given (None or empty: no filter)."""
+    """The plan's rows that match every filter given (None or empty: no filter).
+
+    When every row matches, the plan itself (not a copy): callers must not change it.
+    """
     keep = np.ones(len(plan), dtype=bool)
     for column, wanted in (("city", cities), ("ward", wards), ("package_id", packages), ("year", years),
                            ("tenure", tenures)):
@@ -150,7 +179,29 @@ def filter_plan(plan: pd.DataFrame, cities=None, wards=None, packages=None, year
     if imd_deciles is not None:
         low, high = imd_deciles
         keep &= plan["imd_decile"].between(low, high).to_numpy()
-    return plan[keep]
+    return plan if keep.all() else plan[keep]
+
+
+def costliest_page(table: pd.DataFrame, page: int, rows: int) -> pd.DataFrame:
+    """Rows of page ``page`` (1 = the costliest ``rows`` homes) of the table sorted by cost, highest first."""
+    order = np.argsort(-table["cost_gbp"].to_numpy(), kind="stable")
+    start = (max(int(page), 1) - 1) * rows
+    return table.iloc[order[start:start + rows]]
+
+
+def filter_choices(plan: pd.DataFrame) -> dict:
+    """What the explorer's filters offer for a plan: its cities, wards (by city), packages, years, tenures."""
+    wards = ({city: sorted(group.dropna().unique()) for city, group in plan.groupby("city", observed=True)["ward"]}
+             if "ward" in plan else {})
+    return {"cities": sorted(plan["city"].unique()), "wards_by_city": wards,
+            "packages": sorted(plan["package_id"].unique()), "years": sorted(int(y) for y in plan["year"].unique()),
+            "tenures": sorted(plan["tenure"].unique())}
+
+
+def wards_of(choices: dict, cities: list[str] | None = None) -> list[str]:
+    """The wards the explorer offers for the chosen cities (every city's when none is chosen)."""
+    by_city = choices["wards_by_city"]
+    return sorted({ward for city in (cities or by_city) for ward in by_city.get(city, [])})
 
 
 def explain_home(home_id: str, plan: pd.DataFrame, explanations: pd.DataFrame) -> dict:

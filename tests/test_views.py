@@ -34,6 +34,13 @@ def test_kpi_cards_write_units():
                      "Cost per lifetime tonne": "£500/tCO2"}
 
 
+def test_city_table_writes_each_citys_figures():
+    by_city, _ = views.city_year(A)
+    table = views.city_table(by_city).set_index("City")
+    assert table.loc["Birmingham", "Homes"] == "2" and table.loc["Birmingham", "Spend"] == "£50k"
+    assert table.loc["Coventry", "Fuel-poor households lifted"] == "0.5"
+
+
 def test_kpi_comparison_gives_deltas_against_the_first_run():
     numbers, text = views.kpi_comparison({"A": {"spend_gbp": 60_000.0, "homes": 3},
                                           "B": {"spend_gbp": 60_000.0, "homes": 2}})
@@ -71,6 +78,39 @@ def test_plan_layer_colours_and_writes_tooltips():
     empty = next(p for code, p in features.items() if code != "E01008881")
     assert empty["homes"] == 0 and empty["fill_colour"][3] == 60  # grey: no home of the plan there
     json.dumps(layer)  # plain JSON for the map
+
+
+def test_plan_layer_is_sized_for_the_map():
+    layer = views.plan_layer(A, "cost_gbp", cities=["Birmingham"])
+    ring = layer["features"][0]["geometry"]["coordinates"][0]
+    assert all(round(value, 5) == value for point in ring for value in point)  # about 1 m
+    figures = next(f["properties"] for f in layer["features"] if f["properties"]["lsoa_code"] == "E01008881")
+    assert figures["cost_gbp"] == 50_000 and figures["annual_co2_t_saved"] == 5.0
+
+
+def test_boundary_image_covers_the_cities_it_draws():
+    from retrofit.geo import boundary_image
+    from retrofit.reference import lsoas
+
+    png, (west, south, east, north) = boundary_image(["Coventry"])
+    assert png.startswith(b"\x89PNG") and west < east and south < north
+    coventry = lsoas().query("city == 'Coventry'")
+    assert coventry["lon"].between(west, east).all() and coventry["lat"].between(south, north).all()
+    birmingham = lsoas().query("city == 'Birmingham'")
+    assert not birmingham["lon"].between(west, east).all()  # only the cities asked for
+
+
+def test_costliest_page_pages_by_cost():
+    assert list(views.costliest_page(A, 1, 2)["home_id"]) == ["h3", "h2"]
+    assert list(views.costliest_page(A, 2, 2)["home_id"]) == ["h1"]
+    assert views.costliest_page(A, 3, 2).empty
+
+
+def test_filter_choices_offer_wards_by_city():
+    choices = views.filter_choices(A)
+    assert choices["cities"] == ["Birmingham", "Coventry"] and choices["years"] == [2026, 2027]
+    assert views.wards_of(choices, ["Coventry"]) == ["Earlsdon"]
+    assert views.wards_of(choices) == ["Aston", "Earlsdon"]
 
 
 def test_filter_plan_applies_every_filter():

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import auth, data
+from app import auth, data, warmup
 from app.widgets import attempt, job_progress
 from retrofit import access, scenario_form, workspace
 from retrofit.candidates import TRADES
@@ -99,7 +99,10 @@ def start_run(run_name: str, run_version: int) -> None:
     def work(progress, cancel):
         stored = workspace.run_scenario(engine, run_name, run_version, stock=stock, library=library,
                                         who=principal.who, progress=progress, cancel=cancel)
-        return None if stored is None else stored.id
+        if stored is None:
+            return None
+        warmup.after_storing(stored.id, progress)  # its pages ready by the time they are opened
+        return stored.id
 
     job = data.job_board().submit(f"Run {run_name} v{run_version}", work)
     st.session_state["builder_job"] = job.id

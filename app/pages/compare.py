@@ -5,7 +5,7 @@ import streamlit as st
 
 from app import auth, data
 from app.widgets import attempt
-from retrofit import access, views
+from retrofit import views
 
 st.title("Compare runs")
 
@@ -30,7 +30,7 @@ names = {i: labels[i] for i in chosen}
 stored_kpis = dict(zip(history["id"].astype(int), history["kpis"]))
 kpis = {names[i]: stored_kpis[i] for i in chosen}
 principal = auth.current_principal()
-plans = {names[i]: attempt(access.filter_plan_for, principal, attempt(data.plan, i)) for i in chosen}
+compared = attempt(data.comparison, principal, names)  # on the homes this person may read
 
 st.subheader("Headline figures")
 _, text = views.kpi_comparison(kpis)
@@ -39,8 +39,7 @@ st.dataframe(text, width="stretch", key="compare_kpis")
 st.subheader("By city and by year")
 measure = st.selectbox("Figure", list(views.LABELS)[:9], format_func=views.LABELS.get, index=0, key="compare_measure")
 left, right = st.columns(2)
-by_city = views.runs_by(plans, "city")
-by_year = views.runs_by(plans, "year")
+by_city, by_year = compared["by_city"], compared["by_year"]
 if measure in by_city:
     left.altair_chart(alt.Chart(by_city).mark_bar().encode(
         x=alt.X("run:N", title=None, axis=alt.Axis(labels=False)), y=alt.Y(f"{measure}:Q", title=views.LABELS[measure]),
@@ -52,7 +51,7 @@ if measure in by_city:
         width="stretch")
 
 st.subheader("Homes in common" + (f" ({principal.city})" if principal.city else ""))
-st.dataframe(views.homes_in_common(plans), hide_index=True, width="stretch")
+st.dataframe(compared["homes_in_common"], hide_index=True, width="stretch")
 
 st.subheader("Where each run sits on the trade-off")
 points = views.trade_off_points(kpis)

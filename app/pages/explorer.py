@@ -10,26 +10,26 @@ from retrofit import access, views
 from retrofit.format import count
 from retrofit.plan import plan_kpis
 
-SHOWN_ROWS = 1_000
+PAGE_ROWS = 200  # homes per page of the table; the downloads hold every home
 
 st.title("Plan explorer")
 principal = auth.current_principal()
 run_id = choose_run("explorer_run")
 if run_id is None:
     st.stop()
-plan = attempt(access.filter_plan_for, principal, attempt(data.plan, run_id))
+plan = attempt(data.plan_rows, principal, run_id)
+choices = attempt(data.plan_choices, principal, run_id)
 if principal.city:
     st.caption(f"You see the homes of {principal.city} only; the programme's figures are on the Overview.")
 
 with st.container(border=True):
     a, b, c = st.columns(3)
-    cities = a.multiselect("City", sorted(plan["city"].unique()), key="explore_city")
-    ward_options = sorted(views.filter_plan(plan, cities=cities)["ward"].dropna().unique()) if "ward" in plan else []
-    wards = b.multiselect("Ward", ward_options, key="explore_ward")
-    packages = c.multiselect("Package", sorted(plan["package_id"].unique()), key="explore_package")
+    cities = a.multiselect("City", choices["cities"], key="explore_city")
+    wards = b.multiselect("Ward", views.wards_of(choices, cities), key="explore_ward")
+    packages = c.multiselect("Package", choices["packages"], key="explore_package")
     d, e, f = st.columns(3)
-    years = d.multiselect("Year", sorted(int(y) for y in plan["year"].unique()), key="explore_year")
-    tenures = e.multiselect("Tenure", sorted(plan["tenure"].unique()), key="explore_tenure")
+    years = d.multiselect("Year", choices["years"], key="explore_year")
+    tenures = e.multiselect("Tenure", choices["tenures"], key="explore_tenure")
     deciles = f.slider("IMD decile (1 = most deprived)", 1, 10, (1, 10), key="explore_imd")
 
 chosen = views.filter_plan(plan, cities, wards, packages, years, tenures, deciles)
@@ -38,9 +38,18 @@ if chosen.empty:
     st.info("No home of the plan matches these filters: widen them (clear a filter or move the IMD range).")
 else:
     kpi_tiles(plan_kpis(chosen))
-    if len(chosen) > SHOWN_ROWS:
-        st.caption(f"Showing the first {SHOWN_ROWS:,} homes by cost; download for all of them.")
-    st.dataframe(chosen.nlargest(SHOWN_ROWS, "cost_gbp"), hide_index=True, width="stretch", key="explore_table")
+    pages = -(-len(chosen) // PAGE_ROWS)
+    page = 1
+    if pages > 1:
+        if st.session_state.get("explore_page", 1) > pages:  # fewer pages since the filters changed
+            st.session_state["explore_page"] = pages
+        left, right = st.columns([1, 4])
+        page = left.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key="explore_page")
+        first = (page - 1) * PAGE_ROWS + 1
+        right.caption(f"Homes {first:,} to {min(page * PAGE_ROWS, len(chosen)):,} of {len(chosen):,}, costliest "
+                      f"first, {PAGE_ROWS} a page; **Download** below holds all of them.")
+    st.dataframe(views.costliest_page(chosen, page, PAGE_ROWS), hide_index=True, width="stretch",
+                 key="explore_table")
 
 st.subheader("One home: why in, why out")
 home_id = st.text_input("Home id", key="explore_home", placeholder="e.g. the first id in the table above")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import auth, data
+from app import auth, data, maps
 from app.widgets import attempt, choose_run
 from retrofit import access, views
 from retrofit.reference import CITIES
@@ -14,12 +14,6 @@ REFERENCE = {
     "Fuel poverty (% of households, 2022)": ("fuel_poverty_pct", False),
     "Households": ("households", False),
 }
-PLAN_TOOLTIP = ("<b>{lsoa_name}</b> ({ward})<br/>Homes in the plan: {homes}<br/>Spend: {spend_text}<br/>"
-                "Carbon saved: {carbon_text}<br/>Fuel-poor households lifted: {fuel_poor_text}<br/>"
-                "Households: {households}, fuel poor {fuel_poverty_pct}%<br/>IMD decile: {imd_decile}")
-REFERENCE_TOOLTIP = ("<b>{lsoa_name}</b> ({ward})<br/>Households: {households}<br/>"
-                     "Fuel poor: {fuel_poor_households} ({fuel_poverty_pct}%)<br/>IMD decile: {imd_decile}")
-
 principal = auth.current_principal()
 plan_cities = access.home_cities(principal)  # a city partner maps the plan in their own city only
 sources = ["The plan", "Reference layers"] if plan_cities else ["Reference layers"]
@@ -35,7 +29,7 @@ if source == "Reference layers":
         st.info("Choose at least one city to see its neighbourhoods.")
         st.stop()
     value, reverse = REFERENCE[layer_name]
-    deck = data.reference_deck(value, reverse, tuple(cities), REFERENCE_TOOLTIP)
+    deck = maps.reference_deck(value, reverse, tuple(cities))
     caption = "Darker is higher (for deprivation: more deprived)."
 else:
     run_id = choose_run("map_run")
@@ -50,7 +44,7 @@ else:
     if not cities:
         st.info("Choose at least one city to see its neighbourhoods.")
         st.stop()
-    deck = attempt(data.plan_deck, run_id, layer_name, year, tuple(cities), PLAN_TOOLTIP)
+    deck = attempt(maps.plan_deck, run_id, layer_name, year, tuple(cities))
     caption = "Darker: more of the figure in that neighbourhood; grey: no home of the plan there."
 
 st.pydeck_chart(deck, height=620)

@@ -5,7 +5,8 @@ import streamlit as st
 
 from app import data
 from app.widgets import attempt, choose_run, kpi_tiles
-from retrofit.format import gbp, percent
+from retrofit import views
+from retrofit.format import percent
 
 st.title("Programme overview")
 
@@ -50,13 +51,7 @@ right.altair_chart(
         tooltip=["city:N", alt.Tooltip("annual_co2_t_saved:Q", format=",.0f", title="tCO2/yr"),
                  alt.Tooltip("fuel_poor_lifted:Q", format=",.1f", title="fuel-poor lifted")]),
     width="stretch")
-table = by_city.assign(spend=by_city["spend_gbp"].map(gbp))[
-    ["city", "homes", "spend", "annual_co2_t_saved", "fuel_poor_lifted", "jobs_fte_years"]]
-st.dataframe(table, hide_index=True, width="stretch", column_config={
-    "homes": st.column_config.NumberColumn("Homes", format="%d"),
-    "annual_co2_t_saved": st.column_config.NumberColumn("tCO2 a year", format="%.0f"),
-    "fuel_poor_lifted": st.column_config.NumberColumn("Fuel-poor households lifted", format="%.1f"),
-    "jobs_fte_years": st.column_config.NumberColumn("Jobs (FTE-years)", format="%.0f")})
+st.table(views.city_table(by_city), hide_index=True)
 
 st.subheader("By year")
 measure = st.segmented_control("Show", ["Spend (£)", "Homes", "Carbon (tCO2 a year)", "Fuel-poor lifted",

@@ -64,7 +64,7 @@ if not cities:
 city = cities[0] if len(cities) == 1 else st.segmented_control("City", cities, default=cities[0], key="review_city")
 city = city or cities[0]
 st.subheader(f"{city}'s part")
-homes = attempt(access.filter_plan_for, principal, attempt(data.plan, run_id), [city])
+homes = attempt(data.plan_rows, principal, run_id, [city])
 st.markdown(f"**{count(len(homes), 'homes')}** in {city}, {gbp(homes['cost_gbp'].sum())}.")
 if len(homes):
     lsoa_options = sorted(homes["lsoa_code"].dropna().unique())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -9,12 +10,12 @@ from streamlit.testing.v1 import AppTest
 
 from retrofit.paths import ROOT
 
-APP = str(ROOT / "app" / "main.py")
+APP = str(ROOT / "app" / "navigation.py")
 FIXTURES = ROOT / "tests" / "stock" / "fixtures" / "epc"
 
 
 def open_page(name: str) -> AppTest:
-    """The app as a user opens it (main.py, its navigation), then the named page."""
+    """The app as a user opens it (its navigation), then the named page."""
     at = AppTest.from_file(APP, default_timeout=60).run()
     if name != "overview":
         at.switch_page(f"pages/{name}.py").run()
@@ -140,18 +141,40 @@ def test_map_reference_layers(with_runs):
 
 # --- plan explorer --------------------------------------------------------------------------------
 
+def matching(at: AppTest) -> tuple[int, int]:
+    """The explorer's "**N homes** of M in the plan match" as (N, M)."""
+    found = re.search(r"\*\*([\d,]+) homes\*\* of ([\d,]+)", at.markdown[0].value)
+    return int(found.group(1).replace(",", "")), int(found.group(2).replace(",", ""))
+
+
 def test_explorer_filters_and_explains_a_home(with_runs):
     at = open_page("explorer")
     everything = at.dataframe[0].value
     assert set(everything["city"]) == {"Birmingham", "Coventry", "Wolverhampton"}
+    assert len(everything) == min(matching(at)[0], 200)  # a page of the costliest homes
+    assert list(everything["cost_gbp"]) == sorted(everything["cost_gbp"], reverse=True)
     at.multiselect(key="explore_city").set_value(["Coventry"]).run()
     coventry = at.dataframe[0].value
-    assert set(coventry["city"]) == {"Coventry"} and 0 < len(coventry) < len(everything)
+    shown, total = matching(at)
+    assert set(coventry["city"]) == {"Coventry"} and 0 < shown < total
 
     home = coventry["home_id"].iloc[0]
     at.text_input(key="explore_home").set_value(home).run()
     assert f"Home {home} is in the plan" in texts(at.success)
     assert len(at.get("download_button")) == 4
+
+
+def test_explorer_pages_through_every_home(with_runs):
+    at = open_page("explorer")
+    total = matching(at)[0]
+    first = at.dataframe[0].value
+    if total <= 200:
+        assert len(first) == total
+        return
+    at.number_input(key="explore_page").set_value(2).run()
+    second = at.dataframe[0].value
+    assert len(second) == min(total - 200, 200) and second["cost_gbp"].max() <= first["cost_gbp"].min()
+    assert not set(second["home_id"]) & set(first["home_id"])
 
 
 def test_explorer_says_when_nothing_matches(with_runs):

@@ -28,6 +28,17 @@ def test_opening_again_keeps_the_data(engine, database_url):
     again.dispose()
 
 
+def test_the_head_read_from_the_migration_files_is_alembics():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from retrofit.store.database import MIGRATIONS_DIR, _head_on_disk
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert _head_on_disk() == ScriptDirectory.from_config(config).get_current_head()
+
+
 def test_a_database_from_a_newer_schema_is_refused(engine, database_url):
     with engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
