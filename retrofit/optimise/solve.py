@@ -5,16 +5,16 @@ Steps, each under the scenario's time limit (and the caller's cancel event):
    the same model with every per-year limit summed over the programme (`aggregate_years`)
    is a relaxation whose prices tell every home's choice apart;
 2. the ideal of each objective alone (for normalise = "ideal");
-3. prices for the coupling rows. At full scale (more homes than the first core LP holds):
-   a sample's prices, refined to the LP's own by `refine_prices` (the smoothed dual of the
-   homes near the threshold, every other home fixed at its clear choice), and the integral
-   point where each home takes its best option at them. Smaller problems: the LP relaxation
-   by the core method (lagrange.py). Either way the Lagrangian bound at the prices bounds the
-   phased problem too;
-4. CP-SAT rounds that point: the fractional homes and those nearest the threshold, everything
+3. prices for the coupling rows and the LP relaxation. At full scale (more homes than the
+   first core LP holds): a sample's prices, refined to the LP's own by `refine_prices` (the
+   smoothed dual of the homes near the threshold, every other home fixed at its clear
+   choice), then a core LP over the homes nearest the threshold (`_refined_lp`). Smaller
+   problems: the LP by the core method from the start (lagrange.py). Either way the
+   Lagrangian bound at the prices bounds the phased problem too;
+4. CP-SAT rounds the LP: the fractional homes and those nearest the threshold, everything
    else fixed, stopping once the whole plan is within the gap target (core.py). Small
-   problems go to CP-SAT whole, years included (exact). When the prices alone give no plan
-   within the gap, the core LP is solved from them and rounded instead;
+   problems go to CP-SAT whole, years included (exact). When the refined route finds no plan
+   that keeps every rule, the core LP with its wide first core is solved and rounded instead;
 5. years: each year's limits kept, work as early as they allow (years.py); homes that find no
    year, and those nearest the threshold, are decided again on the phased model (`_polish`);
 6. the plan is checked (every rule, from the model and then independently by `check_plan`);
@@ -206,10 +206,10 @@ def _optimise(candidates: pd.DataFrame, scenario: Scenario, progress, cancel: th
 
     T = model.n_years
     whole = model.n_rows * T <= FULL_CORE_COLUMNS
-    priced = not whole and relaxed.n_homes > CORE_HOMES_LP  # full scale: prices first, the LP only if needed
-    report(0.35, "prices" if priced else "prices and LP relaxation")
+    refined = not whole and relaxed.n_homes > CORE_HOMES_LP  # full scale: refined prices, a small core LP
+    report(0.35, "prices and LP relaxation")
     lp_deadline = started + 0.75 * limit
-    if priced:
+    if refined:
         lp, planned = _refined_lp(prepared, value, lp_deadline, gap_target * LP_GAP_SHARE, cancel, scenario.solver.seed)
     else:
         lp, planned = _lp(prepared, value, lp_deadline, gap_target * LP_GAP_SHARE, cancel,
@@ -245,15 +245,15 @@ def _optimise(candidates: pd.DataFrame, scenario: Scenario, progress, cancel: th
                                  cp_deadline, deadline, limit, scenario.solver.seed, cancel, report)
 
         attempts, core_stats = plans(lp, planned, bound)
-        if priced and not any(not broken_rules(model, rows, years) for _, rows, years in attempts):
+        if refined and not any(not broken_rules(model, rows, years) for _, rows, years in attempts):
             report(0.5, "LP relaxation on a wider core (no plan from the first)")
             lp, planned = _lp(prepared, value, lp_deadline, gap_target * LP_GAP_SHARE, cancel,
                               lambda f, m: report(0.5 + 0.3 * f, m), scenario.solver.seed, lp.lam)
             bound = min(bound, lp.bound * scale)
             again, core_stats = plans(lp, planned, bound)
             attempts = again + attempts
-            priced = False
-        core_stats["lp_route"] = "refined prices, small core" if priced else "core LP"
+            refined = False
+        core_stats["lp_route"] = "refined prices, small core" if refined else "core LP"
 
     report(0.95, "checking the plan")
     chosen = None
@@ -286,7 +286,8 @@ def _optimise(candidates: pd.DataFrame, scenario: Scenario, progress, cancel: th
                      "value_scale": scale, "normalisers": dict(normalisers)},
         "solver": {
             "plan_from": source, "greedy_objective": float(value_raw[greedy_rows].sum()),
-            "lp_value": lp.value * scale if np.isfinite(lp.value) else None, "lp_iterations": lp.iterations, "lp_core_homes": int(lp.core_homes.sum()),
+            "lp_value": lp.value * scale if np.isfinite(lp.value) else None, "lp_iterations": lp.iterations,
+            "lp_core_homes": int(lp.core_homes.sum()),
             "lp_columns": lp.columns, **core_stats, "whole_problem_in_core": bool(whole),
             "rows_removed_by_rules": model.removed, "areas_opened": areas_opened,
             "mobilisation_objective_per_area_year": mobilisation_raw,

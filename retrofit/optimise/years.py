@@ -25,6 +25,11 @@ def _yearly(model: Model) -> list[int]:
     return [j for j, c in enumerate(model.constraints) if c.year >= 0]
 
 
+def _yearly_use(model: Model, rows: np.ndarray, yearly: list[int]) -> dict[str, np.ndarray]:
+    """Each per-year rule's term for the given rows (computed once per term)."""
+    return {term: model.term(term, rows) for term in {model.constraints[j].term for j in yearly}}
+
+
 def _rooms(model: Model, rows: np.ndarray, years: np.ndarray, yearly: list[int]) -> np.ndarray:
     """Each per-year row's room left (model units, "<=" form) by the given columns."""
     room = np.zeros(len(yearly))
@@ -50,7 +55,7 @@ def front_load(model: Model, rows: np.ndarray, years: np.ndarray, value: np.ndar
         return np.where(years > 0, 0, years)
     placed_last = years >= T
     city = model.city[rows]
-    use_of = {term: model.term(term, rows) for term in {model.constraints[j].term for j in yearly}}
+    use_of = _yearly_use(model, rows, yearly)
     # unplaced homes first (most valuable first), then the smallest use first (more homes fit)
     rank = np.where(placed_last, -value[rows] if value is not None else model.cost[rows], model.cost[rows])
     order = np.lexsort((rank, ~placed_last))  # the order is fixed: sort once
@@ -119,7 +124,7 @@ def assign_years(model: Model, rows: np.ndarray, value: np.ndarray, seed: int = 
     t_of = np.tile(np.arange(T), n_cls)
     h.addRows(n_cls, np.where(must, count, -inf), count, n, (np.arange(n_cls) * T).astype(np.int32),
               np.arange(n, dtype=np.int32), np.ones(n))
-    use_of = {term: model.term(term, rows) for term in {model.constraints[j].term for j in yearly}}
+    use_of = _yearly_use(model, rows, yearly)
     for j in yearly:
         c = model.constraints[j]
         coef = np.bincount(members, weights=c.sign * use_of[c.term], minlength=n_cls) / count
