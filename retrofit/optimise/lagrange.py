@@ -41,9 +41,8 @@ CORE_OPTIONS = 6  # (package, year) options per core home: its best under the cu
 SAMPLE_HOMES = 20_000  # homes in the sample whose smoothed dual gives the starting prices
 FIRST_LP_S = 1.0  # seconds the first core LP may take even past the deadline
 # `refine_prices` steps: homes within the margin (value units, a typical home ~1) of another
-# choice are re-decided, by the smoothed dual at these temperatures (falling), with at most so
-# many L-BFGS iterations each (the first step only has to bring the prices within the second's margin)
-REFINE_STEPS = ((0.1, (0.003,), 10), (0.02, (0.001, 0.0003), 200))
+# choice are re-decided, by the smoothed dual at these temperatures (falling)
+REFINE_STEPS = ((0.1, (0.003,)), (0.02, (0.001, 0.0003)))
 SOFT_FLOOR = 700.0  # the soft maximum's weights stop at exp(-700), a normal number (below: subnormal, slow)
 HIGHS_OPTIONS: dict = {"solver": "ipm"}  # interior point + crossover: 4x faster than dual simplex on the core LP
 _banner_shown = False
@@ -162,7 +161,7 @@ def price(model: Model, value: np.ndarray, lam: np.ndarray) -> Pricing:
 
 
 def _smoothed_minimum(model: Model, value: np.ndarray, rows: np.ndarray, rhs: np.ndarray, lam: np.ndarray,
-                      taus: tuple[float, ...], max_iterations: int = 200) -> np.ndarray:
+                      taus: tuple[float, ...]) -> np.ndarray:
     """Prices minimising the smoothed Lagrangian dual of the homes of ``rows`` (model rows,
     sorted; each home's options among them) against ``rhs``.
 
@@ -197,7 +196,7 @@ def _smoothed_minimum(model: Model, value: np.ndarray, rows: np.ndarray, rhs: np
 
     for tau in taus:
         found = minimize(evaluate, lam, args=(tau,), jac=True, method="L-BFGS-B", bounds=[(0, None)] * m,
-                         options={"maxiter": max_iterations, "gtol": 1e-9 * max(1.0, np.abs(rhs).max())})
+                         options={"maxiter": 200, "gtol": 1e-9 * max(1.0, np.abs(rhs).max())})
         lam = _flushed(found.x)
     return lam
 
@@ -235,7 +234,7 @@ def refine_prices(model: Model, value: np.ndarray, lam: np.ndarray, steps=REFINE
     rhs = np.array([c.rhs for c in model.constraints])
     moved = np.zeros(model.n_homes, dtype=bool)  # homes whose fixed choice changed: decided again
     for k in range(len(steps) + rounds):
-        margin, taus, max_iterations = steps[min(k, len(steps) - 1)]
+        margin, taus = steps[min(k, len(steps) - 1)]
         near = (pricing.margin < margin) | model.must | moved
         fixed = np.flatnonzero(~near & pricing.take)
         # the near homes' options that could become their choice: within ``margin`` of the best (or of staying out)
@@ -244,7 +243,7 @@ def refine_prices(model: Model, value: np.ndarray, lam: np.ndarray, steps=REFINE
         top = np.where(model.must, pricing.best, np.maximum(pricing.best, 0.0))
         rows = rows[reduced >= top[model.home[rows]] - margin]
         lam = _smoothed_minimum(model, value, rows, rhs - usage(model, pricing.row[fixed], pricing.year[fixed]),
-                                lam, taus, max_iterations)
+                                lam, taus)
         again = price(model, value, lam)
         changed = ~near & ((again.take != pricing.take) | (pricing.take & ((again.row != pricing.row)
                                                                            | (again.year != pricing.year))))
