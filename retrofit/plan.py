@@ -159,8 +159,7 @@ def check_plan(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario,
     def planned(name: str) -> np.ndarray:  # a candidate column at the plan's rows
         return candidates[name].iloc[row].to_numpy()
 
-    source = {name: planned(name) for name in ("cost_gbp", "city", "tenure", "band_after") if name in candidates}
-    cost = source["cost_gbp"].astype(float)
+    cost = planned("cost_gbp").astype(float)
     if not np.allclose(cost, plan["cost_gbp"].to_numpy(float)):
         problems.append("plan costs differ from the candidate table")
     years = plan["year"].to_numpy()
@@ -174,9 +173,15 @@ def check_plan(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario,
             used = cost[years == year].sum()
             if used > limit + TOLERANCE_GBP:
                 problems.append(f"spend in {year} £{used:,.0f} is above budget.per_year_gbp £{limit:,.0f}")
-    city = source["city"].astype(str)
+    city = candidates["city"].iloc[row]
+    trade_days = {}  # per trade with a limit: each plan row's days (read once)
+    for city_rules in scenario.cities.values():
+        for trade in (city_rules.trade_days_per_year.limits() if city_rules.trade_days_per_year is not None else {}):
+            column = f"trade_days_{trade}"
+            trade_days[trade] = planned(column).astype(float) if column in candidates else np.zeros(len(plan))
     for name, city_rules in scenario.cities.items():
-        mine = city == name
+        mine = (city == name).to_numpy() if isinstance(city.dtype, pd.CategoricalDtype) else \
+            (city.astype(str) == name).to_numpy()
         used = cost[mine].sum()
         if city_rules.min_share and used < city_rules.min_share * budget.total_gbp - TOLERANCE_GBP:
             problems.append(f"{name} spend £{used:,.0f} is below its min_share of £{city_rules.min_share * budget.total_gbp:,.0f}")
@@ -188,12 +193,11 @@ def check_plan(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario,
                 problems.append(f"{name} has {int(here.sum())} homes in {year}, above homes_per_year {city_rules.homes_per_year}")
             if city_rules.trade_days_per_year is not None:
                 for trade, limit in city_rules.trade_days_per_year.limits().items():
-                    column = f"trade_days_{trade}"
-                    used_days = planned(column).astype(float)[here].sum() if column in candidates else 0.0
+                    used_days = trade_days[trade][here].sum()
                     if used_days > limit + TOLERANCE_DAYS:
                         problems.append(f"{name} uses {used_days:,.1f} {trade} days in {year}, above {limit:,.1f}")
     if rules.eligible_tenures is not None:
-        bad = ~np.isin(source["tenure"].astype(str), list(rules.eligible_tenures))
+        bad = ~np.isin(planned("tenure").astype(str), list(rules.eligible_tenures))
         if bad.any():
             problems.append(f"{int(bad.sum())} homes have a tenure not in rules.eligible_tenures")
     if rules.eligible_packages is not None:
@@ -202,7 +206,7 @@ def check_plan(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario,
             problems.append(f"{int(bad.sum())} homes get a package not in rules.eligible_packages")
     if rules.min_band_after is not None:
         allowed = BANDS[: BANDS.index(rules.min_band_after) + 1]
-        bad = ~np.isin(source["band_after"].astype(str), allowed)
+        bad = ~np.isin(planned("band_after").astype(str), allowed)
         if bad.any():
             problems.append(f"{int(bad.sum())} homes end below band {rules.min_band_after} (rules.min_band_after)")
     missing = sorted(set(rules.must_include) - set(home)) if rules.must_include else []

@@ -44,7 +44,7 @@ FIRST_LP_S = 1.0  # seconds the first core LP may take even past the deadline
 # choice are re-decided, by the smoothed dual at these temperatures (falling)
 REFINE_STEPS = ((0.1, (0.003,)), (0.02, (0.001, 0.0003)))
 SOFT_FLOOR = 700.0  # the soft maximum's weights stop at exp(-700), a normal number (below: subnormal, slow)
-HIGHS_OPTIONS: dict = {"solver": "ipm"}  # interior point + crossover: 4x faster than dual simplex on the core LP
+HIGHS_OPTIONS: dict = {"solver": "ipm"}  # interior point + crossover: 2-4x faster than dual simplex on the core and year LPs
 _banner_shown = False
 
 
@@ -72,7 +72,7 @@ def tie_break(model: Model, rows, t: int) -> np.ndarray:
     """A tiny value per (home, year), different for each year, so tied homes spread evenly over years.
     It only adds value, so a bound computed with it still bounds the true objective."""
     if model.n_years == 1:
-        return np.zeros(len(model.home[rows]))
+        return np.zeros(model.n_rows if isinstance(rows, slice) else len(rows))
     return TIE_BREAK * ((model.home[rows] + t) % model.n_years) / model.n_years
 
 
@@ -120,21 +120,30 @@ class Pricing:
     bound: float
 
 
-def price(model: Model, value: np.ndarray, lam: np.ndarray) -> Pricing:
-    """Every home's best (row, year) under prices ``lam``, its margin, and the upper bound they give.
+def _choices(model: Model, value: np.ndarray, lam: np.ndarray, rows: np.ndarray | None = None):
+    """Per home (every home, or those whose rows are ``rows``: all rows of each, sorted): its best
+    reduced value over its (row, year) options, that row and year, whether to take it, and its margin.
 
-    One pass per year over every row (vectorised): the best and second-best year of each row,
+    One pass per year over the rows (vectorised): the best and second-best year of each row,
     then the best and second-best option of each home (reduceat over its rows)."""
-    static, dynamic = _split(model, lam, slice(None))
-    static += value
-    city = model.city
-    best = np.full(model.n_rows, -np.inf)
-    second = np.full(model.n_rows, -np.inf)
-    best_year = np.zeros(model.n_rows, dtype=np.int64)
+    where = slice(None) if rows is None else rows
+    home = model.home if rows is None else model.home[rows]
+    if rows is None:
+        starts, local = model.starts, home  # home codes are 0..n_homes-1 in row order
+    else:
+        change = np.r_[True, home[1:] != home[:-1]] if len(home) else np.zeros(0, dtype=bool)
+        starts, local = np.flatnonzero(change), np.cumsum(change) - 1
+    static, dynamic = _split(model, lam, where)
+    static += value[where]
+    city = model.city[where]
+    n = len(static)
+    best = np.full(n, -np.inf)
+    second = np.full(n, -np.inf)
+    best_year = np.zeros(n, dtype=np.int64)
     if model.n_years == 1:  # summed years (the usual case): the static part is the whole story
         best = static
     for t in range(model.n_years if model.n_years > 1 else 0):
-        reduced = static + tie_break(model, slice(None), t)
+        reduced = static + tie_break(model, where, t)
         for coef, varying in dynamic:
             column = varying[:, t]
             if column.any():
@@ -143,21 +152,68 @@ def price(model: Model, value: np.ndarray, lam: np.ndarray) -> Pricing:
         np.maximum(second, np.where(better, best, reduced), out=second)
         best = np.where(better, reduced, best)
         best_year[better] = t
-    starts = model.starts
-    home_best = np.maximum.reduceat(best, starts) if model.n_rows else np.zeros(0)
-    at_best = np.flatnonzero(best >= home_best[model.home])
-    row = at_best[np.r_[True, model.home[at_best][1:] != model.home[at_best][:-1]]] if len(at_best) else at_best
-    first = np.zeros(model.n_rows, dtype=bool)
+    home_best = np.maximum.reduceat(best, starts) if n else np.zeros(0)
+    at_best = np.flatnonzero(best >= home_best[local])
+    row = at_best[np.r_[True, local[at_best][1:] != local[at_best][:-1]]] if len(at_best) else at_best
+    first = np.zeros(n, dtype=bool)
     first[row] = True
-    home_second = np.maximum.reduceat(np.where(first, second, best), starts) if model.n_rows else np.zeros(0)
-    must = model.must
+    home_second = np.maximum.reduceat(np.where(first, second, best), starts) if n else np.zeros(0)
+    must = model.must[home[starts]] if n else np.zeros(0, dtype=bool)
     take = (home_best > 0) | must
     out = np.where(must, -np.inf, 0.0)  # staying out is worth 0 (not allowed for must-include homes)
     margin = np.where(take, home_best - np.maximum(home_second, out), -home_best)
-    gains = np.where(must, home_best, np.maximum(home_best, 0.0))
+    return home_best, (row if rows is None else rows[row]), best_year[row], take, margin
+
+
+def _bound(model: Model, lam: np.ndarray, best: np.ndarray) -> float:
+    """The Lagrangian bound: prices times limits plus each home's best reduced value (staying out: 0)."""
     rhs = np.array([c.rhs for c in model.constraints])
-    return Pricing(lam=lam, best=home_best, row=row, year=best_year[row], take=take, margin=margin,
-                   bound=float(lam @ rhs + gains.sum()))
+    return float(lam @ rhs + np.where(model.must, best, np.maximum(best, 0.0)).sum())
+
+
+def price(model: Model, value: np.ndarray, lam: np.ndarray) -> Pricing:
+    """Every home's best (row, year) under prices ``lam``, its margin, and the upper bound they give."""
+    best, row, year, take, margin = _choices(model, value, lam)
+    return Pricing(lam=lam, best=best, row=row, year=year, take=take, margin=margin, bound=_bound(model, lam, best))
+
+
+def _largest_move(model: Model, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Per home: the most any of its options' reduced values can change between two prices (its
+    largest use of each term times the largest change of that term's price in its city)."""
+    old, new = penalty_tables(model, before), penalty_tables(model, after)
+    home_city = model.city[model.starts]
+    move = np.zeros(model.n_homes)
+    for term in old.keys() | new.keys():
+        change = np.abs(new.get(term, 0.0) - old.get(term, 0.0)) * np.ones((len(CITIES), model.n_years))
+        move += model.home_largest(term) * change.max(axis=1)[home_city]
+    return move
+
+
+def reprice(model: Model, value: np.ndarray, before: Pricing, lam: np.ndarray, exact_below: float = 0.0) -> Pricing:
+    """`price` at prices ``lam`` near those of ``before``, pricing again only the homes whose
+    choice could change: one whose margin is more than twice `_largest_move` keeps it (for a
+    home in, its best value is that option's at ``lam``). Their margins become lower bounds
+    (less twice the move), all above ``exact_below``: every margin below it is exact, and so
+    is the bound. Near the LP's prices that is a few percent of the homes, and far cheaper
+    than every row."""
+    move = _largest_move(model, before.lam, lam)
+    again = before.margin <= 2 * move + max(exact_below, 1e-9)
+    if again.mean() > 0.5:
+        return price(model, value, lam)
+    homes = np.flatnonzero(again)
+    best, row, year = before.best.copy(), before.row.copy(), before.year.copy()
+    take, margin = before.take.copy(), before.margin - 2 * move
+    if len(homes):
+        best[homes], row[homes], year[homes], take[homes], margin[homes] = _choices(
+            model, value, lam, np.flatnonzero(again[model.home]))
+    kept = np.flatnonzero(~again)
+    kept_row, kept_year = row[kept], year[kept]
+    static, dynamic = _split(model, lam, kept_row)
+    reduced = static + value[kept_row] + tie_break(model, kept_row, kept_year)
+    for coef, varying in dynamic:
+        reduced -= coef * varying[model.city[kept_row], kept_year]
+    best[kept] = reduced
+    return Pricing(lam=lam, best=best, row=row, year=year, take=take, margin=margin, bound=_bound(model, lam, best))
 
 
 def _smoothed_minimum(model: Model, value: np.ndarray, rows: np.ndarray, rhs: np.ndarray, lam: np.ndarray,
@@ -244,7 +300,7 @@ def refine_prices(model: Model, value: np.ndarray, lam: np.ndarray, steps=REFINE
         rows = rows[reduced >= top[model.home[rows]] - margin]
         lam = _smoothed_minimum(model, value, rows, rhs - usage(model, pricing.row[fixed], pricing.year[fixed]),
                                 lam, taus)
-        again = price(model, value, lam)
+        again = reprice(model, value, pricing, lam, steps[0][0])
         changed = ~near & ((again.take != pricing.take) | (pricing.take & ((again.row != pricing.row)
                                                                            | (again.year != pricing.year))))
         if again.bound < best.bound:

@@ -105,6 +105,15 @@ class Model:
             self._terms[term] = full
         return full[rows]
 
+    def home_largest(self, term: str) -> np.ndarray:
+        """Per home: the largest absolute coefficient of a term over its rows (computed once)."""
+        key = ("largest", term)
+        largest = self._terms.get(key)
+        if largest is None:
+            largest = np.maximum.reduceat(np.abs(self.term(term)), self.starts) if self.n_rows else np.zeros(0)
+            self._terms[key] = largest
+        return largest
+
     def applies(self, constraint: Constraint, rows: np.ndarray, years: np.ndarray) -> np.ndarray:
         mask = np.ones(len(rows), dtype=bool)
         if constraint.city >= 0:
@@ -256,11 +265,10 @@ def coupling_rows(scenario: Scenario) -> list[Constraint]:
 
 def objective_values(model: Model, weights: dict[str, float], normalisers: dict[str, float]) -> np.ndarray:
     """Objective value of each row: sum of weight * metric / normaliser (ideal or 1)."""
-    value = np.zeros(model.n_rows)
-    for k, name in enumerate(OBJECTIVES):
-        if weights.get(name, 0) > 0 and normalisers.get(name, 0) > 0:
-            value += weights[name] * model.metrics[:, k] / normalisers[name]
-    return value
+    factor = np.array([weights[name] / normalisers[name] if weights.get(name, 0) > 0 and normalisers.get(name, 0) > 0
+                       else 0.0 for name in OBJECTIVES])
+    used = factor != 0  # an objective left out is never added (not even 0 x its metric)
+    return model.metrics @ factor if used.all() else model.metrics[:, used] @ factor[used]
 
 
 def penalty_tables(model: Model, lam: np.ndarray) -> dict[str, np.ndarray]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import highspy
 import numpy as np
 
-from retrofit.optimise.lagrange import new_highs
+from retrofit.optimise.lagrange import HIGHS_OPTIONS, new_highs
 from retrofit.optimise.model import Model
 
 COST_BANDS = 50  # cost bands per class group: narrower bands fit each year's limits more closely
@@ -54,29 +54,36 @@ def front_load(model: Model, rows: np.ndarray, years: np.ndarray, value: np.ndar
     if not yearly:
         return np.where(years > 0, 0, years)
     placed_last = years >= T
-    city = model.city[rows]
     use_of = _yearly_use(model, rows, yearly)
     # unplaced homes first (most valuable first), then the smallest use first (more homes fit)
     rank = np.where(placed_last, -value[rows] if value is not None else model.cost[rows], model.cost[rows])
-    order = np.lexsort((rank, ~placed_last))  # the order is fixed: sort once
+    order = np.lexsort((rank, ~placed_last))  # the order is fixed: sort once, and work in it
+    in_order = years[order]
+    city = model.city[rows][order]
+    use_of = {term: use[order] for term, use in use_of.items()}
     for t in range(T):
         rules = [model.constraints[j] for j in yearly if model.constraints[j].year == t]
+        here = in_order == t
+        room = [c.rhs - c.sign * use_of[c.term][here if c.city < 0 else here & (city == c.city)].sum() for c in rules]
         for _ in range(PASSES):
-            movers = order[years[order] > t]
+            movers = np.flatnonzero(in_order > t)
             if len(movers) == 0:
                 break
-            here = years == t
             mover_city = city[movers]
+            mover_use = {term: use[movers] for term, use in use_of.items()}
             ok = np.ones(len(movers), dtype=bool)
-            for c in rules:
-                in_city = here if c.city < 0 else here & (city == c.city)
-                room = c.rhs - c.sign * use_of[c.term][in_city].sum()
-                applies = np.ones(len(movers), dtype=bool) if c.city < 0 else mover_city == c.city
-                use = np.where(applies, c.sign * use_of[c.term][movers], 0.0)
-                ok &= ~applies | (np.cumsum(use) <= room + 1e-9)
+            for c, left in zip(rules, room):
+                applies = None if c.city < 0 else mover_city == c.city
+                use = c.sign * mover_use[c.term] if applies is None else np.where(applies, c.sign * mover_use[c.term], 0.0)
+                ok &= np.cumsum(use) <= left + 1e-9 if applies is None else ~applies | (np.cumsum(use) <= left + 1e-9)
             if not ok.any():
                 break
-            years[movers[ok]] = t
+            moved = movers[ok]
+            in_order[moved] = t
+            moved_city = city[moved]
+            room = [left - c.sign * use_of[c.term][moved if c.city < 0 else moved[moved_city == c.city]].sum()
+                    for c, left in zip(rules, room)]
+    years[order] = in_order
     return years
 
 
@@ -112,6 +119,8 @@ def assign_years(model: Model, rows: np.ndarray, value: np.ndarray, seed: int = 
     h = new_highs()
     h.setOptionValue("random_seed", int(seed))
     h.setOptionValue("time_limit", max(0.05, float(time_limit)))
+    for option, setting in HIGHS_OPTIONS.items():  # interior point + crossover: half the simplex's time here too
+        h.setOptionValue(option, setting)
     h.changeObjectiveSense(highspy.ObjSense.kMaximize)
     inf = highspy.kHighsInf
     n = n_cls * T
