@@ -300,7 +300,7 @@ def refine_prices(model: Model, value: np.ndarray, lam: np.ndarray, steps=REFINE
         rows = rows[reduced >= top[model.home[rows]] - margin]
         lam = _smoothed_minimum(model, value, rows, rhs - usage(model, pricing.row[fixed], pricing.year[fixed]),
                                 lam, taus)
-        again = reprice(model, value, pricing, lam, steps[0][0])
+        again = reprice(model, value, pricing, lam, steps[min(k + 1, len(steps) - 1)][0])  # next step's margins exact
         changed = ~near & ((again.take != pricing.take) | (pricing.take & ((again.row != pricing.row)
                                                                            | (again.year != pricing.year))))
         if again.bound < best.bound:
