@@ -10,7 +10,7 @@ import pytest
 from retrofit.optimise import optimise
 from retrofit.optimise import lagrange
 from retrofit.optimise import solve as solve_module
-from retrofit.optimise.lagrange import price, refine_prices, sample_prices, solve_lp
+from retrofit.optimise.lagrange import price, refine_prices, reprice, sample_prices, solve_lp
 from retrofit.optimise.model import aggregate_years, build_model, objective_values
 from retrofit.optimise.synthetic import synthetic_candidates
 from retrofit.plan import check_plan
@@ -47,6 +47,27 @@ def test_refined_prices_prove_the_lp_value(large):
     assert pricing.bound == pytest.approx(price(model, value, lam).bound)
     assert price(model, value, start).bound - exact.value > 1e-5 * exact.value  # the sample's prices were not it
     assert pricing.bound - exact.value < 1e-6 * exact.value  # the refined ones are
+
+
+@pytest.mark.parametrize("step", [0.3, 0.03, 0.001])
+def test_repricing_near_homes_only_matches_pricing_every_row(large, step):
+    """`reprice` prices again only the homes whose choice can move: the bound and every home's
+    choice are those of a full pricing; margins are lower bounds, exact below ``exact_below``."""
+    table, scen = large
+    model = aggregate_years(build_model(table, scen))
+    value = objective_values(model, {"carbon": 1.0, "fuel_poverty": 1.0, "jobs": 0.5}, dict.fromkeys(
+        ["carbon", "fuel_poverty", "jobs"], 1.0))
+    value /= np.median(value[value > 0])
+    start = price(model, value, sample_prices(model, value, seed=1, homes=2_000))
+    moved = np.maximum(start.lam * (1 + step * np.random.default_rng(3).standard_normal(len(start.lam))), 0)
+    full, again = price(model, value, moved), reprice(model, value, start, moved, exact_below=0.05)
+    assert again.bound == pytest.approx(full.bound, rel=1e-12)
+    assert np.array_equal(again.take, full.take)
+    assert np.array_equal(again.row[full.take], full.row[full.take])
+    assert np.allclose(again.best[full.take], full.best[full.take], rtol=0, atol=1e-9)
+    assert (again.margin <= full.margin + 1e-9).all()
+    near = full.margin < 0.05
+    assert np.allclose(again.margin[near], full.margin[near], rtol=0, atol=1e-9)
 
 
 def test_large_instance_plans_from_prices_and_keeps_every_rule(large):
