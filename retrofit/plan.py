@@ -174,14 +174,15 @@ def check_plan(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario,
             if used > limit + TOLERANCE_GBP:
                 problems.append(f"spend in {year} £{used:,.0f} is above budget.per_year_gbp £{limit:,.0f}")
     city = candidates["city"].iloc[row]
+    if not isinstance(city.dtype, pd.CategoricalDtype):  # categorical compares by code; anything else as text
+        city = city.astype(str)
     trade_days = {}  # per trade with a limit: each plan row's days (read once)
     for city_rules in scenario.cities.values():
         for trade in (city_rules.trade_days_per_year.limits() if city_rules.trade_days_per_year is not None else {}):
             column = f"trade_days_{trade}"
             trade_days[trade] = planned(column).astype(float) if column in candidates else np.zeros(len(plan))
     for name, city_rules in scenario.cities.items():
-        mine = (city == name).to_numpy() if isinstance(city.dtype, pd.CategoricalDtype) else \
-            (city.astype(str) == name).to_numpy()
+        mine = (city == name).to_numpy()
         used = cost[mine].sum()
         if city_rules.min_share and used < city_rules.min_share * budget.total_gbp - TOLERANCE_GBP:
             problems.append(f"{name} spend £{used:,.0f} is below its min_share of £{city_rules.min_share * budget.total_gbp:,.0f}")

@@ -10,7 +10,8 @@ Good prices come in two steps:
 2. either `refine_prices` (full scale, and what makes a re-solve after a weight change take
    seconds): homes whose choice is clear keep it, so their use of each limit is a constant,
    and the smoothed dual of the others, at falling temperatures, brings the prices to the
-   LP's own (bound within about 1e-8 of the LP value) without solving an LP;
+   LP's own (bound within about 1e-8 of the LP value) without solving an LP; between its
+   steps `reprice` prices again only the homes whose choice the new prices can change;
    or `solve_lp`, the core method. Homes whose best option beats every other (and staying out)
    by a clear margin are fixed at it; the others, with their best few options, form a core LP
    in HiGHS with only the core homes' "one option" rows and the coupling rows less what the

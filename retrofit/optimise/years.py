@@ -75,7 +75,8 @@ def front_load(model: Model, rows: np.ndarray, years: np.ndarray, value: np.ndar
             for c, left in zip(rules, room):
                 applies = None if c.city < 0 else mover_city == c.city
                 use = c.sign * mover_use[c.term] if applies is None else np.where(applies, c.sign * mover_use[c.term], 0.0)
-                ok &= np.cumsum(use) <= left + 1e-9 if applies is None else ~applies | (np.cumsum(use) <= left + 1e-9)
+                fits = np.cumsum(use) <= left + 1e-9
+                ok &= fits if applies is None else ~applies | fits
             if not ok.any():
                 break
             moved = movers[ok]
