@@ -168,8 +168,7 @@ def _choices(model: Model, value: np.ndarray, lam: np.ndarray, rows: np.ndarray 
 
 def _bound(model: Model, lam: np.ndarray, best: np.ndarray) -> float:
     """The Lagrangian bound: prices times limits plus each home's best reduced value (staying out: 0)."""
-    rhs = np.array([c.rhs for c in model.constraints])
-    return float(lam @ rhs + np.where(model.must, best, np.maximum(best, 0.0)).sum())
+    return float(lam @ model.rhs + np.where(model.must, best, np.maximum(best, 0.0)).sum())
 
 
 def price(model: Model, value: np.ndarray, lam: np.ndarray) -> Pricing:
@@ -270,7 +269,7 @@ def sample_prices(model: Model, value: np.ndarray, seed: int, homes: int = SAMPL
     rng = np.random.default_rng(seed)
     n = model.n_homes
     chosen = np.sort(rng.choice(n, size=min(n, homes), replace=False))
-    rhs = np.array([c.rhs for c in model.constraints]) * (len(chosen) / n)
+    rhs = model.rhs * (len(chosen) / n)
     in_sample = np.zeros(n, dtype=bool)
     in_sample[chosen] = True
     rows = np.flatnonzero(in_sample[model.home])
@@ -288,7 +287,7 @@ def refine_prices(model: Model, value: np.ndarray, lam: np.ndarray, steps=REFINE
     point, on prices). The pricing with the lowest bound is returned: its bound is valid at
     any prices; how close it is to the LP's value depends on how well they were found."""
     pricing = best = price(model, value, lam)
-    rhs = np.array([c.rhs for c in model.constraints])
+    rhs = model.rhs
     moved = np.zeros(model.n_homes, dtype=bool)  # homes whose fixed choice changed: decided again
     for k in range(len(steps) + rounds):
         margin, taus = steps[min(k, len(steps) - 1)]
@@ -455,7 +454,7 @@ def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, deadline: float,
     fixed_row, fixed_year = pricing.row.copy(), pricing.year.copy()  # fixed homes' choice (where take)
     extra = np.zeros(0, dtype=np.int64)  # extra core columns (row * T + year) found by pricing
     lam = lam0
-    rhs = np.array([c.rhs for c in model.constraints])
+    rhs = model.rhs
     iterations = 0
     last = None
     lp_value = -np.inf

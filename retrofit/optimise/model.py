@@ -89,6 +89,11 @@ class Model:
     def n_years(self) -> int:
         return len(self.years)
 
+    @property
+    def rhs(self) -> np.ndarray:
+        """Each coupling row's limit in "<=" form (model units)."""
+        return np.array([c.rhs for c in self.constraints])
+
     def term(self, term: str, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """A coupling term's coefficient for the given rows, in model units (each array built once)."""
         full = self._terms.get(term)

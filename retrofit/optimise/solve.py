@@ -113,8 +113,7 @@ def _lp(prepared: Prepared, value: np.ndarray, deadline: float, gap: float, canc
             raise InfeasibleScenario(explain_broken_rows(relaxed, lp.artificial))
     # the bound is the plain relaxation's (valid at any prices): the same homes and terms with lower
     # limits not raised, so only lam @ rhs differs
-    rhs = [np.array([c.rhs for c in model.constraints]) for model in (planned, relaxed)]
-    lp.bound += float(lp.lam @ (rhs[1] - rhs[0]))
+    lp.bound += float(lp.lam @ (relaxed.rhs - planned.rhs))
     return lp, planned
 
 
@@ -227,7 +226,7 @@ def _optimise(candidates: pd.DataFrame, scenario: Scenario, progress, cancel: th
         years = np.tile(np.arange(T), model.n_rows)
         used = lp.x > 1e-9
         hint = np.isin(rows * T + years, lp.col_row[used & (lp.x > 0.5)] * T)
-        core = solve_core(model, value, rows, years, hint, np.array([c.rhs for c in model.constraints]),
+        core = solve_core(model, value, rows, years, hint, model.rhs,
                           cp_deadline, scenario.solver.seed, gap_target, mobilisation=mobilisation_raw / scale,
                           cancel=cancel)
         if core.chosen is not None:
@@ -360,7 +359,7 @@ def _round_lp(relaxed: Model, value: np.ndarray, lp: LPResult, scale: float, bou
     in_lp[lp.col_row[integral]] = True
     hint = in_lp[rows]
     no_year = np.zeros(len(fixed_rows), dtype=np.int64)
-    residual = np.array([c.rhs for c in relaxed.constraints]) - usage(relaxed, fixed_rows, no_year)
+    residual = relaxed.rhs - usage(relaxed, fixed_rows, no_year)
     fixed_value = float(value[fixed_rows].sum())
     # the whole plan within half the gap target of what it can reach: the LP of the planned model
     # (lower limits raised) where known, else the bound
@@ -392,7 +391,7 @@ def _polish(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndarray
     fixed_rows, fixed_years = rows[keep], years[keep]
     options = np.flatnonzero(core_homes[model.home])
     core_rows, core_years = np.repeat(options, T), np.tile(np.arange(T), len(options))
-    residual = np.array([c.rhs for c in model.constraints]) - usage(model, fixed_rows, fixed_years)
+    residual = model.rhs - usage(model, fixed_rows, fixed_years)
     # keep the columns the LP of this small problem uses, and the current ones
     current = np.isin(core_rows * T + core_years, rows[~keep] * T + years[~keep])
     lp = solve_core_lp(model, value, core_rows, core_years, residual, max(0.1, deadline - time.perf_counter()), seed)
