@@ -4,22 +4,24 @@ A deck is the plan's (or a reference layer's) LSOA polygons, filled by quantile 
 the LSOA boundaries drawn over them as one image (`retrofit.geo.boundary_image`): a browser
 without a graphics card draws thousands of outline segments slowly, one image at once.
 Hovering a neighbourhood lights it up and shows its figures.
+
+The polygons and the image travel beside the page, not inside it (`app.served`): the deck
+the page sends names them by URL, and the browser fetches each once and keeps it.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 
 import pydeck as pdk
 import streamlit as st
 
-from app import data
+from app import data, served
 from retrofit import views
 from retrofit.geo import MAP_DIGITS, add_fill_colours, boundary_image, lsoa_feature_collection
 
-VIEW = pdk.ViewState(latitude=52.48, longitude=-1.75, zoom=9.2)
+VIEW = {"latitude": 52.48, "longitude": -1.75, "zoom": 9.2}
 PLAN_TOOLTIP = ("<b>{lsoa_name}</b> ({ward})<br/>Homes in the plan: {homes}<br/>Spend: {spend_text}<br/>"
                 "Carbon saved: {carbon_text}<br/>Fuel-poor households lifted: {fuel_poor_text}<br/>"
                 "Households: {households}, fuel poor {fuel_poverty_pct}%<br/>IMD decile: {imd_decile}")
@@ -28,7 +30,7 @@ REFERENCE_TOOLTIP = ("<b>{lsoa_name}</b> ({ward})<br/>Households: {households}<b
 
 
 class _BuiltDeck(pdk.Deck):
-    """A map whose JSON was built once and cached: Streamlit sends it without building it again."""
+    """A map whose JSON is written here: Streamlit sends it as it is."""
 
     def __init__(self, spec: str, tooltip: dict):
         super().__init__(layers=[], tooltip=tooltip, map_style=None)
@@ -39,42 +41,40 @@ class _BuiltDeck(pdk.Deck):
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _boundaries_layer(cities: tuple[str, ...]) -> dict:
-    """The LSOA boundaries of ``cities`` as an image layer (JSON), drawn for the map's first view."""
-    image, bounds = boundary_image(list(cities), zoom=VIEW.zoom)
-    url = "data:image/png;base64," + base64.b64encode(image).decode("ascii")
-    # a quoted string: pydeck would otherwise read the URL as an expression
-    layer = pdk.Layer("BitmapLayer", None, id="boundaries", image=f'"{url}"', bounds=bounds)
-    return json.loads(pdk.Deck(layers=[layer]).to_json())["layers"][0]
+def _boundaries(cities: tuple[str, ...]) -> tuple[served.File, list[float]]:
+    """The LSOA boundaries of ``cities`` as an image for the map's first view, and where it lies."""
+    image, bounds = boundary_image(list(cities), zoom=VIEW["zoom"])
+    return served.make_file(image, "png"), bounds
 
 
-def _shown(collection: dict, tooltip: str) -> dict:
+def _polygons(collection: dict, tooltip: str) -> served.File:
     """The features with only what the browser uses: the tooltip's fields, the LSOA code and the colour.
 
-    The browser parses the whole deck on every visit to the page: figures it never shows
-    (the plan's raw sums, the city) would only make that slower.
+    The browser reads the whole file on its first visit: figures it never shows (the
+    plan's raw sums, the city) would only make that slower.
     """
     keep = set(re.findall(r"{(\w+)}", tooltip)) | {"lsoa_code", "fill_colour"}
-    return {"type": "FeatureCollection", "features": [
+    shown = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": feature["geometry"],
          "properties": {k: v for k, v in feature["properties"].items() if k in keep}}
         for feature in collection["features"]]}
+    return served.make_file(json.dumps(shown, separators=(",", ":")).encode(), "json")
 
 
-def _deck_spec(collection: dict, cities: tuple[str, ...], tooltip: str) -> str:
-    """The deck's JSON: filled polygons and the boundaries image, compact (pydeck's own is indented)."""
-    fill = pdk.Layer("GeoJsonLayer", _shown(collection, tooltip), id="lsoas", pickable=True, auto_highlight=True,
-                     highlight_color=[40, 40, 40, 90], stroked=False, filled=True,
-                     get_fill_color="properties.fill_colour")
-    spec = json.loads(pdk.Deck(layers=[fill], initial_view_state=VIEW, map_style=None).to_json())
-    spec["layers"].append(_boundaries_layer(cities))
-    return json.dumps(spec, separators=(",", ":"))
+def _deck(polygons: served.File, cities: tuple[str, ...], tooltip: str) -> pdk.Deck:
+    """The deck: the filled polygons and the boundaries image, both fetched by the browser by URL."""
+    boundaries, bounds = _boundaries(cities)
+    fill = {"@@type": "GeoJsonLayer", "id": "lsoas", "data": served.serve(polygons), "pickable": True,
+            "autoHighlight": True, "highlightColor": [40, 40, 40, 90], "stroked": False, "filled": True,
+            "getFillColor": "@@=properties.fill_colour"}
+    lines = {"@@type": "BitmapLayer", "id": "boundaries", "image": served.serve(boundaries), "bounds": bounds}
+    spec = {"initialViewState": VIEW, "views": [{"@@type": "MapView", "controller": True}], "layers": [fill, lines]}
+    return _BuiltDeck(json.dumps(spec, separators=(",", ":")), {"html": tooltip})
 
 
 @st.cache_data(show_spinner="Drawing the map...", max_entries=64)
-def _plan_deck(url: str, run_id: int, value: str, year: int | None, cities: tuple[str, ...]) -> str:
-    collection = views.plan_layer(data.stored_plan(url, run_id), value, year, list(cities))
-    return _deck_spec(collection, cities, PLAN_TOOLTIP)
+def _plan_polygons(url: str, run_id: int, value: str, year: int | None, cities: tuple[str, ...]) -> served.File:
+    return _polygons(views.plan_layer(data.stored_plan(url, run_id), value, year, list(cities)), PLAN_TOOLTIP)
 
 
 def plan_deck(run_id: int, value: str, year: int | None, cities: tuple[str, ...]) -> pdk.Deck:
@@ -83,16 +83,16 @@ def plan_deck(run_id: int, value: str, year: int | None, cities: tuple[str, ...]
     Built once per run, figure, year and cities, for everyone; whoever may map which
     cities is the page's to decide (`retrofit.access`).
     """
-    return _BuiltDeck(_plan_deck(data.db_url(), int(run_id), value, year, tuple(cities)), {"html": PLAN_TOOLTIP})
+    return _deck(_plan_polygons(data.db_url(), int(run_id), value, year, tuple(cities)), tuple(cities), PLAN_TOOLTIP)
 
 
 @st.cache_data(show_spinner="Drawing the map...", max_entries=16)
-def _reference_deck(value: str, reverse: bool, cities: tuple[str, ...]) -> str:
+def _reference_polygons(value: str, reverse: bool, cities: tuple[str, ...]) -> served.File:
     collection = lsoa_feature_collection(None, list(cities), digits=MAP_DIGITS)
-    return _deck_spec(add_fill_colours(collection, value, reverse), cities, REFERENCE_TOOLTIP)
+    return _polygons(add_fill_colours(collection, value, reverse), REFERENCE_TOOLTIP)
 
 
 def reference_deck(value: str, reverse: bool, cities: tuple[str, ...]) -> pdk.Deck:
     """A reference layer's LSOA map (deprivation, fuel poverty, households): darker is higher, or lower
     when ``reverse``."""
-    return _BuiltDeck(_reference_deck(value, reverse, tuple(cities)), {"html": REFERENCE_TOOLTIP})
+    return _deck(_reference_polygons(value, reverse, tuple(cities)), tuple(cities), REFERENCE_TOOLTIP)

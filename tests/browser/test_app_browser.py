@@ -64,7 +64,11 @@ def test_build_run_compare_and_map(page, app_url, screenshots):
     page.wait_for_timeout(1000)
     page.screenshot(path=str(screenshots / "compare.png"), full_page=True)
 
-    open_page(page, "Map", "Map")
+    # the map's polygons come beside the page (app/served.py), gzipped, from the app's own server
+    with page.expect_response(lambda r: "/served/" in r.url and r.url.endswith(".json"), timeout=30_000) as polygons:
+        open_page(page, "Map", "Map")
+    assert polygons.value.ok and polygons.value.headers.get("content-encoding") == "gzip"
+    assert '"lsoa_code":"E01' in polygons.value.text()
     page.locator("canvas").first.wait_for(timeout=30_000)
     page.wait_for_timeout(1500)
     page.screenshot(path=str(screenshots / "map.png"), full_page=True)
