@@ -88,4 +88,7 @@ async def _file(request: Request) -> Response:
     return Response(data, media_type=TYPES[name.rsplit(".", 1)[-1]], headers=headers)
 
 
-ROUTES = [Route(f"/{PREFIX}/{{name}}", _file, methods=["GET"])]
+# The browser asks relative to the page: under server.baseUrlPath when one is set (Streamlit mounts
+# its pages there, but an app's own routes at the root), so any leading path is accepted.
+ROUTES = [Route(f"/{PREFIX}/{{name}}", _file, methods=["GET"]),
+          Route(f"/{{base:path}}/{PREFIX}/{{name}}", _file, methods=["GET"])]

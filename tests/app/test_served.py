@@ -41,6 +41,7 @@ def test_a_served_file_is_fetched_gzipped_and_cached_for_good(client):
     assert response.content == polygons  # the client unpacks it, as a browser does
     assert int(response.headers["content-length"]) < len(polygons) / 4
     assert served.content(url) == polygons
+    assert client.get(f"/planner/{url}").content == polygons  # a page under server.baseUrlPath asks there
 
 
 def test_the_name_follows_the_content(client):
