@@ -4,11 +4,18 @@ Targets (issue 7, full default stock): first page shown within 3 s of opening; m
 pages of a stored run within 1 s; a run of the default scenario from the builder within the
 optimiser's target (30 s for the solve). Starts `streamlit run` on its own var folder and
 drives the system Chromium with Playwright, as tests/browser does. A page counts as shown
-when its heading and its main element are there; how long the browser's main thread then
-stays busy (drawing a chart or the map) is printed beside it. On a shared machine one
-visit says little: the pages are visited ``--rounds`` times (the first visit, then cached
-ones, with the median per page), and a new browser opens the app three times (right after
-the run is stored, then twice more once its pages are warm).
+when its heading and its main element are there; the Map only once its polygons have come
+(`app/served.py`) and the browser has drawn them. How long the browser's main thread then
+stays busy (drawing a chart) is printed beside it. On a shared machine one visit says
+little: the pages are visited ``--rounds`` times (the first visit, then cached ones, with
+the median per page), and a new browser opens the app three times (right after the run is
+stored, then twice more once its pages are warm).
+
+The browser has no graphics card (``--disable-gpu``): WebGL is drawn in software, which
+compiles a deck.gl polygon layer's shaders again for every new map, whatever its data.
+What that alone costs is measured on a page of nothing but a one-rectangle pydeck map, and
+what Streamlit alone costs a new browser on a page of a title and one metric (`FLOOR_APP`);
+both are printed beside the app's figures.
 
     python benchmarks/bench_app.py            # the full default stock (686,261 homes)
     python benchmarks/bench_app.py --sample   # a 5,000-home sample, the example scaled to it
@@ -36,8 +43,9 @@ from retrofit.paths import ROOT  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
+MAP = '[data-testid="stDeckGlJsonChart"] canvas'
 PAGES = [  # (link, heading, what shows the page is drawn)
-    ("Map", "Map", '[data-testid="stDeckGlJsonChart"] canvas'),
+    ("Map", "Map", MAP),
     ("Plan explorer", "Plan explorer", "text=in the plan match"),
     ("Trade-offs", "Trade-offs", "text=What more budget or capacity would buy"),
     ("Compare", "Compare runs", "text=Homes in common"),
@@ -51,12 +59,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(var: Path) -> tuple[subprocess.Popen, str]:
+def start_server(var: Path, script: Path = ROOT / "app" / "main.py") -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "RETROFIT_VAR_DIR": str(var)}
     env.pop("RETROFIT_DATABASE_URL", None)
-    log = open(var / "streamlit.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
+    log_path = var / f"{script.stem}.log"
+    log = open(log_path, "w")
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script),
                                "--server.port", str(port), "--server.headless", "true",
                                "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,
                               stderr=subprocess.STDOUT)
@@ -68,7 +77,28 @@ def start_server(var: Path) -> tuple[subprocess.Popen, str]:
         except OSError:
             time.sleep(0.2)
     server.kill()
-    raise RuntimeError(f"the app did not start; see {var / 'streamlit.log'}")
+    raise RuntimeError(f"the app did not start; see {log_path}")
+
+
+FLOOR_APP = """
+import streamlit as st
+import pydeck as pdk
+
+def blank():
+    st.title("Blank")
+    st.metric("Spend", "£1.0m")
+
+def rectangle():
+    st.title("Rectangle")
+    square = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [
+        [[-2.0, 52.4], [-1.5, 52.4], [-1.5, 52.6], [-2.0, 52.6], [-2.0, 52.4]]]}}
+    layer = pdk.Layer("GeoJsonLayer", {"type": "FeatureCollection", "features": [square]}, filled=True,
+                      stroked=False, get_fill_color=[200, 80, 40, 160], pickable=True)  # as the Map's polygons
+    view = pdk.ViewState(latitude=52.48, longitude=-1.75, zoom=9.2)
+    st.pydeck_chart(pdk.Deck(layers=[layer], initial_view_state=view, map_style=None), height=620)
+
+st.navigation([st.Page(blank, title="Blank", default=True), st.Page(rectangle, title="Rectangle")]).run()
+"""
 
 
 def settle(page) -> float:
@@ -76,6 +106,53 @@ def settle(page) -> float:
     start = time.perf_counter()
     page.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))")
     return time.perf_counter() - start
+
+
+def drawn(page, since_ms: float | None = None) -> None:
+    """Wait until a map is drawn: its polygons fetched (when ``since_ms`` is given: a fetch started after
+    that moment of the page's clock), then frames until one takes under 50 ms."""
+    if since_ms is not None:
+        page.wait_for_function("since => performance.getEntriesByType('resource').some(e => "
+                               "e.name.includes('/served/') && e.name.endsWith('.json') && e.startTime > since)",
+                               arg=since_ms, timeout=120_000)
+    while settle(page) >= 0.05:
+        pass
+
+
+def visit(page, link: str, heading: str, ready: str) -> float:
+    """Click ``link``; seconds until the page is shown (a map: drawn, less the last quiet frame)."""
+    since = page.evaluate("() => performance.now()")
+    start = time.perf_counter()
+    page.get_by_role("link", name=link, exact=True).click()
+    page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=120_000)
+    page.locator(ready).first.wait_for(timeout=120_000)
+    if ready == MAP:
+        drawn(page, since if link == "Map" else None)
+    return time.perf_counter() - start
+
+
+def floors(browser, var: Path, rounds: int) -> tuple[list[float], list[float]]:
+    """What Streamlit and software WebGL alone cost here (`FLOOR_APP`): seconds to the metric of a
+    one-metric page in a new browser (three times), and to a drawn one-rectangle map moving from it."""
+    script = var / "floor.py"
+    script.write_text(FLOOR_APP)
+    server, url = start_server(var, script)
+    try:
+        first_pages = []
+        for _ in range(3):
+            seconds, _, page = open_in_new_browser(browser, url)
+            first_pages.append(seconds)
+            page.context.close()
+        page = open_in_new_browser(browser, url)[2]
+        maps = []
+        for _ in range(rounds + 1):  # the first visit loads the map's code
+            maps.append(visit(page, "Rectangle", "Rectangle", MAP))
+            visit(page, "Blank", "Blank", '[data-testid="stMetricValue"]')
+        page.context.close()
+        return first_pages, maps[1:]
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def open_in_new_browser(browser, url: str):
@@ -166,11 +243,8 @@ def main() -> None:
                 round_name = "first visit" if number == 0 else f"again (cached, {number})"
                 times = []
                 for link, heading, ready in PAGES:
-                    start = time.perf_counter()
-                    other.get_by_role("link", name=link, exact=True).click()
-                    other.get_by_role("heading", name=heading, exact=True).wait_for(timeout=120_000)
-                    other.locator(ready).first.wait_for(timeout=120_000)
-                    times.append((link, time.perf_counter() - start, settle(other)))
+                    shown = visit(other, link, heading, ready)
+                    times.append((link, shown, settle(other)))
                 rounds[round_name] = times
                 worst = max(t for _, t, _ in times)
                 print(f"pages of a stored run, {round_name}: " + ", ".join(f"{n} {t:.2f} s" for n, t, _ in times)
@@ -188,6 +262,15 @@ def main() -> None:
             print("first page with a stored run, new browser, again (its pages warm): "
                   + ", ".join(f"{t:.2f} s" for t in later)
                   + f"; median of three {verdict(statistics.median([warm[0], *later]), 3, 's')}")
+            server.terminate()
+            server.wait(10)
+            first_pages, maps = floors(browser, var, max(args.rounds, 3))
+            print("floor, a page of a title and one metric in a new browser: "
+                  + ", ".join(f"{t:.2f} s" for t in first_pages)
+                  + f"; median {statistics.median(first_pages):.2f} s (what Streamlit alone costs a first page here)")
+            print("floor, a one-rectangle pydeck map on an otherwise empty page (software WebGL): "
+                  + ", ".join(f"{t:.2f} s" for t in maps) + f"; median {statistics.median(maps):.2f} s "
+                  "(what any deck.gl polygon map costs here, before its data)")
             browser.close()
     finally:
         server.terminate()
