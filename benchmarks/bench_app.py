@@ -258,10 +258,16 @@ def main() -> None:
                       + ", ".join(f"{n} {t:.2f} s" for n, t in medians)
                       + f"; slowest {verdict(max(t for _, t in medians), 1, 's')}")
 
-            later = [open_in_new_browser(browser, url)[0] for _ in range(2)]
+            later = []
+            for _ in range(2):
+                seconds, _, page = open_in_new_browser(browser, url)
+                later.append(seconds)
+                page.context.close()
             print("first page with a stored run, new browser, again (its pages warm): "
                   + ", ".join(f"{t:.2f} s" for t in later)
                   + f"; median of three {verdict(statistics.median([warm[0], *later]), 3, 's')}")
+            for context in browser.contexts:  # pages left open would keep calling the stopped server
+                context.close()
             server.terminate()
             server.wait(10)
             first_pages, maps = floors(browser, var, max(args.rounds, 3))
