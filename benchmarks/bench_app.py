@@ -110,17 +110,18 @@ def settle(page) -> float:
 
 def drawn(page, since_ms: float | None = None) -> None:
     """Wait until a map is drawn: its polygons fetched (when ``since_ms`` is given: a fetch started after
-    that moment of the page's clock), then frames until one takes under 50 ms."""
+    that moment of the page's clock), then frames until one takes under 50 ms (at most 200 frames)."""
     if since_ms is not None:
         page.wait_for_function("since => performance.getEntriesByType('resource').some(e => "
                                "e.name.includes('/served/') && e.name.endsWith('.json') && e.startTime > since)",
                                arg=since_ms, timeout=120_000)
-    while settle(page) >= 0.05:
-        pass
+    for _ in range(200):
+        if settle(page) < 0.05:
+            return
 
 
 def visit(page, link: str, heading: str, ready: str) -> float:
-    """Click ``link``; seconds until the page is shown (a map: drawn, less the last quiet frame)."""
+    """Click ``link``; seconds until the page is shown (a map: drawn, its first quiet frame included)."""
     since = page.evaluate("() => performance.now()")
     start = time.perf_counter()
     page.get_by_role("link", name=link, exact=True).click()
