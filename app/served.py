@@ -37,6 +37,10 @@ class File:
     data: bytes
     gzipped: bool
 
+    def content(self) -> bytes:
+        """The bytes as made, unpacked."""
+        return gzip.decompress(self.data) if self.gzipped else self.data
+
 
 def make_file(content: bytes, suffix: str) -> File:
     """``content`` named and packed for serving: JSON is gzipped (a map's polygons shrink about fourfold)."""
@@ -61,29 +65,30 @@ def serve(file: File) -> str:
     return f"{PREFIX}/{file.name}"
 
 
+def _kept(name: str) -> File | None:
+    with _lock:
+        return _files.get(name)
+
+
 def content(url: str) -> bytes | None:
     """The content served at ``url`` (as `serve` returned it), or None when no longer kept."""
-    with _lock:
-        file = _files.get(url.rsplit("/", 1)[-1])
-    if file is None:
-        return None
-    return gzip.decompress(file.data) if file.gzipped else file.data
+    file = _kept(url.rsplit("/", 1)[-1])
+    return None if file is None else file.content()
 
 
 async def _file(request: Request) -> Response:
     name = request.path_params["name"]
-    with _lock:
-        file = _files.get(name)
+    file = _kept(name)
     if file is None:
         return Response("Not found: the page that asked for this file has been replaced; reload the page.",
                         status_code=404, media_type="text/plain")
     data = file.data
     headers = {"Cache-Control": "public, max-age=31536000, immutable"}  # a name's content never changes
     if file.gzipped:
-        if "gzip" not in request.headers.get("accept-encoding", ""):
-            data = gzip.decompress(data)
-        else:
+        if "gzip" in request.headers.get("accept-encoding", ""):
             headers["Content-Encoding"] = "gzip"
+        else:
+            data = file.content()
         headers["Vary"] = "Accept-Encoding"
     return Response(data, media_type=TYPES[name.rsplit(".", 1)[-1]], headers=headers)
 
