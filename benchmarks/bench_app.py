@@ -139,11 +139,7 @@ def floors(browser, var: Path, rounds: int) -> tuple[list[float], list[float]]:
     script.write_text(FLOOR_APP)
     server, url = start_server(var, script)
     try:
-        first_pages = []
-        for _ in range(3):
-            seconds, _, page = open_in_new_browser(browser, url)
-            first_pages.append(seconds)
-            page.context.close()
+        first_pages = [first_page(browser, url) for _ in range(3)]
         page = open_in_new_browser(browser, url)[2]
         maps = []
         for _ in range(rounds + 1):  # the first visit loads the map's code
@@ -163,6 +159,13 @@ def open_in_new_browser(browser, url: str):
     page.goto(url)
     page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=60_000)
     return time.perf_counter() - start, settle(page), page
+
+
+def first_page(browser, url: str) -> float:
+    """Seconds to the first KPI in a new browser context, closed afterwards (an open page keeps its session)."""
+    seconds, _, page = open_in_new_browser(browser, url)
+    page.context.close()
+    return seconds
 
 
 def run_from_builder(page, scale: bool, number: int) -> float:
@@ -259,11 +262,7 @@ def main() -> None:
                       + ", ".join(f"{n} {t:.2f} s" for n, t in medians)
                       + f"; slowest {verdict(max(t for _, t in medians), 1, 's')}")
 
-            later = []
-            for _ in range(2):
-                seconds, _, page = open_in_new_browser(browser, url)
-                later.append(seconds)
-                page.context.close()
+            later = [first_page(browser, url) for _ in range(2)]
             print("first page with a stored run, new browser, again (its pages warm): "
                   + ", ".join(f"{t:.2f} s" for t in later)
                   + f"; median of three {verdict(statistics.median([warm[0], *later]), 3, 's')}")
