@@ -31,7 +31,11 @@ def save_and_run(page, budget_m: str) -> None:
 
 
 def test_build_run_compare_and_map(page, app_url, screenshots):
-    page.goto(app_url)
+    # Streamlit's own scripts come from the app's memory (app/served.py), gzipped and cached for good
+    with page.expect_response(lambda r: "/static/js/" in r.url) as script:
+        page.goto(app_url)
+    assert script.value.ok and script.value.headers.get("content-encoding") == "gzip"
+    assert "immutable" in script.value.headers["cache-control"]
     page.get_by_role("heading", name="Programme overview").wait_for(timeout=30_000)
     page.get_by_text("No run yet").wait_for()
     page.screenshot(path=str(screenshots / "overview-empty.png"), full_page=True)
