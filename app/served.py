@@ -13,10 +13,11 @@ files are: only a page that was allowed to draw a map hands its name to the brow
 `serve`s it on every visit: the most recent ``KEEP`` files are kept.
 
 Streamlit's front end (about sixty scripts before the first page, more as its elements
-appear) comes from its package folder through its static file handler, about 8 ms a file
-here: half a second of a new browser's first page. `FrontEndFiles` (mounted by
-`app/main.py`) answers those requests from memory instead, read and gzipped once, in a
-tenth of the time; their names carry a hash of their content, as ours do.
+appear: 3.4 MB) leaves Streamlit as it is on disk, read again for every browser.
+`FrontEndFiles` (mounted by `app/main.py`) answers those requests from memory, gzipped once
+(1.4 MB): what a browser across a network waits for. Their names carry a hash of their
+content, as ours do. `NoDelay` makes every connection send at once: with both, the first
+page's scripts come in 0.05 s instead of 0.43 s here.
 """
 
 from __future__ import annotations
