@@ -40,8 +40,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 PREFIX = "served"  # the URL path under which the files are served, beside the pages
 KEEP = 256  # files kept: more than the map caches hold (app/maps.py), so a cached map's files stay
 TYPES = {"json": "application/json", "png": "image/png"}
-PACKED = {".js", ".css", ".json", ".svg", ".map", ".ttf", ".html"}  # front-end files worth gzipping (not fonts
-# already packed as woff2, nor images)
+PACKED = {".js", ".css", ".json", ".svg"}  # front-end files worth gzipping (woff2 fonts and images are packed)
 
 
 @dataclass(frozen=True)
