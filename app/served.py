@@ -45,11 +45,17 @@ PACKED = {".js", ".css", ".json", ".svg"}  # front-end files worth gzipping (wof
 
 @dataclass(frozen=True)
 class File:
-    """A file to serve: its name (from its content) and its bytes as served (JSON gzipped)."""
+    """A file to serve: its name, its bytes as served (text gzipped) and its media type."""
 
     name: str
     data: bytes
     gzipped: bool
+    media_type: str
+
+    @classmethod
+    def packed(cls, name: str, content: bytes, gzipped: bool, media_type: str) -> File:
+        """``content`` as served: gzipped once here when ``gzipped``."""
+        return cls(name, gzip.compress(content, 6) if gzipped else content, gzipped, media_type)
 
     def content(self) -> bytes:
         """The bytes as made, unpacked."""
@@ -60,9 +66,8 @@ def make_file(content: bytes, suffix: str) -> File:
     """``content`` named and packed for serving: JSON is gzipped (a map's polygons shrink about fourfold)."""
     if suffix not in TYPES:
         raise ValueError(f"cannot serve a .{suffix} file; known: {', '.join(TYPES)}")
-    gzipped = suffix == "json"
-    return File(f"{hashlib.sha256(content).hexdigest()[:32]}.{suffix}",
-                gzip.compress(content, 6) if gzipped else content, gzipped)
+    return File.packed(f"{hashlib.sha256(content).hexdigest()[:32]}.{suffix}", content, suffix == "json",
+                       TYPES[suffix])
 
 
 _files: OrderedDict[str, File] = OrderedDict()  # by name, the most recently served last
@@ -90,7 +95,7 @@ def content(url: str) -> bytes | None:
     return None if file is None else file.content()
 
 
-def _response(file: File, media_type: str, accept_encoding: str) -> Response:
+def _response(file: File, accept_encoding: str) -> Response:
     """``file`` cached for good (a name's content never changes), gzipped when the browser takes gzip."""
     data = file.data
     headers = {"Cache-Control": "public, max-age=31536000, immutable"}
@@ -100,7 +105,7 @@ def _response(file: File, media_type: str, accept_encoding: str) -> Response:
         else:
             data = file.content()
         headers["Vary"] = "Accept-Encoding"
-    return Response(data, media_type=media_type, headers=headers)
+    return Response(data, media_type=file.media_type, headers=headers)
 
 
 async def _file(request: Request) -> Response:
@@ -109,7 +114,7 @@ async def _file(request: Request) -> Response:
     if file is None:
         return Response("Not found: the page that asked for this file has been replaced; reload the page.",
                         status_code=404, media_type="text/plain")
-    return _response(file, TYPES[name.rsplit(".", 1)[-1]], request.headers.get("accept-encoding", ""))
+    return _response(file, request.headers.get("accept-encoding", ""))
 
 
 # The browser asks relative to the page: under server.baseUrlPath when one is set (Streamlit mounts
@@ -135,16 +140,15 @@ class FrontEndFiles:
         self.prefix = f"/{base}/static/" if base else "/static/"
         self.names = {os.path.relpath(os.path.join(top, name), self.folder).replace(os.sep, "/")
                       for top, _, names in os.walk(self.folder) for name in names}
-        self.files: dict[str, tuple[File, str]] = {}
+        self.files: dict[str, File] = {}
 
-    def _read(self, name: str) -> tuple[File, str]:
+    def _read(self, name: str) -> File:
         with open(os.path.join(self.folder, name), "rb") as f:
             content = f.read()
         suffix = os.path.splitext(name)[1]
         media_type = "text/javascript" if suffix == ".js" else (
             mimetypes.guess_type(name)[0] or "application/octet-stream")
-        packed = suffix in PACKED
-        return File(name, gzip.compress(content, 6) if packed else content, packed), media_type
+        return File.packed(name, content, suffix in PACKED, media_type)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" and scope["method"] == "GET" else ""
@@ -152,11 +156,11 @@ class FrontEndFiles:
         if name not in self.names:
             await self.app(scope, receive, send)
             return
-        found = self.files.get(name)
-        if found is None:  # read and packed once, off the server's loop
-            found = self.files[name] = await asyncio.to_thread(self._read, name)
+        file = self.files.get(name)
+        if file is None:  # read and packed once, off the server's loop
+            file = self.files[name] = await asyncio.to_thread(self._read, name)
         accept = dict(scope["headers"]).get(b"accept-encoding", b"").decode("latin-1")
-        await _response(*found, accept)(scope, receive, send)
+        await _response(file, accept)(scope, receive, send)
 
 
 class NoDelay:
