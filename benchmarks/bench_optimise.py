@@ -6,7 +6,7 @@ in under 30 s and under 3 GB; a re-solve after a weight change in under 3 s.
 
 Usage: python benchmarks/bench_optimise.py [--small HOMES] [--cap SECONDS] [--skip-full]
   The instance is the real appraisal of the default synthetic stock (built once, ~40 s, and
-  cached in var/bench/; not counted in any time). The scenario is
+  cached in var/bench/, or $RETROFIT_VAR_DIR/bench/; not counted in any time). The scenario is
   data/scenarios/balanced-2026-2035.toml (10 years, yearly budgets, per-city shares and
   capacity, 50% equity). The off-the-shelf routes run on a random sample of SMALL homes
   (default 10,000) with money and capacity scaled to the sample, each in its own process,
@@ -39,10 +39,10 @@ def own_peak_mb() -> float:
             return int(line.split()[1]) / 1024
     return peak_rss_mb()
 
-from retrofit.paths import DATA_DIR, ROOT  # noqa: E402
+from retrofit.paths import DATA_DIR, var_dir  # noqa: E402
 from retrofit.scenario import load_scenario, scenario_from_dict  # noqa: E402
 
-CACHE = ROOT / "var" / "bench"
+CACHE = var_dir() / "bench"
 FULL = CACHE / "candidates_full.parquet"
 SCENARIO = DATA_DIR / "scenarios" / "balanced-2026-2035.toml"
 
