@@ -222,8 +222,12 @@ def add_user(engine: Engine, actor: Principal, email: str, role: str, city: str 
 
 
 def change_user(engine: Engine, actor: Principal, email: str, *, role: str | None = None, city=_UNCHANGED,
-                active: bool | None = None, name: str | None = None) -> User:
-    """Change a user's role, city, name or whether they may sign in (None / unchanged: kept)."""
+                active: bool | None = None, name: str | None = None, forget_identity: bool = False) -> User:
+    """Change a user's role, city, name or whether they may sign in (None / unchanged: kept).
+
+    ``forget_identity``: the account they signed in with is forgotten, and their next sign-in binds
+    a new one (for a person whose account at the identity provider was replaced).
+    """
     require(actor, "manage_users")
     email = (email or "").strip().lower()
 
@@ -241,6 +245,9 @@ def change_user(engine: Engine, actor: Principal, email: str, *, role: str | Non
             values["active"] = user.active if active is None else bool(active)
             _keep_a_programme_manager(connection, user, values)
             changes = {k: [getattr(user, k), v] for k, v in values.items() if getattr(user, k) != v}
+            if forget_identity and user.identity_subject is not None:
+                values["identity_subject"] = None
+                changes["identity_subject"] = ["bound", "forgotten"]
             if not changes:
                 return user
             connection.execute(update(User.__table__).where(User.__table__.c.id == user.id).values(**values))
@@ -273,34 +280,42 @@ def list_users(engine: Engine, actor: Principal) -> pd.DataFrame:
     require(actor, "manage_users")
     with reading(engine) as connection:
         rows = connection.execute(select(User).order_by(User.role, User.city, User.email)).all()
-    columns = ["email", "name", "role", "city", "active", "created_at"]
-    return pd.DataFrame([_user(r).model_dump() for r in rows], columns=["id", *columns])[columns]
+    columns = ["email", "name", "role", "city", "active", "account_bound", "created_at"]
+    users = [{**_user(r).model_dump(), "account_bound": r.identity_subject is not None} for r in rows]
+    return pd.DataFrame(users, columns=["id", *columns])[columns]
 
 
-def principal_for(engine: Engine, email: str | None) -> Principal | None:
-    """The active user with this email as a principal, or None (no audit event: a lookup each page run)."""
+def principal_for(engine: Engine, email: str | None, subject: str | None = None) -> Principal | None:
+    """The active user with this email as a principal, or None (no audit event: a lookup each page run).
+
+    With ``subject`` (the sign-in's fixed identity), None too when the user is bound to another one.
+    """
     email = (email or "").strip().lower()
     with reading(engine) as connection:
         row = connection.execute(select(User).where((User.email == email) & User.active.is_(True))).first()
-    return None if row is None else Principal(name=row.name, role=row.role, city=row.city, email=row.email)
+    if row is None or (subject is not None and row.identity_subject not in (None, subject)):
+        return None
+    return Principal(name=row.name, role=row.role, city=row.city, email=row.email)
 
 
 def sign_in(engine: Engine, email: str | None, name: str | None = None,
-            programme_managers: tuple[str, ...] | list[str] = ()) -> Principal:
+            programme_managers: tuple[str, ...] | list[str] = (), subject: str | None = None) -> Principal:
     """The principal for someone the identity provider vouched for, and a `sign_in` audit event.
 
     People are known by their email. ``programme_managers`` (from the app's secrets) are
     registered as programme managers the first time they sign in, so a new database has
-    someone to add everyone else. Unknown or deactivated people are refused, and that is
-    audited too (`sign_in.refused`).
+    someone to add everyone else. ``subject`` (`retrofit.identity.Identity.subject`) is kept
+    with the user at their first sign-in; a later sign-in with the same email and another
+    subject is refused (someone else's account claiming the email). Unknown or deactivated
+    people are refused too; every refusal is audited (`sign_in.refused`).
     """
     email = (email or "").strip().lower()
     if not email:
         raise RetrofitError("the identity provider gave no email for this account; ask its administrator to "
-                            "release the email (or preferred_username) claim")
+                            "release the email claim")
     bootstrap = email in {e.strip().lower() for e in programme_managers}
 
-    def attempt() -> Principal:
+    def attempt() -> tuple[Principal | None, str]:
         with writing(engine) as connection:
             row = connection.execute(select(User).where(User.email == email)).first()
             if row is None and bootstrap:
@@ -310,15 +325,26 @@ def sign_in(engine: Engine, email: str | None, name: str | None = None,
                 record_event(connection, email, "user.add", f"user:{email}",
                              {"role": PROGRAMME_MANAGER, "city": None, "source": "programme_managers in secrets"})
                 row = connection.execute(select(User).where(User.email == email)).first()
-            if row is None or not row.active:
-                reason = "not registered" if row is None else "deactivated"
+            reason = ("not registered" if row is None else "deactivated" if not row.active else
+                      "another account" if subject is not None and row.identity_subject not in (None, subject)
+                      else "")
+            if reason:
                 record_event(connection, email, "sign_in.refused", f"user:{email}", {"reason": reason})
-                return None
+                return None, reason
             user = _user(row)
-            record_event(connection, email, "sign_in", f"user:{email}", {"role": user.role, "city": user.city})
-            return Principal(name=user.name, role=user.role, city=user.city, email=user.email)
+            details = {"role": user.role, "city": user.city}
+            if subject is not None and user.identity_subject is None:
+                connection.execute(update(User.__table__).where(User.__table__.c.id == user.id)
+                                   .values(identity_subject=subject))
+                details["identity"] = "bound at first sign-in"
+            record_event(connection, email, "sign_in", f"user:{email}", details)
+            return Principal(name=user.name, role=user.role, city=user.city, email=user.email), ""
 
-    principal = retrying(attempt, retry_on=(IntegrityError,))
+    principal, reason = retrying(attempt, retry_on=(IntegrityError,))
+    if reason == "another account":
+        raise RetrofitError(f"{email} is registered to another account of the identity provider: this sign-in is "
+                            f"refused. If the person's account was replaced, a programme manager can clear the "
+                            f"old one (Admin page, Forget sign-in identity)")
     if principal is None:
         raise RetrofitError(f"{email} may not use the planner: the account is not registered or was deactivated. "
                             f"Ask a programme manager to add it (Admin page)")

@@ -205,6 +205,27 @@ def test_the_first_programme_manager_comes_from_the_settings(engine):
         access.sign_in(engine, "eve@example.org", programme_managers=["pat@westmids.example"])
 
 
+def test_a_person_is_bound_to_the_account_they_first_signed_in_with(engine):
+    access.add_user(engine, MANAGER, "cora@coventry.example", "city_partner", "Coventry", name="Cora")
+    first = access.sign_in(engine, "cora@coventry.example", subject="oid:aaaa")
+    assert access.sign_in(engine, "cora@coventry.example", subject="oid:aaaa") == first
+    # someone else's account claiming the same email (a reassigned address, a forged claim) opens nothing
+    with pytest.raises(RetrofitError, match="registered to another account"):
+        access.sign_in(engine, "cora@coventry.example", subject="oid:bbbb")
+    assert access.principal_for(engine, "cora@coventry.example", "oid:bbbb") is None
+    assert access.principal_for(engine, "cora@coventry.example", "oid:aaaa") == first
+    refused = access.audit_events(engine, MANAGER, action="sign_in.refused")
+    assert refused["details"].tolist() == [{"reason": "another account"}]
+    assert access.list_users(engine, MANAGER).set_index("email").loc["cora@coventry.example", "account_bound"]
+    # the person's account was replaced: a programme manager forgets the old one, the next sign-in binds the new
+    access.change_user(engine, MANAGER, "cora@coventry.example", forget_identity=True)
+    assert access.sign_in(engine, "cora@coventry.example", subject="oid:bbbb") == first
+    with pytest.raises(RetrofitError, match="registered to another account"):
+        access.sign_in(engine, "cora@coventry.example", subject="oid:aaaa")
+    changes = access.audit_events(engine, MANAGER, action="user.change")["details"].tolist()
+    assert changes == [{"identity_subject": ["bound", "forgotten"]}]
+
+
 # --- audit log --------------------------------------------------------------------------------
 
 def test_the_audit_log_holds_every_create_change_and_sign_in(engine):

@@ -6,7 +6,7 @@
     plan = read_plan(engine, run.id)
 """
 
-from retrofit.store.audit import current_user
+from retrofit.store.audit import current_user, log_event
 from retrofit.store.database import ENV_URL, database_url, describe, open_database
 from retrofit.store.models import AuditEvent, Comment, PlanRow, Review, Run, ScenarioVersion, User
 from retrofit.store.runs import RunInputs, get_run, list_runs, plan_hash, read_plan, save_run
@@ -17,6 +17,6 @@ from retrofit.store.scenarios import (
 __all__ = [
     "ENV_URL", "AddedScenario", "AuditEvent", "Comment", "PlanRow", "Review", "Run", "RunInputs",
     "ScenarioVersion", "User", "add_scenario", "current_user", "database_url", "describe", "get_run",
-    "get_scenario", "list_runs", "list_scenarios", "open_database", "parse", "plan_hash", "read_plan",
+    "get_scenario", "list_runs", "list_scenarios", "log_event", "open_database", "parse", "plan_hash", "read_plan",
     "save_run", "scenario_names", "scenario_versions",
 ]

@@ -136,6 +136,9 @@ class User(SQLModel, table=True):
     city: str | None = None
     active: bool = True
     created_at: datetime = Field(default_factory=utc_now, sa_column=_when())
+    identity_subject: str | None = Field(default=None, unique=True)
+    """The identity provider's fixed id for the person (Entra ID's oid, else issuer and sub), bound at
+    their first sign-in: a later sign-in with this email from another account is refused."""
 
 
 class Review(SQLModel, table=True):
