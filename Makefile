@@ -4,6 +4,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STOCK  := var/stock/default.parquet
 PORT   ?= 8501
+# this machine only; serving to a network is deliberate: RETROFIT_HOST=0.0.0.0 make run (sign-in needed)
+HOST   ?= $(or $(RETROFIT_HOST),127.0.0.1)
 
 .PHONY: install run test bench stock clean
 
@@ -21,7 +23,7 @@ $(STOCK): | $(STAMP)
 	$(BIN)/retrofit stock generate --out $(STOCK)
 
 run: $(STAMP) $(STOCK)
-	$(BIN)/streamlit run app/main.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	$(BIN)/streamlit run app/main.py --server.address $(HOST) --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: $(STAMP)
 	$(BIN)/pytest

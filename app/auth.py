@@ -2,76 +2,75 @@
 
 Sign-in is Streamlit's own (`st.login`, Authlib), configured by the `[auth]` section of
 `.streamlit/secrets.toml` (see `.streamlit/secrets.example.toml` for Microsoft Entra ID).
-The identity provider says who someone is; the database (`retrofit.access`) says what they
-may do: their role and, for a city partner, their city. Without an `[auth]` section the app
-runs as one local programme manager, and `local_mode_banner()` says so on every page.
+The settings are checked in full before the server serves anyone (`app/settings.py`; the
+rules are `retrofit.identity`'s): only a missing secrets file means local mode, one
+programme manager with every right, said on every page (`local_mode_banner`). The identity provider says who someone is, and `retrofit.identity`
+what of it is trusted; the database (`retrofit.access`) says what they may do.
 
-Pages call `current_principal()` and pass the principal to `retrofit.access` / `retrofit.review`,
-which refuse what the role and city do not allow.
+`gate()` is the one door: `app/navigation.py` calls it before any page is chosen, so every
+page, however it is reached, draws nothing until the person is signed in and registered.
+Pages then pass `current_principal()` to `retrofit.access` / `retrofit.review`, which refuse
+what the role and city do not allow.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 import streamlit as st
 
 from app import data
-from retrofit import access
+from app.settings import sign_in_settings
+from retrofit import access, identity
 from retrofit.access import Principal
 from retrofit.errors import RetrofitError
 
 SIGNED_IN = "auth.signed_in_as"  # session key: the email whose sign-in this session has audited
 
 
-def _secrets(section: str) -> Mapping:
-    try:
-        return st.secrets.get(section) or {}
-    except FileNotFoundError:  # no secrets.toml at all
-        return {}
-
-
 def auth_configured() -> bool:
-    """Whether an identity provider is configured ([auth] in .streamlit/secrets.toml)."""
-    return bool(_secrets("auth"))
+    """Whether an identity provider is configured (a checked [auth] in .streamlit/secrets.toml)."""
+    return _checked_settings() is not None
+
+
+def _checked_settings() -> identity.SignInSettings | None:
+    """The checked settings, or the page stops with the problem: a broken file never means "no sign-in"."""
+    try:
+        return sign_in_settings()
+    except RetrofitError as error:
+        st.error(f"Sign-in is misconfigured, so the planner is closed: {error}", icon=":material/block:")
+        st.stop()
 
 
 def provider() -> str | None:
-    """The provider to sign in with: None for settings directly in [auth], else the first [auth.NAME]."""
-    settings = _secrets("auth")
-    if "client_id" in settings:
-        return None
-    named = [name for name, value in settings.items() if isinstance(value, Mapping)]
-    return named[0] if named else None
+    """The provider to sign in with: None for settings directly in [auth], else its [auth.NAME]."""
+    signin = _checked_settings()
+    return signin.provider.name if signin else None
 
 
-def _claimed_email() -> str | None:
-    """The signed-in person's email: `email`, else Entra ID's `preferred_username` (their sign-in name)."""
-    for claim in ("email", "preferred_username", "upn"):
-        value = st.user.get(claim)
-        if value and "@" in str(value):
-            return str(value)
-    return None
+def gate() -> Principal:
+    """The person using this session, checked; the sign-in screen (the page stops) until there is one.
 
-
-def current_principal() -> Principal:
-    """The person using this session; shows the sign-in screen (and stops the page) until there is one."""
-    if not auth_configured():
+    Called once per page run by the navigation, before any page is chosen or drawn.
+    """
+    signin = _checked_settings()
+    if signin is None:
         return access.local_principal()
     if not st.user.get("is_logged_in"):
         _sign_in_screen()
-    email = _claimed_email()
     engine = data.engine()
     try:
-        if st.session_state.get(SIGNED_IN) != (email or "").lower():
-            programme_managers = list(_secrets("access").get("programme_managers", []))
-            principal = access.sign_in(engine, email, st.user.get("name"), programme_managers)
+        person = identity.trusted_identity(st.user.to_dict(), signin.provider, identity.provider_issuer(signin.provider))
+        if st.session_state.get(SIGNED_IN) != person.email:
+            principal = access.sign_in(engine, person.email, st.user.get("name"), signin.programme_managers,
+                                       subject=person.subject)
             st.session_state[SIGNED_IN] = principal.email
             return principal
-        principal = access.principal_for(engine, email)  # a role change or deactivation counts at once
+        principal = access.principal_for(engine, person.email, person.subject)  # a role change counts at once
         if principal is None:
             st.session_state.pop(SIGNED_IN, None)
-            raise RetrofitError(f"{email} may no longer use the planner: the account was deactivated. "
+            raise RetrofitError(f"{person.email} may no longer use the planner: the account was deactivated. "
                                 f"Ask a programme manager (Admin page)")
         return principal
     except RetrofitError as error:
@@ -79,6 +78,11 @@ def current_principal() -> Principal:
         if st.button("Sign out", key="auth.refused.sign_out"):
             st.logout()
         st.stop()
+
+
+def current_principal() -> Principal:
+    """The person the gate let in for this page run (pages call this; the navigation has already gated)."""
+    return gate()
 
 
 def _sign_in_screen() -> None:
@@ -108,3 +112,38 @@ def account_box(principal: Principal) -> None:
     if not principal.local and st.sidebar.button("Sign out", key="auth.sign_out", icon=":material/logout:"):
         st.session_state.pop(SIGNED_IN, None)
         st.logout()
+
+
+# --- the same person, from a request beside the pages (app/served.py) ----------------------
+
+def principal_from_cookies(cookies: Mapping[str, str]) -> Principal | None:
+    """Who sent a plain HTTP request, from Streamlit's signed sign-in cookie; None when nobody is signed in.
+
+    The same checks as `gate()`: the cookie's signature (the cookie secret), the claims
+    `retrofit.identity` trusts, and an active registered user bound to that identity.
+    """
+    from streamlit.auth_util import get_cookie_with_chunks
+    from streamlit.web.server.server_util import get_cookie_secret
+    from streamlit.web.server.starlette.starlette_app_utils import decode_signed_value
+
+    signin = sign_in_settings()
+    if signin is None:
+        return access.local_principal()
+    secret = get_cookie_secret()
+
+    def one(name: str) -> bytes | None:
+        raw = cookies.get(name)
+        return None if raw is None else decode_signed_value(secret, name, raw.encode("latin-1"))
+
+    try:
+        raw = get_cookie_with_chunks(one, "_streamlit_user")
+        claims = json.loads(raw.decode("utf-8")) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(claims, dict) or claims.get("is_logged_in") is not True:
+        return None
+    try:
+        person = identity.trusted_identity(claims, signin.provider, identity.provider_issuer(signin.provider))
+        return access.principal_for(data.engine(), person.email, person.subject)
+    except RetrofitError:
+        return None

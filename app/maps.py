@@ -18,7 +18,7 @@ import pydeck as pdk
 import streamlit as st
 
 from app import data, served
-from retrofit import views
+from retrofit import access, views
 from retrofit.geo import MAP_DIGITS, add_fill_colours, boundary_image, lsoa_feature_collection
 
 VIEW = {"latitude": 52.48, "longitude": -1.75, "zoom": 9.2}
@@ -47,18 +47,19 @@ def _boundaries(cities: tuple[str, ...]) -> tuple[served.File, list[float]]:
     return served.make_file(image, "png"), bounds
 
 
-def _polygons(collection: dict, tooltip: str) -> served.File:
+def _polygons(collection: dict, tooltip: str, cities: tuple[str, ...] = ()) -> served.File:
     """The features with only what the browser uses: the tooltip's fields, the LSOA code and the colour.
 
     The browser reads the whole file on its first visit: figures it never shows (the
-    plan's raw sums, the city) would only make that slower.
+    plan's raw sums, the city) would only make that slower. ``cities``: those whose every
+    neighbourhood's figures it holds, served only to people who may read their homes.
     """
     keep = set(re.findall(r"{(\w+)}", tooltip)) | {"lsoa_code", "fill_colour"}
     shown = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": feature["geometry"],
          "properties": {k: v for k, v in feature["properties"].items() if k in keep}}
         for feature in collection["features"]]}
-    return served.make_file(json.dumps(shown, separators=(",", ":")).encode(), "json")
+    return served.make_file(json.dumps(shown, separators=(",", ":")).encode(), "json", cities)
 
 
 def _deck(polygons: served.File, cities: tuple[str, ...], tooltip: str) -> pdk.Deck:
@@ -73,17 +74,23 @@ def _deck(polygons: served.File, cities: tuple[str, ...], tooltip: str) -> pdk.D
 
 
 @st.cache_data(show_spinner="Drawing the map...", max_entries=64)
-def _plan_polygons(url: str, run_id: int, value: str, year: int | None, cities: tuple[str, ...]) -> served.File:
-    return _polygons(views.plan_layer(data.stored_plan(url, run_id), value, year, list(cities)), PLAN_TOOLTIP)
+def _plan_polygons(url: str, run_id: int, value: str, year: int | None, cities: tuple[str, ...],
+                   open_cities: tuple[str, ...]) -> served.File:
+    layer = views.plan_layer(data.stored_plan(url, run_id), value, year, list(cities), list(open_cities))
+    return _polygons(layer, PLAN_TOOLTIP, tuple(c for c in cities if c in open_cities))
 
 
-def plan_deck(run_id: int, value: str, year: int | None, cities: tuple[str, ...]) -> pdk.Deck:
-    """The plan's LSOA map, ``value`` of views.MAP_LAYERS in ``year`` (None: all) and ``cities``.
+def plan_deck(principal: access.Principal, run_id: int, value: str, year: int | None,
+              cities: tuple[str, ...]) -> pdk.Deck:
+    """The plan's LSOA map, ``value`` of views.MAP_LAYERS in ``year`` (None: all) and ``cities``, as
+    ``principal`` may see it: every figure in the cities whose homes they may read, small ones
+    withheld elsewhere (`views.withheld_lsoas`).
 
-    Built once per run, figure, year and cities, for everyone; whoever may map which
-    cities is the page's to decide (`retrofit.access`).
+    Built once per run, figure, year, cities and what is withheld, for everyone.
     """
-    return _deck(_plan_polygons(data.db_url(), int(run_id), value, year, tuple(cities)), tuple(cities), PLAN_TOOLTIP)
+    open_cities = tuple(access.home_cities(principal))
+    polygons = _plan_polygons(data.db_url(), int(run_id), value, year, tuple(cities), open_cities)
+    return _deck(polygons, tuple(cities), PLAN_TOOLTIP)
 
 
 @st.cache_data(show_spinner="Drawing the map...", max_entries=16)

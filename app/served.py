@@ -7,7 +7,10 @@ and through Streamlit's JSON5 parser (a full map is about 1.3 MB; parsing it alo
 from its content, the browser fetches a map's data once, parses it with its own JSON
 parser, and takes it from its cache on every later visit, since a name's content never
 changes. The names are unguessable (a SHA-256 of the content), as Streamlit's own media
-files are: only a page that was allowed to draw a map hands its name to the browser.
+files are, and a name is not enough: a file is served only to a signed-in person
+(`app.auth.principal_from_cookies`, from the same signed cookie the pages trust), and one that
+holds every neighbourhood's figures of a city only to people who may read that city's homes
+(`File.cities`). In local mode the one local programme manager gets every file.
 
 `app/main.py` mounts ``ROUTES``. A page makes a `File` once (cached with what it draws) and
 `serve`s it on every visit: the most recent ``KEEP`` files are kept.
@@ -30,6 +33,7 @@ import os
 import socket
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -37,37 +41,46 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from retrofit import access
+
 PREFIX = "served"  # the URL path under which the files are served, beside the pages
 KEEP = 256  # files kept: more than the map caches hold (app/maps.py), so a cached map's files stay
 TYPES = {"json": "application/json", "png": "image/png"}
 PACKED = {".js", ".css", ".json", ".svg"}  # front-end files worth gzipping (woff2 fonts and images are packed)
+LOOKUP_THREAD = "served-lookup"  # who asked for a file: looked up off the server's loop, in these threads
 
 
 @dataclass(frozen=True)
 class File:
-    """A file to serve: its name, its bytes as served (text gzipped) and its media type."""
+    """A file to serve: its name, its bytes as served (text gzipped), its media type, and the cities
+    whose homes a person must be allowed to read to get it (every neighbourhood's figures there)."""
 
     name: str
     data: bytes
     gzipped: bool
     media_type: str
+    cities: tuple[str, ...] = ()
 
     @classmethod
-    def packed(cls, name: str, content: bytes, gzipped: bool, media_type: str) -> File:
+    def packed(cls, name: str, content: bytes, gzipped: bool, media_type: str,
+               cities: tuple[str, ...] = ()) -> File:
         """``content`` as served: gzipped once here when ``gzipped``."""
-        return cls(name, gzip.compress(content, 6) if gzipped else content, gzipped, media_type)
+        return cls(name, gzip.compress(content, 6) if gzipped else content, gzipped, media_type, tuple(cities))
 
     def content(self) -> bytes:
         """The bytes as made, unpacked."""
         return gzip.decompress(self.data) if self.gzipped else self.data
 
 
-def make_file(content: bytes, suffix: str) -> File:
-    """``content`` named and packed for serving: JSON is gzipped (a map's polygons shrink about fourfold)."""
+def make_file(content: bytes, suffix: str, cities: tuple[str, ...] = ()) -> File:
+    """``content`` named and packed for serving: JSON is gzipped (a map's polygons shrink about fourfold).
+
+    ``cities``: those whose homes a person must be allowed to read to be given it.
+    """
     if suffix not in TYPES:
         raise ValueError(f"cannot serve a .{suffix} file; known: {', '.join(TYPES)}")
     return File.packed(f"{hashlib.sha256(content).hexdigest()[:32]}.{suffix}", content, suffix == "json",
-                       TYPES[suffix])
+                       TYPES[suffix], cities)
 
 
 _files: OrderedDict[str, File] = OrderedDict()  # by name, the most recently served last
@@ -108,9 +121,23 @@ def _response(file: File, accept_encoding: str) -> Response:
     return Response(data, media_type=file.media_type, headers=headers)
 
 
+_lookups = ThreadPoolExecutor(max_workers=2, thread_name_prefix=LOOKUP_THREAD)
+
+
+def _requester(cookies: dict[str, str]):
+    """Who sent the request (a Principal), or None when nobody is signed in."""
+    from app import auth  # at the first request: it brings the pages' caches, which want Streamlit's runtime
+
+    return auth.principal_from_cookies(cookies)
+
+
 async def _file(request: Request) -> Response:
-    name = request.path_params["name"]
-    file = _kept(name)
+    principal = await asyncio.get_running_loop().run_in_executor(_lookups, _requester, dict(request.cookies))
+    if principal is None:
+        return Response("Sign in to the planner first.", status_code=401, media_type="text/plain")
+    file = _kept(request.path_params["name"])
+    if file is not None and not all(access.can(principal, "read_homes", city) for city in file.cities):
+        file = None  # the same answer as for a name never served: nothing is learnt of it
     if file is None:
         return Response("Not found: the page that asked for this file has been replaced; reload the page.",
                         status_code=404, media_type="text/plain")

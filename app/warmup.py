@@ -22,19 +22,22 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from app.served import LOOKUP_THREAD
+
 THREAD = "warm-up"
+QUIET_THREADS = (THREAD, LOOKUP_THREAD)  # use the shared caches outside any page, on purpose
 NEWEST_RUNS = 2  # the Overview's run and the one Compare puts beside it
 PAUSE_S = 3.0  # after a run is stored, its Overview first, alone; the other pages that much later
 
 
-class _QuietWarmUp(logging.Filter):
-    """Streamlit warns when a cached function runs outside a page; the warm-up does so on purpose."""
+class _QuietOutsidePages(logging.Filter):
+    """Streamlit warns when a cached function runs outside a page; these threads do so on purpose."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.args and str(record.args[0]).startswith(THREAD))
+        return not (record.args and str(record.args[0]).startswith(QUIET_THREADS))
 
 
-logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_QuietWarmUp())
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_QuietOutsidePages())
 
 
 def prepare() -> None:
@@ -63,7 +66,7 @@ def warm_pages(run_id: int) -> None:
     everyone = access.local_principal()  # a programme manager: every city (the caches are keyed by city)
     data.plan_rows(everyone, run_id)
     data.plan_choices(everyone, run_id)
-    maps.plan_deck(run_id, next(iter(views.MAP_LAYERS)), None, tuple(access.home_cities(everyone)))
+    maps.plan_deck(everyone, run_id, next(iter(views.MAP_LAYERS)), None, tuple(access.home_cities(everyone)))
 
 
 def warm_comparison(run_id: int) -> None:

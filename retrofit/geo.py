@@ -80,6 +80,7 @@ def lsoa_feature_collection(figures: pd.DataFrame | None = None, cities: list[st
 RAMP = [(255, 255, 178), (254, 217, 118), (254, 178, 76), (253, 141, 60), (252, 78, 42),
         (227, 26, 28), (177, 0, 38)]
 EMPTY = [200, 200, 200, 60]
+WITHHELD = [150, 160, 190, 120]  # figures not shown (small numbers): blue-grey, neither empty nor a class
 
 
 def add_fill_colours(collection: dict, value: str, reverse: bool = False) -> dict:

@@ -134,29 +134,82 @@ def lsoa_figures(plan: pd.DataFrame, year: int | None = None, cities: list[str] 
 
 # Precision of the map's figures (the tooltips write them rounded further): £1, 0.1 tCO2, 0.01 households
 MAP_FIGURE_DIGITS = {"cost_gbp": 0, "annual_co2_t_saved": 1, "fuel_poor_lifted": 2}
+# Per-area plan figures of fewer homes than this are not shown to people who may not read those homes:
+# a neighbourhood with one planned home would show that home's cost (ONS small-number practice).
+DISCLOSURE_MIN_HOMES = 5
+WITHHELD_SMALL = f"not shown: fewer than {DISCLOSURE_MIN_HOMES} homes"
+WITHHELD_BESIDE = "not shown: it would reveal a small figure beside it"
+WITHHELD_BY_YEAR = "not shown by year: only the whole programme, for cities whose homes you may not read"
 
 
-def plan_layer(plan: pd.DataFrame, value: str, year: int | None = None, cities: list[str] | None = None) -> dict:
+def withheld_lsoas(figures: pd.DataFrame, year: int | None, cities: list[str] | None,
+                   open_cities: list[str] | None) -> dict[str, str]:
+    """The LSOAs whose plan figures are not shown, and why, for someone who may read the homes of
+    ``open_cities`` only (None: every city; nothing is withheld).
+
+    In the other cities: nothing by year (years of a neighbourhood set beside its total would tell
+    one year's homes apart); over the whole programme, areas of 1 to DISCLOSURE_MIN_HOMES - 1
+    homes, and, where those of a city hold fewer than that together, the smallest areas beside
+    them until they do, so that the city's total (on the Overview) less the areas shown cannot
+    give them away.
+    """
+    if open_cities is None:
+        return {}
+    from retrofit.reference import lsoas
+
+    areas = lsoas()[["lsoa_code", "city"]]
+    closed = areas[~areas["city"].isin(open_cities) & (areas["city"].isin(cities) if cities else True)]
+    if year is not None:
+        return dict.fromkeys(closed["lsoa_code"], WITHHELD_BY_YEAR)
+    homes = figures["homes"].reindex(closed["lsoa_code"]).fillna(0).to_numpy()
+    withheld: dict[str, str] = {}
+    for city in closed["city"].unique():
+        mine = (closed["city"] == city).to_numpy()
+        codes, counts = closed["lsoa_code"].to_numpy()[mine], homes[mine]
+        small = (counts > 0) & (counts < DISCLOSURE_MIN_HOMES)
+        withheld.update(dict.fromkeys(codes[small], WITHHELD_SMALL))
+        hidden = counts[small].sum()
+        beside = np.flatnonzero(~small & (counts > 0))
+        for i in beside[np.argsort(counts[beside], kind="stable")]:
+            if hidden == 0 or hidden >= DISCLOSURE_MIN_HOMES:
+                break
+            withheld[codes[i]] = WITHHELD_BESIDE
+            hidden += counts[i]
+    return withheld
+
+
+def plan_layer(plan: pd.DataFrame, value: str, year: int | None = None, cities: list[str] | None = None,
+               open_cities: list[str] | None = None) -> dict:
     """LSOA polygons coloured by ``value`` of the plan, with the figures written for tooltips.
 
-    Sized for the map: coordinates to about 1 m (geo.MAP_DIGITS) and figures to
-    MAP_FIGURE_DIGITS once coloured.
+    ``open_cities``: the cities whose homes the person may read (None: all); elsewhere small
+    figures are withheld (`withheld_lsoas`): their tooltip says so, they take no colour class
+    and carry no figure. Sized for the map: coordinates to about 1 m (geo.MAP_DIGITS) and
+    figures to MAP_FIGURE_DIGITS once coloured.
     """
-    from retrofit.geo import MAP_DIGITS, add_fill_colours, lsoa_feature_collection
+    from retrofit.geo import MAP_DIGITS, WITHHELD, add_fill_colours, lsoa_feature_collection
 
     figures = lsoa_figures(plan, year, cities)
+    withheld = withheld_lsoas(figures, year, cities, open_cities)
+    figures = figures.drop(index=[code for code in withheld if code in figures.index])
     figures["spend_text"] = [gbp(v) for v in figures["cost_gbp"]]
     figures["carbon_text"] = [tonnes(v, "yr") for v in figures["annual_co2_t_saved"]]
     figures["fuel_poor_text"] = [f"{v:,.1f}" for v in figures["fuel_poor_lifted"]]
     collection = lsoa_feature_collection(figures, list(cities) if cities else None, digits=MAP_DIGITS)
     for feature in collection["features"]:
         properties = feature["properties"]
+        if properties["lsoa_code"] in withheld:
+            continue
         if properties.get("homes") is None:
             properties.update(homes=0, spend_text="£0", carbon_text="0 tCO2/yr", fuel_poor_text="0")
         properties["homes"] = int(properties["homes"])
     add_fill_colours(collection, value)
     for feature in collection["features"]:
         properties = feature["properties"]
+        reason = withheld.get(properties["lsoa_code"])
+        if reason is not None:
+            properties.update(homes=reason, spend_text="–", carbon_text="–", fuel_poor_text="–", fill_colour=WITHHELD)
+            continue
         for key, digits in MAP_FIGURE_DIGITS.items():
             if properties.get(key) is not None:
                 properties[key] = round(properties[key], digits)

@@ -88,6 +88,46 @@ def test_plan_layer_is_sized_for_the_map():
     assert figures["cost_gbp"] == 50_000 and figures["annual_co2_t_saved"] == 5.0
 
 
+def _coventry_plan(homes_per_lsoa: dict[str, int], year: int = 2026) -> pd.DataFrame:
+    rows = [(f"{code}-{n}", "heat_pump", year, 10_000.0 + n, 1.0, 20.0, 0.1, 0.1, "Coventry", "Earlsdon", code,
+             "owner_occupied", 5) for code, homes in homes_per_lsoa.items() for n in range(homes)]
+    return plan(rows)
+
+
+def _coventry_lsoas(count: int) -> list[str]:
+    from retrofit.reference import lsoas
+
+    return lsoas().query("city == 'Coventry'")["lsoa_code"].head(count).tolist()
+
+
+def test_small_area_figures_are_withheld_from_people_who_may_not_read_those_homes():
+    one, seven, twelve, none = _coventry_lsoas(4)
+    coventry = _coventry_plan({one: 1, seven: 7, twelve: 12})
+    shown = {f["properties"]["lsoa_code"]: f["properties"]
+             for f in views.plan_layer(coventry, "cost_gbp", cities=["Coventry"], open_cities=[])["features"]}
+    # 1 home: its figures would be that home's; the smallest area beside it (7 homes) is withheld too,
+    # or Coventry's total less the areas shown would give the one home away (1 + 7 = 8 >= 5 hidden)
+    assert shown[one]["homes"] == views.WITHHELD_SMALL and shown[seven]["homes"] == views.WITHHELD_BESIDE
+    assert shown[twelve]["homes"] == 12 and shown[twelve]["spend_text"] == "£120k"
+    assert shown[none]["homes"] == 0
+    for code in (one, seven):
+        assert "cost_gbp" not in shown[code] or shown[code]["cost_gbp"] is None
+        assert shown[code]["spend_text"] == "–" and shown[code]["fill_colour"] != shown[twelve]["fill_colour"]
+    # someone who may read Coventry's homes sees every figure
+    full = {f["properties"]["lsoa_code"]: f["properties"]
+            for f in views.plan_layer(coventry, "cost_gbp", cities=["Coventry"], open_cities=["Coventry"])["features"]}
+    assert full[one]["homes"] == 1 and full[one]["spend_text"] == "£10k" and full[seven]["homes"] == 7
+
+
+def test_no_small_area_is_hidden_alone_and_years_are_not_shown_to_other_cities():
+    two, three, eight = _coventry_lsoas(3)
+    coventry = _coventry_plan({two: 2, three: 3, eight: 8})
+    withheld = views.withheld_lsoas(views.lsoa_figures(coventry), None, ["Coventry"], [])
+    assert withheld == {two: views.WITHHELD_SMALL, three: views.WITHHELD_SMALL}  # 2 + 3 hidden: enough together
+    by_year = views.plan_layer(coventry, "homes", year=2026, cities=["Coventry"], open_cities=["Birmingham"])
+    assert {f["properties"]["homes"] for f in by_year["features"]} == {views.WITHHELD_BY_YEAR}
+
+
 def test_boundary_image_covers_the_cities_it_draws():
     from retrofit.geo import boundary_image
     from retrofit.reference import lsoas

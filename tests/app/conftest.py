@@ -39,7 +39,7 @@ def small_scenario(budget: float = 3_000_000, carbon: float = 1.0, name: str = "
 
 
 def page(name: str) -> str:
-    return str(APP / "pages" / f"{name}.py")
+    return str(APP / "screens" / f"{name}.py")
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ def open_page(name: str) -> AppTest:
     """The app as a user opens it (its navigation), then the named page."""
     at = AppTest.from_file(APP, default_timeout=60).run()
     if name != "overview":
-        at.switch_page(f"pages/{name}.py").run()
+        at.switch_page(f"screens/{name}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

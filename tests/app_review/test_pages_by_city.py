@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
+from retrofit import views
 from retrofit.paths import ROOT
 from retrofit.store import open_database
 from tests.app.test_pages import map_polygons
 from tests.app_review.test_review_pages import open_as
-from tests.reviewing import store_run
+from tests.reviewing import city_plan, store_run
 
-PAGES = ROOT / "app" / "pages"
+PAGES = ROOT / "app" / "screens"
 CORA = "cora@coventry.example"
 
 
@@ -50,11 +53,24 @@ def test_compare_counts_a_partners_city_only(review_var):
     assert any("(Coventry)" in h.value for h in at.subheader)
 
 
-def test_map_offers_a_partner_their_city_for_the_plan(review_var):
+def test_map_shows_a_partner_every_city_with_small_figures_withheld_outside_their_own(review_var):
     at = open_as(str(PAGES / "map.py"), CORA)
     assert not at.exception
-    assert at.multiselect(key="map_cities").options == ["Coventry"]
-    assert '"Coventry' in map_polygons(at) and '"Birmingham' not in map_polygons(at)
+    assert at.multiselect(key="map_cities").options == ["Birmingham", "Coventry", "Wolverhampton"]
+    features = json.loads(map_polygons(at))["features"]
+    planned = {city: [f["properties"] for f in features if f["properties"]["lsoa_code"] in lsoas_of(city)]
+               for city in ("Birmingham", "Coventry")}
+    # Coventry: every figure; Birmingham: its four one-home neighbourhoods withheld, no figure sent
+    assert sorted(p["homes"] for p in planned["Coventry"]) == [1, 1, 1, 1]
+    assert all(p["spend_text"].startswith("£") for p in planned["Coventry"])
+    assert {p["homes"] for p in planned["Birmingham"]} == {views.WITHHELD_SMALL}
+    assert {p["spend_text"] for p in planned["Birmingham"]} == {"–"}
+    assert "whose homes your role does not show you" in " ".join(c.value for c in at.caption)
+
+
+def lsoas_of(city: str) -> set[str]:
+    """The LSOAs of ``city`` where the stored run plans homes (tests.reviewing.city_plan)."""
+    return set(city_plan().query("city == @city")["lsoa_code"])
 
 
 def test_the_programme_manager_sees_every_city(review_var):

@@ -7,22 +7,19 @@ from streamlit.testing.v1 import AppTest
 from retrofit import access, review
 from retrofit.paths import ROOT
 from retrofit.store import open_database
+from tests.app_review import provider
 from tests.reviewing import MANAGER
 
-REVIEW = str(ROOT / "app" / "pages" / "review.py")
-ADMIN = str(ROOT / "app" / "pages" / "admin.py")
-# An identity provider as the app reads it (never contacted here: AppTest sets st.user itself).
-SECRETS = {"auth": {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "test-only-secret",
-                    "client_id": "planner", "client_secret": "test-only",
-                    "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}}
+REVIEW = str(ROOT / "app" / "screens" / "review.py")
+ADMIN = str(ROOT / "app" / "screens" / "admin.py")
 
 
 def open_as(path: str, email: str | None = None, signed_in: bool = True) -> AppTest:
     """The page as ``email`` sees it after signing in (None: no identity provider configured)."""
     at = AppTest.from_file(path, default_timeout=60)
     if email is not None or not signed_in:
-        at.secrets = SECRETS
-        at.user = {"is_logged_in": signed_in, **({"email": email, "name": email} if email else {})}
+        at.secrets = provider.secrets_toml()
+        at.user = provider.claims(email) if email and signed_in else {"is_logged_in": signed_in}
     return at.run()
 
 
@@ -168,14 +165,15 @@ def test_the_banner_says_when_no_sign_in_is_configured(review_var):
     at = AppTest.from_function(page).run()
     assert "No sign-in is configured" in texts(at.warning) and "desk-7" in texts(at.warning)
     at = AppTest.from_function(page)
-    at.secrets = SECRETS
-    at.user = {"is_logged_in": True, "email": "cora@coventry.example"}
+    at.secrets = provider.secrets_toml()
+    at.user = provider.claims("cora@coventry.example")
     at.run()
     assert not at.warning
     assert "Signed in as **Cora** (city partner, Coventry)" in texts(at.sidebar.caption)
 
 
-def test_the_example_secrets_configure_entra_id_with_placeholders_only(review_var):
+def test_the_example_secrets_configure_entra_id_and_are_refused_until_filled_in(review_var):
+    import secrets
     import tomllib
 
     example = tomllib.loads((ROOT / ".streamlit" / "secrets.example.toml").read_text(encoding="utf-8"))
@@ -192,6 +190,19 @@ def test_the_example_secrets_configure_entra_id_with_placeholders_only(review_va
         auth.current_principal()
         raise AssertionError("signed in without the identity provider")
 
+    at = AppTest.from_function(page)
+    at.secrets = example
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert not at.exception and not at.button  # the example as it is opens nothing, not even a sign-in
+    assert "cookie_secret is the example file's placeholder" in texts(at.error)
+
+    tenant = "9d2c6a4e-1b7f-4c3a-8e5d-2f6b0a9c7e13"
+    example["auth"].update(redirect_uri="https://planner.wmca.gov.uk/oauth2callback",
+                           cookie_secret=secrets.token_urlsafe(48))
+    microsoft.update(client_id="5b1e8f3a-7c2d-4e9b-a6f0-3d8c1b7e4a29", client_secret=secrets.token_urlsafe(30),
+                     server_metadata_url=f"https://login.microsoftonline.com/{tenant}/v2.0/"
+                                         ".well-known/openid-configuration")
     at = AppTest.from_function(page)
     at.secrets = example
     at.user = {"is_logged_in": False}

@@ -26,8 +26,11 @@ from tests.conftest import free_port
 from tests.reviewing import MANAGER, store_run
 
 PEOPLE = [
-    {"sub": "cora@coventry.example", "email": "cora@coventry.example", "name": "Cora Partner"},
-    {"sub": "mallory@example.org", "email": "mallory@example.org", "name": "Mallory"},
+    {"sub": "cora@coventry.example", "email": "cora@coventry.example", "email_verified": True, "name": "Cora Partner"},
+    {"sub": "pat@westmids.example", "email": "pat@westmids.example", "email_verified": True, "name": "Pat Manager"},
+    {"sub": "mallory@example.org", "email": "mallory@example.org", "email_verified": True, "name": "Mallory"},
+    # registered, but the provider has not verified the email this account claims
+    {"sub": "eve-1", "email": "bo@birmingham.example", "email_verified": False, "name": "Eve"},
 ]
 ENTRY = ROOT / "app" / "main.py"
 
@@ -76,13 +79,15 @@ def oidc_provider(tmp_path_factory):
 def signed_in_app(tmp_path_factory, oidc_provider):
     """The app's URL, served from a folder whose secrets configure sign-in through the provider.
 
-    Its database holds one run (four homes in each city, ids BHM-*, COV-*, WLV-*) and Cora,
-    registered as Coventry's city partner.
+    Its database holds one run (four homes in each city, ids BHM-*, COV-*, WLV-*); Cora,
+    registered as Coventry's city partner, Pat as programme manager and Bo as Birmingham's partner.
     """
     var = tmp_path_factory.mktemp("auth-var")
     engine = open_database(f"sqlite:///{var / 'retrofit.db'}")
     store_run(engine)
     access.add_user(engine, MANAGER, "cora@coventry.example", "city_partner", "Coventry", name="Cora Partner")
+    access.add_user(engine, MANAGER, "pat@westmids.example", "programme_manager", name="Pat Manager")
+    access.add_user(engine, MANAGER, "bo@birmingham.example", "city_partner", "Birmingham", name="Bo Partner")
     engine.dispose()
 
     home = tmp_path_factory.mktemp("auth-app")
@@ -107,3 +112,19 @@ def signed_in_app(tmp_path_factory, oidc_provider):
     _wait_for(f"{url}/_stcore/health", server, log_path, "the app")
     yield url
     _stop(server)
+
+
+def start_server(home: Path, var: Path, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess:
+    """The app's server started from ``home`` (its .streamlit/ folder) and left to stop by itself:
+    for settings it must refuse. Killed after ``timeout_s`` (then returncode is -9)."""
+    env = {**os.environ, "RETROFIT_VAR_DIR": str(var)}
+    env.pop("RETROFIT_DATABASE_URL", None)
+    command = [sys.executable, "-m", "streamlit", "run", str(ENTRY), "--server.port", str(free_port()),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false", *args]
+    try:
+        return subprocess.run(command, cwd=home, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as expired:  # its output is bytes whatever text= says
+        def text(output) -> str:
+            return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
+
+        return subprocess.CompletedProcess(command, -9, text(expired.stdout), text(expired.stderr))

@@ -15,12 +15,11 @@ REFERENCE = {
     "Households": ("households", False),
 }
 principal = auth.current_principal()
-plan_cities = access.home_cities(principal)  # a city partner maps the plan in their own city only
-sources = ["The plan", "Reference layers"] if plan_cities else ["Reference layers"]
+open_cities = access.home_cities(principal)  # every figure there; elsewhere small ones are withheld
+sources = ["The plan", "Reference layers"]
 source = st.segmented_control("Show", sources, default=sources[0], key="map_source")
 left, middle, right = st.columns([2, 1, 2])
-offered = list(CITIES) if source == "Reference layers" else plan_cities
-cities = right.multiselect("Cities", offered, default=offered,
+cities = right.multiselect("Cities", list(CITIES), default=list(CITIES),
                            key="map_cities" if source == "The plan" else "map_reference_cities")
 
 if source == "Reference layers":
@@ -44,8 +43,13 @@ else:
     if not cities:
         st.info("Choose at least one city to see its neighbourhoods.")
         st.stop()
-    deck = attempt(maps.plan_deck, run_id, layer_name, year, tuple(cities))
+    deck = attempt(maps.plan_deck, principal, run_id, layer_name, year, tuple(cities))
     caption = "Darker: more of the figure in that neighbourhood; grey: no home of the plan there."
+    closed = [city for city in cities if city not in open_cities]
+    if closed:
+        caption += (f" In {' and '.join(closed)} (whose homes your role does not show you), neighbourhoods with fewer "
+                    f"than {views.DISCLOSURE_MIN_HOMES} planned homes, and the smallest beside them, are shaded "
+                    f"blue-grey without figures, and figures by year are not shown.")
 
 st.pydeck_chart(deck, height=620)
 st.caption(f"{caption} Boundaries: ONS LSOA 2021 (generalised), OGL v3.")
