@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,15 @@ import streamlit as st
 from app import data
 from retrofit import views
 from retrofit.errors import RetrofitError
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def literal(text: object) -> str:
+    """Text people typed (a scenario's name, an email), shown as written inside Markdown: a
+    [link](...), an ![image](...) (a tracking pixel) or a :colour[...] in it is not drawn."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
 
 
 def attempt(action: Callable[..., Any], *args, **kwargs) -> Any:

@@ -24,6 +24,7 @@ own city's only.
 
 from __future__ import annotations
 
+import numbers
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -51,7 +52,11 @@ TRANSITIONS = {
 STEP_PERMISSION = {"submit": "submit_review", "approve": "decide_review", "request_changes": "decide_review"}
 COMMENT_MAX_CHARS = 4_000  # a comment is a remark, not a report: longer text belongs in a document
 NOTE_MAX_CHARS = 2_000
+ID_MAX_CHARS = 100  # a home id or LSOA code a comment is on
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Characters that reorder or hide text (Trojan Source, CVE-2021-42574): bidirectional embeddings,
+# overrides and isolates, and zero-width characters. Dropped: a note must read as it was written.
+_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 @dataclass(frozen=True)
@@ -182,8 +187,17 @@ def step_state(step: str) -> str:
 
 
 def _clean(text_: str, limit: int, what: str) -> str:
-    """Plain text as the person wrote it, less control characters; refused when too long."""
-    cleaned = _CONTROL.sub("", (text_ or "").replace("\r\n", "\n").replace("\r", "\n")).strip()
+    """Plain text as the person wrote it, less control characters and characters that reorder or
+    hide text; refused when too long or not text at all (a lone surrogate cannot be stored)."""
+    if not isinstance(text_, str | None):
+        raise RetrofitError(f"the {what} must be text, not {type(text_).__name__}")
+    text_ = text_ or ""
+    try:
+        text_.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise RetrofitError(f"the {what} holds a character that is not text (U+{ord(text_[error.start]):04X} at "
+                            f"character {error.start + 1}, half of a UTF-16 pair): type or paste it again") from None
+    cleaned = _INVISIBLE.sub("", _CONTROL.sub("", text_.replace("\r\n", "\n").replace("\r", "\n"))).strip()
     if len(cleaned) > limit:
         raise RetrofitError(f"the {what} is {len(cleaned):,} characters long; the limit is {limit:,}: shorten it")
     return cleaned
@@ -259,8 +273,9 @@ def _target(city: str | None, lsoa_code: str | None, home_id: str | None) -> str
 def _resolve_target(connection: Connection, principal: Principal, run_id: int, city, lsoa_code, home_id):
     """(city, lsoa, home) of a comment's subject, each consistent with the others, or a refusal."""
     city = check_city(city) if city else None
+    home_id = _clean(None if home_id is None else str(home_id), ID_MAX_CHARS, "home id")
+    lsoa_code = _clean(None if lsoa_code is None else str(lsoa_code), ID_MAX_CHARS, "LSOA code")
     if home_id:
-        home_id = str(home_id).strip()
         row = connection.execute(text("SELECT city, lsoa_code FROM plan_row WHERE run_id = :run AND home_id = :home"),
                                  {"run": run_id, "home": home_id}).first()
         if row is None or not can(principal, "comment", row.city):
@@ -272,7 +287,6 @@ def _resolve_target(connection: Connection, principal: Principal, run_id: int, c
             raise RetrofitError(f"home {home_id} is in {row.city}, LSOA {row.lsoa_code}, not {lsoa_code or city}")
         return row.city, row.lsoa_code or None, home_id
     if lsoa_code:
-        lsoa_code = str(lsoa_code).strip()
         table = lsoas()
         match = table.loc[table["lsoa_code"] == lsoa_code, "city"]
         if match.empty:
@@ -288,6 +302,7 @@ def add_comment(engine: Engine, principal: Principal, run_id: int, text_: str, *
     """A comment on the run, or on one of its cities, LSOAs or homes; a reply joins its thread's subject."""
     require(principal, "comment", city)
     body = _clean(text_, COMMENT_MAX_CHARS, "comment")
+    reply_to = _comment_number(reply_to)
     if not body:
         raise RetrofitError("the comment is empty: write something first")
 
@@ -295,7 +310,7 @@ def add_comment(engine: Engine, principal: Principal, run_id: int, text_: str, *
         with writing(engine) as connection:
             run, status = _open_for_change(connection, run_id, comment=True)
             if reply_to is not None:
-                parent = connection.execute(select(Comment).where(Comment.id == int(reply_to))).first()
+                parent = connection.execute(select(Comment).where(Comment.id == reply_to)).first()
                 if parent is None or parent.run_id != run_id or not can(principal, "read_comments", parent.city):
                     raise RetrofitError(f"no comment {reply_to} on run {run_id} that you can reply to")
                 subject = (parent.city, parent.lsoa_code, parent.home_id)
@@ -311,6 +326,18 @@ def add_comment(engine: Engine, principal: Principal, run_id: int, text_: str, *
             return Comment(id=comment_id, **values)
 
     return retrying(attempt)
+
+
+def _comment_number(reply_to) -> int | None:
+    """The comment a reply answers, as a number; a refusal for anything else (a bool, text, 2.5, 10**20)."""
+    if reply_to is None:
+        return None
+    text_ = str(reply_to).strip()
+    number = (int(reply_to) if isinstance(reply_to, numbers.Integral) and not isinstance(reply_to, bool)
+              else int(text_) if isinstance(reply_to, str) and re.fullmatch(r"[0-9]{1,10}", text_) else None)
+    if number is None or not 0 < number < 2**31:
+        raise RetrofitError(f"reply_to must be a comment's number (e.g. 12), not {text_[:40]!r}")
+    return number
 
 
 COMMENT_COLUMNS = ["id", "thread", "depth", "reply_to", "subject", "city", "lsoa_code", "home_id", "author", "text",

@@ -263,3 +263,31 @@ def test_comments_are_plain_text_within_a_limit(engine, run):
         review.add_comment(engine, MANAGER, run.id, "where?", lsoa_code="E00000000")
     with pytest.raises(RetrofitError, match="no run with id 999"):
         review.add_comment(engine, MANAGER, 999, "which run?")
+
+
+def test_characters_that_reorder_or_hide_text_are_dropped_from_comments_and_notes(engine, run):
+    # "approve\u202e..." would display reversed (Trojan Source); zero-width characters hide words
+    sneaky = "Costs are fine\u202e\u2066 (not\u200b) \u200dchecked\ufeff"
+    stored = review.add_comment(engine, COVENTRY, run.id, sneaky)
+    assert stored.text == "Costs are fine (not) checked"
+    review.submit(engine, COVENTRY, run.id, "Coventry", note="ready\u2067\u200e for sign-off")
+    assert review.review_status(engine, MANAGER, run.id).cities["Coventry"].note == "ready for sign-off"
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "half \udfff a pair"])
+def test_text_that_is_not_text_is_refused_in_words(engine, run, bad):
+    with pytest.raises(RetrofitError, match="not text .*type or paste it again"):
+        review.add_comment(engine, COVENTRY, run.id, bad)
+    with pytest.raises(RetrofitError, match="the note holds a character that is not text"):
+        review.submit(engine, COVENTRY, run.id, "Coventry", note=bad)
+    with pytest.raises(RetrofitError, match="the home id holds a character that is not text"):
+        review.add_comment(engine, COVENTRY, run.id, "on a home", home_id=bad)
+    assert review.comments_for(engine, MANAGER, run.id).empty
+
+
+@pytest.mark.parametrize("reply_to", ["abc", "12; DROP TABLE comment", True, 2.5, 10**20, "²", -1, 0, [1]])
+def test_a_reply_to_something_that_is_not_a_comment_number_is_refused(engine, run, reply_to):
+    with pytest.raises(RetrofitError, match="reply_to must be a comment's number"):
+        review.add_comment(engine, COVENTRY, run.id, "a reply", reply_to=reply_to)
+    first = review.add_comment(engine, COVENTRY, run.id, "a question")
+    assert review.add_comment(engine, COVENTRY, run.id, "an answer", reply_to=str(first.id)).reply_to == first.id

@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import auth, data, warmup
-from app.widgets import attempt, job_progress
+from app.widgets import attempt, job_progress, literal
 from retrofit import access, scenario_form, workspace
 from retrofit.candidates import TRADES
 from retrofit.energy import BANDS
@@ -243,12 +243,12 @@ job_progress("builder_job", finished)
 done = st.session_state.get("builder_done")
 if done:
     if done["state"] == "done" and done["run_id"] is not None:
-        st.success(f"{done['label']}: stored as run #{done['run_id']} in {done['seconds']:.0f} s.")
+        st.success(f"{literal(done['label'])}: stored as run #{done['run_id']} in {done['seconds']:.0f} s.")
         st.caption("Open **Overview**, **Map** or **Plan explorer** to see it; every page now shows this run.")
     elif done["state"] == "cancelled":
-        st.warning(f"{done['label']} was cancelled; nothing was stored.")
+        st.warning(f"{literal(done['label'])} was cancelled; nothing was stored.")
     else:
-        st.error(f"{done['label']} failed: {done['error']}")
+        st.error(f"{literal(done['label'])} failed: {literal(done['error'])}")
 
 # --- run history -------------------------------------------------------------------------------------
 st.subheader("Run history")

@@ -4,7 +4,7 @@ import altair as alt
 import streamlit as st
 
 from app import data
-from app.widgets import attempt, choose_run, kpi_tiles
+from app.widgets import attempt, choose_run, kpi_tiles, literal
 from retrofit import views
 from retrofit.format import percent
 
@@ -17,9 +17,9 @@ if run_id is None:
 run = attempt(data.run, run_id)
 by_city, by_year_city = attempt(data.city_year, run_id)
 
-st.caption(f"Run #{run.id}: scenario **{run.scenario_name}** version {run.scenario_version}, "
+st.caption(f"Run #{run.id}: scenario **{literal(run.scenario_name)}** version {run.scenario_version}, "
            f"{run.status.lower()} (gap {percent(100 * run.gap, 2)}), solved in {run.solve_seconds:.1f} s "
-           f"by {run.created_by} on {run.created_at:%d %b %Y %H:%M}.")
+           f"by {literal(run.created_by)} on {run.created_at:%d %b %Y %H:%M}.")
 synthetic = data.synthetic_share(run.stock_source)
 if synthetic:
     st.info(f"The housing stock of this run is **synthetic** ({percent(100 * synthetic, 0)} of its homes): every "

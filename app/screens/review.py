@@ -8,7 +8,7 @@ aggregates for every city; the library refuses anything else.
 import streamlit as st
 
 from app import auth, data
-from app.widgets import attempt, choose_run, kpi_tiles
+from app.widgets import attempt, choose_run, kpi_tiles, literal
 from retrofit import access, review
 from retrofit.format import count, gbp
 
@@ -25,14 +25,14 @@ if run_id is None:
     st.stop()
 
 status = attempt(review.review_status, engine, principal, run_id)
-st.caption(f"Run #{run_id}: scenario **{status.scenario_name}** version {status.scenario_version}. "
+st.caption(f"Run #{run_id}: scenario **{literal(status.scenario_name)}** version {status.scenario_version}. "
            "Each city's partner approves their city's part; the programme manager gives the final approval, "
            "which locks the run.")
 if status.locked:
-    st.success(f"Locked: approved by all three cities and by the programme manager ({status.final.says()}).",
+    st.success(f"Locked: approved by all three cities and by the programme manager ({literal(status.final.says())}).",
                icon=":material/lock:")
 if status.newer_versions:
-    st.info(f"Scenario **{status.scenario_name}** has newer versions ({', '.join(map(str, status.newer_versions))}): "
+    st.info(f"Scenario **{literal(status.scenario_name)}** has newer versions ({', '.join(map(str, status.newer_versions))}): "
             "their runs have reviews of their own.", icon=":material/history:")
 
 cols = st.columns(len(status.cities) + 1)
@@ -77,7 +77,8 @@ if len(homes):
 
 step = status.cities[city]
 with st.container(border=True):
-    st.markdown(f"**{city}: {step.says()}**" + (f" — “{step.note}”" if step.note else ""))
+    st.markdown(f"**{city}**")
+    st.text(step.says() + (f" — “{step.note}”" if step.note else ""))  # plain text: a note may hold markup
     note = st.text_area("Note (required to request changes)", key="review_note", max_chars=review.NOTE_MAX_CHARS)
     actions = []
     if not status.locked and access.can(principal, "submit_review", city) and step.state in ("draft",
@@ -106,8 +107,8 @@ if threads.empty:
 for comment in threads.itertuples():
     with st.container(border=True):
         indent = "↳ " * int(comment.depth)
-        st.caption(f"{indent}#{comment.id} · {comment.author} · {comment.created_at:%d %b %Y %H:%M} · "
-                   f"on {comment.subject}")
+        st.text(f"{indent}#{comment.id} · {comment.author} · {comment.created_at:%d %b %Y %H:%M} · "
+                f"on {comment.subject}")
         st.text(comment.text)  # plain text: no markdown, HTML or script is interpreted
 
 if not status.locked:

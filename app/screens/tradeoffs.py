@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app import auth, data
-from app.widgets import attempt, choose_run, job_progress
+from app.widgets import attempt, choose_run, job_progress, literal
 from retrofit import access, views, workspace
 
 st.title("Trade-offs")
@@ -16,7 +16,7 @@ if run_id is None:
     st.stop()
 run = attempt(data.run, run_id)
 engine = attempt(data.engine)
-st.caption(f"Around run #{run.id}: scenario **{run.scenario_name}** version {run.scenario_version}.")
+st.caption(f"Around run #{run.id}: scenario **{literal(run.scenario_name)}** version {run.scenario_version}.")
 
 # --- marginal values -----------------------------------------------------------------------------
 st.subheader("What more budget or capacity would buy")
