@@ -87,12 +87,9 @@ def runs():
 
 @st.cache_resource(show_spinner="Reading the plan...", max_entries=16)
 def stored_plan(url: str, run_id: int):
-    """A stored run's whole plan, every city (pages read home rows through `plan_rows`)."""
+    """A stored run's whole plan, every city: what this module's caches compute from. Pages never
+    read it: they get home rows through `plan_rows`, and aggregates or withheld maps otherwise."""
     return read_plan(_engine(url), run_id)
-
-
-def plan(run_id: int):
-    return stored_plan(db_url(), int(run_id))
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -124,13 +121,13 @@ def run(run_id: int):
 
 
 @st.cache_data(show_spinner="Working out why this home is in or out...", max_entries=256)
-def _explanation(url: str, run_id: int, home_id: str):
-    return workspace.run_explanations(_engine(url), run_id, [home_id])
+def _explanation(url: str, principal: access.Principal, run_id: int, home_id: str):
+    return workspace.run_explanations(_engine(url), principal, run_id, [home_id])
 
 
-def explanation(run_id: int, home_id: str):
-    """Why one home is in or out of a run (by home_id; recomputed from the run's prices, cached)."""
-    return _explanation(db_url(), int(run_id), str(home_id))
+def explanation(principal: access.Principal, run_id: int, home_id: str):
+    """Why one home ``principal`` may read is in or out of a run (recomputed from the run's prices, cached)."""
+    return _explanation(db_url(), principal, int(run_id), str(home_id))
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -170,14 +167,10 @@ def comparison(principal: access.Principal, labels: dict[int, str]) -> dict:
     return _comparison(db_url(), tuple((int(i), label) for i, label in labels.items()), tuple(sorted(allowed)))
 
 
-@st.cache_data(show_spinner="Preparing the file...", max_entries=8)
-def _export(url: str, run_id: int, fmt: str) -> bytes:
-    return views.export_bytes(_engine(url), run_id, fmt)
-
-
-def export(run_id: int, fmt: str) -> bytes:
-    return _export(db_url(), int(run_id), fmt)
+def export(principal: access.Principal, run_id: int, fmt: str) -> bytes:
+    """A whole run as a file (csv, xlsx, geojson), for those who may export a plan."""
+    return views.export_bytes(engine(), principal, int(run_id), fmt)
 
 
 __all__ = ["RetrofitError", "city_year", "comparison", "default_stock", "engine", "explanation", "export",
-           "job_board", "plan", "plan_choices", "plan_rows", "run", "runs", "stock_summary", "stored_plan"]
+           "job_board", "plan_choices", "plan_rows", "run", "runs", "stock_summary", "stored_plan"]

@@ -296,10 +296,13 @@ def _ratio(ratio: float) -> str:
     return "far more than" if not np.isfinite(ratio) else f"{ratio:.2f} times"
 
 
-def export_bytes(engine, run_id: int, fmt: str) -> bytes:
-    """A stored run exported as csv, xlsx or geojson (see retrofit.store.export), as bytes."""
+def export_bytes(engine, principal, run_id: int, fmt: str) -> bytes:
+    """A stored run exported as csv, xlsx or geojson (see retrofit.store.export), as bytes: every
+    city's homes, so only for those who may export a whole plan (a RetrofitError for anyone else)."""
+    from retrofit.access import require
     from retrofit.store.export import export_run
 
+    require(principal, "export_plan")
     with tempfile.TemporaryDirectory() as folder:
         path = export_run(engine, run_id, fmt, Path(folder) / f"run.{fmt}")
         return path.read_bytes()

@@ -146,17 +146,19 @@ def library_table_names(version: str | None = None) -> list[str]:
     return list(LIBRARY_FILES) + [f"appraisal/{p.name}" for p in sorted((folder / "appraisal").glob("*.csv"))]
 
 
-def save_library(edits: dict[str, pd.DataFrame], base: str | None = None, note: str = "",
-                 who: str | None = None):
+def save_library(engine, principal, edits: dict[str, pd.DataFrame], base: str | None = None, note: str = ""):
     """Save ``base`` with ``edits`` (file name -> table) as a new library version; the Library.
 
-    The copy is validated by `load_library` before it is kept, so an invalid edit raises its
-    RetrofitError (file, line, column) and leaves nothing behind. Saving content that an
-    existing version already has returns that version.
+    Only for those who may edit the library (``principal``). The copy is validated by
+    `load_library` before it is kept, so an invalid edit raises its RetrofitError (file, line,
+    column) and leaves nothing behind. Saving content that an existing version already has
+    returns that version. A new version is recorded in the audit log (`library.save`).
     """
+    from retrofit.access import require
     from retrofit.measures import load_library
-    from retrofit.store import current_user
+    from retrofit.store import log_event
 
+    require(principal, "edit_library")
     source = library_dir(base) or DATA_DIR
     root = var_dir() / "library"
     root.mkdir(parents=True, exist_ok=True)
@@ -178,10 +180,13 @@ def save_library(edits: dict[str, pd.DataFrame], base: str | None = None, note: 
             return load_library()  # the shipped content: nothing new to keep
         target = root / library.version
         if not target.exists():
+            based_on = load_library(library_dir(base)).version
             _write_json(staging / "meta.json", {
-                "note": note, "based_on": load_library(library_dir(base)).version,
-                "created_by": who or current_user(), "created_at": datetime.now(timezone.utc).isoformat()})
+                "note": note, "based_on": based_on, "created_by": principal.who,
+                "created_at": datetime.now(timezone.utc).isoformat()})
             staging.rename(target)
+            log_event(engine, principal.who, "library.save", f"library:{library.version}",
+                      {"based_on": based_on, "files": sorted(edits), "note": note})
         return load_library(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -330,21 +335,31 @@ def run_table(engine) -> pd.DataFrame:
 
 
 def run_summary(engine, run_id: int):
-    """A stored run: its scenario version, inputs, status, KPIs and (small) details."""
+    """A stored run: its scenario version, inputs, status, KPIs and (small) details, with no home row.
+
+    Runs stored before prices replaced per-home explanations kept one per home in
+    ``details["homes"]``; it is left out (tens of MB, and home-level).
+    """
     from retrofit.store import get_run
 
-    return get_run(engine, run_id)
+    run = get_run(engine, run_id)
+    if "homes" in (run.details or {}):
+        run.details = {key: value for key, value in run.details.items() if key != "homes"}
+    return run
 
 
-def run_explanations(engine, run_id: int, home_ids: list[str]) -> pd.DataFrame:
-    """Why each of ``home_ids`` is in or out of a stored run, by home_id.
+def run_explanations(engine, principal, run_id: int, home_ids: list[str]) -> pd.DataFrame:
+    """Why each of ``home_ids`` is in or out of a stored run, by home_id, for the homes ``principal``
+    may read (a viewer is refused; another city's home is left out, as a home that does not exist).
 
     Recomputed from the run's inputs (its scenario version and candidates, which must hash
     as the run's did) and the prices it stored: a run never carries one row per home.
     """
+    from retrofit.access import allowed_home_cities
     from retrofit.optimise import explain_homes
     from retrofit.store import get_run, get_scenario, parse, read_plan
 
+    cities = allowed_home_cities(principal)  # refuse before reading anything
     run = get_run(engine, run_id)
     if run.stock_source is None and run.candidates_source:
         from retrofit.candidates import read_candidates
@@ -357,9 +372,9 @@ def run_explanations(engine, run_id: int, home_ids: list[str]) -> pd.DataFrame:
     else:
         scenario, candidates = _run_inputs(engine, run_id)
     wanted = [str(h) for h in home_ids]
-    mine = candidates[candidates["home_id"].astype(str).isin(wanted)]
+    mine = candidates[candidates["home_id"].astype(str).isin(wanted) & candidates["city"].isin(cities)]
     plan = read_plan(engine, run_id)
-    explanations = explain_homes(mine, scenario, run.details or {}, wanted, plan=plan)
+    explanations = explain_homes(mine, scenario, run.details or {}, wanted, plan=plan[plan["city"].isin(cities)])
     explanations["home_id"] = explanations["home_id"].astype(str)
     return explanations.set_index("home_id")
 

@@ -8,7 +8,7 @@ import threading
 import pandas as pd
 import pytest
 
-from retrofit import workspace
+from retrofit import access, workspace
 from retrofit.errors import RetrofitError
 from retrofit.hashing import table_hash
 from retrofit.scenario import load_scenario
@@ -16,6 +16,7 @@ from retrofit.paths import DATA_DIR
 from retrofit.stock.schema import write_stock
 from retrofit.store import list_runs, open_database, read_plan, scenario_names, add_scenario
 from tests.app.conftest import small_scenario
+from tests.reviewing import ANALYST, MANAGER, VIEWER
 
 
 @pytest.fixture
@@ -65,14 +66,15 @@ def test_run_scenario_stores_the_run_with_its_inputs(var):
     stored = workspace.run_summary(engine, 1)
     assert "homes" not in stored.details and "marginal" in stored.details
     chosen = read_plan(engine, 1)["home_id"].astype(str).tolist()
-    explanations = workspace.run_explanations(engine, 1, chosen[:3] + ["not-a-home"])
+    manager = access.local_principal()
+    explanations = workspace.run_explanations(engine, manager, 1, chosen[:3] + ["not-a-home"])
     assert explanations["in_plan"].sum() == 3 and "not-a-home" not in explanations.index
 
     from retrofit.views import export_bytes
 
-    assert export_bytes(engine, 1, "csv").startswith(b"# provenance: ")
-    assert export_bytes(engine, 1, "xlsx")[:2] == b"PK"  # a zip: the Excel workbook
-    assert json.loads(export_bytes(engine, 1, "geojson"))["type"] == "FeatureCollection"
+    assert export_bytes(engine, manager, 1, "csv").startswith(b"# provenance: ")
+    assert export_bytes(engine, manager, 1, "xlsx")[:2] == b"PK"  # a zip: the Excel workbook
+    assert json.loads(export_bytes(engine, manager, 1, "geojson"))["type"] == "FeatureCollection"
 
 
 def test_a_cancelled_run_stores_nothing(var):
@@ -110,8 +112,10 @@ def test_full_stock_homes_is_the_published_household_count():
 def test_an_invalid_library_edit_is_refused_and_leaves_nothing(var):
     measures = workspace.library_table(None, "measures.csv")
     measures.loc[measures["measure_id"] == "loft_insulation", "trade"] = "plumbing"
+    engine = open_database()
     with pytest.raises(RetrofitError, match="trade") as error:
-        workspace.save_library({"measures.csv": measures})
+        workspace.save_library(engine, ANALYST, {"measures.csv": measures})
+    engine.dispose()
     assert "edited library" in str(error.value) and ".staging" not in str(error.value)
     assert [p for p in (var / "library").iterdir()] == []
 
@@ -119,10 +123,16 @@ def test_an_invalid_library_edit_is_refused_and_leaves_nothing(var):
 def test_a_valid_library_edit_becomes_a_version_runs_can_use(var):
     measures = workspace.library_table(None, "measures.csv")
     measures.loc[measures["measure_id"] == "loft_insulation", "cost_fixed_gbp"] = "999"
-    library = workspace.save_library({"measures.csv": measures}, note="dearer lofts", who="analyst")
+    engine = open_database()
+    with pytest.raises(RetrofitError, match="may not edit the measure library"):
+        workspace.save_library(engine, VIEWER, {"measures.csv": measures})
+    library = workspace.save_library(engine, ANALYST, {"measures.csv": measures}, note="dearer lofts")
     versions = workspace.library_versions()
     assert versions[0]["key"] == workspace.SHIPPED and versions[1]["version"] == library.version
-    assert versions[1]["note"] == "dearer lofts" and versions[1]["created_by"] == "analyst"
+    assert versions[1]["note"] == "dearer lofts" and versions[1]["created_by"] == ANALYST.who
+    saved = access.audit_events(engine, MANAGER, action="library.save")
+    assert saved[["who", "target"]].values.tolist() == [[ANALYST.who, f"library:{library.version}"]]
+    assert saved["details"].iloc[0]["files"] == ["measures.csv"] and saved["details"].iloc[0]["note"] == "dearer lofts"
     shipped, _ = workspace.candidates_for()
     edited, inputs = workspace.candidates_for(library=library.version)
     assert inputs.library_version == library.version
@@ -130,8 +140,10 @@ def test_a_valid_library_edit_becomes_a_version_runs_can_use(var):
     assert (edited.loc[loft, "cost_gbp"].sum() > shipped.loc[shipped["measures"].astype(str)
                                                                 .str.contains("loft_insulation"), "cost_gbp"].sum())
     # saving the same content again gives the same version, and unchanged content is the shipped one
-    assert workspace.save_library({"measures.csv": measures}).version == library.version
-    assert workspace.save_library({}).version == versions[0]["version"]
+    assert workspace.save_library(engine, ANALYST, {"measures.csv": measures}).version == library.version
+    assert workspace.save_library(engine, ANALYST, {}).version == versions[0]["version"]
+    assert len(access.audit_events(engine, MANAGER, action="library.save")) == 1  # nothing new was kept
+    engine.dispose()
 
 
 def test_stock_names_typed_in_the_app_are_checked(var):

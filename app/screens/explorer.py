@@ -58,25 +58,24 @@ if home_id.strip():
     if not visible:
         st.warning(f"No home {home_id.strip()} in the part of the plan you may see.")
         st.stop()
-    why = views.explain_home(home_id.strip(), plan, attempt(data.explanation, run_id, home_id.strip()))
+    why = views.explain_home(home_id.strip(), plan, attempt(data.explanation, principal, run_id, home_id.strip()))
     (st.success if why["in_plan"] else st.warning)(why["text"])
     row = plan[plan["home_id"] == home_id.strip()]
     if len(row):
         st.dataframe(row.T.rename(columns=lambda _: "value"), width="stretch")
 
 st.subheader("Download")
-engine = attempt(data.engine)
 if not access.can(principal, "export_plan"):
     st.download_button("These homes (CSV)", partial(views.csv_bytes, chosen), file_name=f"run-{run_id}-filtered.csv",
                        mime="text/csv", on_click="ignore", key="explore_filtered")
     st.stop()
 d1, d2, d3, d4 = st.columns(4)
-d1.download_button("Plan (CSV)", partial(views.export_bytes, engine, run_id, "csv"), file_name=f"run-{run_id}.csv",
+d1.download_button("Plan (CSV)", partial(data.export, principal, run_id, "csv"), file_name=f"run-{run_id}.csv",
                    mime="text/csv", on_click="ignore", key="explore_csv")
-d2.download_button("Plan (Excel)", partial(views.export_bytes, engine, run_id, "xlsx"), file_name=f"run-{run_id}.xlsx",
+d2.download_button("Plan (Excel)", partial(data.export, principal, run_id, "xlsx"), file_name=f"run-{run_id}.xlsx",
                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore",
                    key="explore_xlsx")
-d3.download_button("By neighbourhood (GeoJSON)", partial(views.export_bytes, engine, run_id, "geojson"),
+d3.download_button("By neighbourhood (GeoJSON)", partial(data.export, principal, run_id, "geojson"),
                    file_name=f"run-{run_id}.geojson", mime="application/geo+json", on_click="ignore", key="explore_geojson")
 d4.download_button("These homes (CSV)", partial(views.csv_bytes, chosen),
                    file_name=f"run-{run_id}-filtered.csv", mime="text/csv", on_click="ignore", key="explore_filtered")

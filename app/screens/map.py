@@ -35,9 +35,9 @@ else:
     if run_id is None:
         st.caption("Meanwhile, the reference layers (deprivation, fuel poverty) are under **Reference layers**.")
         st.stop()
-    plan = attempt(data.plan, run_id)
+    _, by_year_city = attempt(data.city_year, run_id)
     layer_name = left.selectbox("Figure", list(views.MAP_LAYERS), format_func=views.MAP_LAYERS.get, key="map_plan_layer")
-    years = sorted(int(y) for y in plan["year"].unique())
+    years = sorted(int(y) for y in by_year_city["year"].unique())
     year = middle.selectbox("Year", [None, *years], format_func=lambda y: "All years" if y is None else str(y),
                             key="map_year")
     if not cities:

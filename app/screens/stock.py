@@ -118,7 +118,7 @@ with library_tab:
             st.info("Nothing changed: edit a cell first.")
         else:
             try:
-                library = workspace.save_library(changes, base=base, note=note, who=principal.who)
+                library = workspace.save_library(data.engine(), principal, changes, base=base, note=note)
             except RetrofitError as error:
                 st.error(f"Not saved: {error}")
             else:
