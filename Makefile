@@ -26,6 +26,7 @@ run: $(STAMP) $(STOCK)
 	$(BIN)/streamlit run app/main.py --server.address $(HOST) --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: $(STAMP)
+	tools/test-prerequisites
 	$(BIN)/pytest
 
 bench: $(STAMP)
