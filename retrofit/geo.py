@@ -86,14 +86,17 @@ WITHHELD = [150, 160, 190, 120]  # figures not shown (small numbers): blue-grey,
 def add_fill_colours(collection: dict, value: str, reverse: bool = False) -> dict:
     """Set each feature's ``fill_colour`` from ``value`` by quantile class (grey when missing).
 
-    ``reverse`` puts low values in the darkest colour (e.g. IMD decile 1 = most deprived).
+    Equal values share a class (a map of homes counts has many ties); with fewer distinct
+    values than colours, the classes spread over the whole ramp. ``reverse`` puts low values
+    in the darkest colour (e.g. IMD decile 1 = most deprived).
     """
     values = pd.Series([f["properties"].get(value) for f in collection["features"]], dtype="float64")
     known = values.dropna()
     if known.empty or known.nunique() == 1:
         classes = pd.Series(len(RAMP) - 1, index=values.index)
     else:
-        classes = pd.Series(pd.qcut(known.rank(method="first"), len(RAMP), labels=False), index=known.index)
+        bins = pd.qcut(known.rank(method="dense"), len(RAMP), labels=False, duplicates="drop")
+        classes = (bins * (len(RAMP) - 1) / max(int(bins.max()), 1)).round().astype(int)
     for feature, cls, raw in zip(collection["features"], classes.reindex(values.index), values):
         if pd.isna(raw):
             feature["properties"]["fill_colour"] = EMPTY

@@ -196,23 +196,19 @@ def plan_layer(plan: pd.DataFrame, value: str, year: int | None = None, cities: 
     figures["carbon_text"] = [tonnes(v, "yr") for v in figures["annual_co2_t_saved"]]
     figures["fuel_poor_text"] = [f"{v:,.1f}" for v in figures["fuel_poor_lifted"]]
     collection = lsoa_feature_collection(figures, list(cities) if cities else None, digits=MAP_DIGITS)
-    for feature in collection["features"]:
-        properties = feature["properties"]
-        if properties["lsoa_code"] in withheld:
-            continue
-        if properties.get("homes") is None:
-            properties.update(homes=0, spend_text="£0", carbon_text="0 tCO2/yr", fuel_poor_text="0")
-        properties["homes"] = int(properties["homes"])
-    add_fill_colours(collection, value)
+    add_fill_colours(collection, value)  # areas without a figure (no home, or withheld) stay out of the classes
     for feature in collection["features"]:
         properties = feature["properties"]
         reason = withheld.get(properties["lsoa_code"])
         if reason is not None:
             properties.update(homes=reason, spend_text="–", carbon_text="–", fuel_poor_text="–", fill_colour=WITHHELD)
-            continue
-        for key, digits in MAP_FIGURE_DIGITS.items():
-            if properties.get(key) is not None:
-                properties[key] = round(properties[key], digits)
+        elif properties.get("homes") is None:
+            properties.update(homes=0, spend_text="£0", carbon_text="0 tCO2/yr", fuel_poor_text="0")
+        else:
+            properties["homes"] = int(properties["homes"])
+            for key, digits in MAP_FIGURE_DIGITS.items():
+                if properties.get(key) is not None:
+                    properties[key] = round(properties[key], digits)
     return collection
 
 

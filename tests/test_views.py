@@ -184,3 +184,13 @@ def test_marginal_values_against_the_average_pound():
 def test_trade_off_points():
     points = views.trade_off_points({"A": {"lifetime_co2_t_saved": 5.0, "fuel_poor_lifted": 1.0}})
     assert points.iloc[0]["run"] == "A" and points.iloc[0]["lifetime_co2_t_saved"] == 5.0
+
+
+def test_equal_figures_share_a_colour_and_areas_without_homes_are_grey():
+    from retrofit.geo import EMPTY
+
+    one, also_one, three, none = _coventry_lsoas(4)
+    layer = views.plan_layer(_coventry_plan({one: 1, also_one: 1, three: 3}), "homes", cities=["Coventry"])
+    colour = {f["properties"]["lsoa_code"]: f["properties"]["fill_colour"] for f in layer["features"]}
+    assert colour[one] == colour[also_one] != colour[three]
+    assert colour[none] == EMPTY

@@ -79,11 +79,14 @@ def map_file(page, app_url: str) -> str:
     return urls[-1]
 
 
-def test_the_maps_files_are_served_to_signed_in_people_who_may_read_them(browser, signed_in_app):
-    manager, partner, nobody = (browser.new_context() for _ in range(3))
+def test_the_maps_files_are_served_to_signed_in_people_who_may_read_them(browser, signed_in_app, screenshots):
+    manager, partner, nobody = (browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(3))
     try:
         managers_map = map_file(_signed_in(manager, signed_in_app, "pat@westmids.example"), signed_in_app)
-        partners_map = map_file(_signed_in(partner, signed_in_app, "cora@coventry.example"), signed_in_app)
+        partners_page = _signed_in(partner, signed_in_app, "cora@coventry.example")
+        partners_map = map_file(partners_page, signed_in_app)
+        partners_page.wait_for_timeout(1_500)  # the polygons drawn
+        partners_page.screenshot(path=str(screenshots / "map-coventry-partner.png"))
         assert managers_map != partners_map  # Coventry's partner sees Birmingham's small areas withheld
         assert manager.request.get(managers_map).status == 200
         assert partner.request.get(partners_map).status == 200
