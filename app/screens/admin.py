@@ -50,12 +50,17 @@ with users_tab:
             current = users.set_index("email").loc[who]
             new_role = b.selectbox("Role", ROLES, index=ROLES.index(current["role"]), format_func=access.ROLE_NAMES.get,
                                    key="admin_change_role")
-            new_city = c.selectbox("City (city partners only)", [None, *CITIES], key="admin_change_city",
+            cities = [None, *CITIES]
+            new_city = c.selectbox("City (city partners only)", cities, key="admin_change_city",
+                                   index=cities.index(current["city"]) if current["city"] in CITIES else 0,
                                    format_func=lambda v: "—" if v is None else v)
             active = d.checkbox("May sign in", value=bool(current["active"]), key="admin_change_active")
+            forget = st.checkbox("Forget the account they signed in with (their account at the identity provider "
+                                 "was replaced: the next sign-in binds the new one)", key="admin_change_forget")
             if st.form_submit_button("Save"):
                 changed = attempt(access.change_user, engine, principal, who, role=new_role,
-                                  city=new_city if new_role == "city_partner" else None, active=active)
+                                  city=new_city if new_role == "city_partner" else None, active=active,
+                                  forget_identity=forget)
                 st.toast(f"Saved {changed.email}")
                 st.rerun()
 

@@ -209,3 +209,18 @@ def test_the_example_secrets_configure_entra_id_and_are_refused_until_filled_in(
     at.run()
     assert not at.exception and at.button(key="auth.sign_in").label == "Sign in"
     assert "provider: microsoft" in texts(at.caption)  # st.login("microsoft"): the [auth.microsoft] settings
+
+
+def test_a_programme_manager_forgets_the_account_a_person_signed_in_with(review_var):
+    engine = open_database()
+    access.sign_in(engine, "cora@coventry.example", subject="oid:old-account")
+    at = open_as(ADMIN, "pat@westmids.example")
+    assert table_with(at, "account_bound").set_index("email").loc["cora@coventry.example", "account_bound"]
+    at.selectbox(key="admin_change_email").set_value("cora@coventry.example")
+    at.selectbox(key="admin_change_role").set_value("city_partner")
+    at.selectbox(key="admin_change_city").set_value("Coventry")
+    at.checkbox(key="admin_change_forget").check()
+    at.button(key="FormSubmitter:admin_change-Save").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert access.sign_in(engine, "cora@coventry.example", subject="oid:new-account").city == "Coventry"
+    engine.dispose()
