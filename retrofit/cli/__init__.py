@@ -1,7 +1,9 @@
 """The `retrofit` command: one entry point for every stage of the flow.
 
 Errors a user can fix (`RetrofitError`) print as one line and exit 2; anything else is a
-bug and prints one line too (set RETROFIT_DEBUG=1 for the traceback), exit 1.
+bug and prints one line too (set RETROFIT_DEBUG=1 for the traceback), exit 1. Control
+characters in a message (from a file name or a value the user gave) are printed as escapes,
+so an error can never recolour or rewrite the terminal.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import sys
 
 import click
 
-from retrofit.errors import RetrofitError
+from retrofit.errors import RetrofitError, printable
 from retrofit.cli.stock import stock
 from retrofit.cli.appraise import appraise
 from retrofit.cli.scenario import scenario
@@ -43,10 +45,12 @@ def main(argv: list[str] | None = None) -> None:
         error.show()
         sys.exit(2)
     except RetrofitError as error:
-        click.echo(f"error: {error}", err=True)
+        message = printable(str(error), keep="\n")  # a list of problems (an invalid stock) keeps its lines
+        click.echo(f"error: {message}", err=True)
         sys.exit(2)
     except Exception as error:  # a bug: one line unless debugging
         if os.environ.get("RETROFIT_DEBUG"):
             raise
-        click.echo(f"internal error: {type(error).__name__}: {error} (set RETROFIT_DEBUG=1 for details)", err=True)
+        message = printable(str(error))
+        click.echo(f"internal error: {type(error).__name__}: {message} (set RETROFIT_DEBUG=1 for details)", err=True)
         sys.exit(1)
