@@ -1,40 +1,92 @@
 """Scenario: the typed, validated description of one what-if (a TOML file a user writes).
 
 Every key is documented beside its field; `data/scenarios/*.toml` shows each one in use.
-Unknown keys and impossible values are errors that name the key (pydantic, strict).
-Rules that are each valid but cannot all be met together (shares above the budget, too
-little capacity) are checked by the optimiser, which says which rule fails and by how much.
+Unknown keys and impossible values are errors that name the key (pydantic, strict). Numbers
+must be finite (TOML allows `inf` and `nan`) and below limits far above any real programme,
+so that nothing overflows later; text holds no control characters. Rules that cannot all be
+met whatever the homes (city minimum shares above the budget) are refused here; those that
+depend on the candidates (too little capacity, too few eligible homes) are checked by the
+optimiser, which says which rule fails and by how much.
 """
 
 from __future__ import annotations
 
 import json
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from retrofit.candidates import TRADES
 from retrofit.energy import BANDS
-from retrofit.errors import RetrofitError
+from retrofit.errors import INVISIBLE_CATEGORIES, RetrofitError, printable
 from retrofit.reference import CITIES
 from retrofit.stock.schema import TENURES
 
-NonNegative = Annotated[float, Field(ge=0)]
-Share = Annotated[float, Field(ge=0, le=1)]
 MAX_PROGRAMME_YEARS = 30
+# Upper limits: a thousand times any real programme, low enough that the optimiser's integer
+# scaling (pounds, pence and hundredths of a day in 64-bit integers) cannot overflow.
+MAX_GBP = 1e12  # any amount of money: £1 trillion
+MAX_WEIGHT = 1e6  # an objective weight (only their ratios matter)
+MAX_TRADE_DAYS_PER_YEAR = 1e9
+MAX_HOMES_PER_YEAR = 10_000_000  # the three cities hold about 686,000 homes
+MAX_NAME_CHARS = 120  # a scenario name: shown in lists, titles and file names
+MAX_DESCRIPTION_CHARS = 4_000
+MAX_ID_CHARS = 200  # a home or package id in the rules
+MAX_SCENARIO_BYTES = 64 << 20  # a scenario file: room for every home id in must_include
+# Allowed in a description, though control characters: line breaks and tabs.
+DESCRIPTION_WHITESPACE = "\n\t"
+# Bidi embeddings, overrides and isolates: they reorder how a line reads on screen.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _one_line_text(value: str) -> str:
+    """No control, format or separator characters: a name or id that looks like what it is."""
+    if value.isprintable():
+        return value
+    for position, ch in enumerate(value):
+        if unicodedata.category(ch) in INVISIBLE_CATEGORIES:
+            raise ValueError(f"holds an invisible or control character ({printable(ch)} at position {position + 1}); "
+                             "use letters, digits, spaces and punctuation only")
+    return value
+
+
+def _name(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is blank; give the scenario a name")
+    return _one_line_text(value)
+
+
+def _description(value: str) -> str:
+    """Line breaks and tabs are fine; other control characters and bidi overrides are not."""
+    for position, ch in enumerate(value):
+        if ch in DESCRIPTION_WHITESPACE:
+            continue
+        if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in BIDI_CONTROLS:
+            raise ValueError(f"holds a control character ({printable(ch)} at position {position + 1}); "
+                             "only line breaks and tabs are allowed")
+    return value
+
+
+Share = Annotated[float, Field(ge=0, le=1)]
+Money = Annotated[float, Field(ge=0, le=MAX_GBP)]
+Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT)]
+TradeDaysPerYear = Annotated[float, Field(ge=0, le=MAX_TRADE_DAYS_PER_YEAR)]
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS), AfterValidator(_one_line_text)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # allow_inf_nan=False: TOML's inf and nan are refused wherever a number goes.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Budget(_Strict):
-    total_gbp: Annotated[float, Field(gt=0)]
-    """All money the programme may spend on measures, £."""
-    per_year_gbp: list[NonNegative] | None = None
-    """Optional cap per programme year, £, one value per year from start to end."""
+    total_gbp: Annotated[float, Field(gt=0, le=MAX_GBP)]
+    """All money the programme may spend on measures, £ (above 0, at most £1e12)."""
+    per_year_gbp: list[Money] | None = None
+    """Optional cap per programme year, £, one value per year from start to end (each at most £1e12)."""
 
 
 class Years(_Strict):
@@ -52,11 +104,13 @@ class Years(_Strict):
 
 
 class Weights(_Strict):
-    carbon: NonNegative = 1.0
+    """Weights are 0 to 1e6; only their ratios matter."""
+
+    carbon: Weight = 1.0
     """Weight on lifetime tCO2 saved (candidate column lifetime_co2_t_saved)."""
-    fuel_poverty: NonNegative = 1.0
+    fuel_poverty: Weight = 1.0
     """Weight on households lifted out of fuel poverty (fuel_poor_lifted)."""
-    jobs: NonNegative = 0.0
+    jobs: Weight = 0.0
     """Weight on FTE-years of work (jobs_fte_years)."""
     normalise: Literal["ideal", "none"] = "ideal"
     """"ideal": each objective divided by its best value alone under the same rules, so
@@ -71,13 +125,13 @@ class Weights(_Strict):
 
 class TradeDays(_Strict):
     """Trade days a city can deliver per programme year, by trade (candidate columns
-    trade_days_<trade>); a trade left out is not limited."""
+    trade_days_<trade>); a trade left out is not limited. Each is 0 to 1e9 days."""
 
-    insulation: NonNegative | None = None
-    heating: NonNegative | None = None
-    electrical: NonNegative | None = None
-    glazing: NonNegative | None = None
-    coordination: NonNegative | None = None
+    insulation: TradeDaysPerYear | None = None
+    heating: TradeDaysPerYear | None = None
+    electrical: TradeDaysPerYear | None = None
+    glazing: TradeDaysPerYear | None = None
+    coordination: TradeDaysPerYear | None = None
 
     def limits(self) -> dict[str, float]:
         return {trade: getattr(self, trade) for trade in TRADES if getattr(self, trade) is not None}
@@ -88,8 +142,8 @@ class CityRules(_Strict):
     """At least this share of the total budget is spent in the city."""
     max_share: Share | None = None
     """At most this share of the total budget is spent in the city."""
-    homes_per_year: Annotated[int, Field(ge=0)] | None = None
-    """Homes the city's supply chain can retrofit per programme year."""
+    homes_per_year: Annotated[int, Field(ge=0, le=MAX_HOMES_PER_YEAR)] | None = None
+    """Homes the city's supply chain can retrofit per programme year (at most 10 million)."""
     trade_days_per_year: TradeDays | None = None
     """Trade days per programme year by trade, e.g. {insulation = 40000, heating = 25000}."""
 
@@ -97,6 +151,9 @@ class CityRules(_Strict):
     def _shares(self):
         if self.min_share is not None and self.max_share is not None and self.min_share > self.max_share:
             raise ValueError(f"min_share ({self.min_share}) is above max_share ({self.max_share})")
+        if self.min_share and self.homes_per_year == 0:
+            raise ValueError(f"min_share ({self.min_share}) needs spending in the city but homes_per_year is 0; "
+                             "raise homes_per_year or drop min_share")
         return self
 
 
@@ -112,16 +169,16 @@ class Rules(_Strict):
     """Homes in IMD deciles 1..this count as priority homes (0: deprivation does not count)."""
     eligible_tenures: list[Literal[TENURES]] | None = None  # type: ignore[valid-type]
     """Only these tenures may be retrofitted (all when left out)."""
-    eligible_packages: list[str] | None = None
+    eligible_packages: list[Id] | None = None
     """Only these package ids may be used (all when left out)."""
     min_band_after: Literal[BANDS] | None = None  # type: ignore[valid-type]
     """Only packages that bring the home to this EPC band or better."""
-    must_include: list[str] = []
+    must_include: list[Id] = []
     """Home ids that must get a package (the optimiser picks which package and year)."""
-    exclude: list[str] = []
+    exclude: list[Id] = []
     """Home ids that must not be retrofitted."""
-    mobilisation_cost_gbp: NonNegative = 0.0
-    """Fixed cost of opening works in one area for one year, £ (see mobilisation_area).
+    mobilisation_cost_gbp: Money = 0.0
+    """Fixed cost of opening works in one area for one year, £ (see mobilisation_area; at most £1e12).
     It is not drawn from the budget; it is subtracted from the objective at the programme's
     average value of £1 (README "Planning")."""
     mobilisation_area: Literal["lsoa_code", "ward"] = "lsoa_code"
@@ -148,8 +205,10 @@ class Solver(_Strict):
 
 
 class Scenario(_Strict):
-    name: Annotated[str, Field(min_length=1)]
-    description: str = ""
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS), AfterValidator(_name)]
+    """Up to 120 characters: letters, digits, spaces, punctuation (no control characters)."""
+    description: Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS), AfterValidator(_description)] = ""
+    """Up to 4,000 characters; line breaks and tabs allowed, other control characters not."""
     budget: Budget
     years: Years
     weights: Weights = Weights()
@@ -165,6 +224,24 @@ class Scenario(_Strict):
                              f"{self.n_years} years ({self.years.start}-{self.years.end})")
         return self
 
+    @model_validator(mode="after")
+    def _min_shares(self):
+        """City minimum shares that no set of homes could meet: more than the budget, or more
+        than the yearly caps allow in total (shares are of total_gbp)."""
+        minimum = {city: rules.min_share for city, rules in self.cities.items() if rules.min_share}
+        shares = sum(minimum.values())
+        named = ", ".join(f"{city} {share:.0%}" for city, share in minimum.items())
+        if shares > 1 + 1e-9:
+            raise ValueError(f"minimum shares (cities.*.min_share) add to {shares:.1%} of the budget ({named}): "
+                             f"they need £{(shares - 1) * self.budget.total_gbp:,.0f} more than the budget; "
+                             "lower them to 100% or less in all")
+        per_year = self.budget.per_year_gbp
+        if per_year is not None and shares * self.budget.total_gbp > sum(per_year) * (1 + 1e-9):
+            raise ValueError(f"budget.per_year_gbp allows £{sum(per_year):,.0f} in all, less than the "
+                             f"£{shares * self.budget.total_gbp:,.0f} the cities' min_share need ({named} of the "
+                             "total budget); raise the yearly caps or lower the shares")
+        return self
+
     @property
     def n_years(self) -> int:
         return self.years.end - self.years.start + 1
@@ -175,14 +252,16 @@ class Scenario(_Strict):
 
 
 def _error_text(error: ValidationError, source: str) -> str:
+    """One line naming each bad key; keys the user wrote are escaped and shortened (a key may
+    hold an escape sequence, or be thousands of characters long)."""
     lines = []
     for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"] if str(part) != "[key]")
+        key = ".".join(printable(str(part), limit=60) for part in item["loc"] if str(part) != "[key]")
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key (check its spelling; see data/scenarios/ for every key)"
         lines.append(f"{key or 'scenario'}: {message}")
-    return f"{source}: invalid scenario: " + "; ".join(lines)
+    return f"{printable(source)}: invalid scenario: " + "; ".join(lines)
 
 
 def scenario_from_dict(data: dict, source: str = "scenario") -> Scenario:
@@ -197,15 +276,44 @@ def parse_scenario(text: str, source: str = "scenario") -> Scenario:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise RetrofitError(f"{source}: not valid TOML: {error}") from None
+        raise RetrofitError(f"{printable(source)}: not valid TOML: {printable(str(error))}") from None
+    except RecursionError:
+        raise RetrofitError(f"{printable(source)}: not valid TOML: arrays or tables nested too deeply") from None
     return scenario_from_dict(data, source)
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def read_scenario_text(path: str | Path) -> str:
+    """The text of a scenario file; a file that is not UTF-8 text says where and how to fix it.
+
+    A UTF-8 byte-order mark (as some Windows editors write) is dropped.
+    """
     path = Path(path)
     if not path.exists():
         raise RetrofitError(f"scenario file {path} does not exist (examples in data/scenarios/)")
-    return parse_scenario(path.read_text(encoding="utf-8"), str(path))
+    try:
+        size = path.stat().st_size
+        if size > MAX_SCENARIO_BYTES:
+            raise RetrofitError(f"scenario file {path} holds {size / 2**20:,.0f} MB; a scenario is a TOML text of "
+                                f"at most {MAX_SCENARIO_BYTES // 2**20} MB: is this the right file?")
+        data = path.read_bytes()
+    except OSError as error:
+        raise RetrofitError(f"cannot read scenario file {path}: {error.strerror or error}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise RetrofitError(f"scenario file {path} is UTF-16 text; save it as UTF-8 (a scenario is a UTF-8 TOML file)")
+    if b"\x00" in data:
+        raise RetrofitError(f"scenario file {path} is a binary file (it holds NUL bytes, first at byte "
+                            f"{data.index(0)}), not TOML text; give a .toml file like those in data/scenarios/")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise RetrofitError(f"scenario file {path} is not UTF-8 text: byte {error.start} (line {line}, "
+                            f"0x{data[error.start]:02x}) is not UTF-8; save the file as UTF-8 "
+                            "(e.g. in your editor, Save As with encoding UTF-8)") from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    return parse_scenario(read_scenario_text(path), str(path))
 
 
 def _toml_value(value) -> str:
@@ -214,7 +322,9 @@ def _toml_value(value) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
+        # A JSON string is a valid TOML basic string, as long as characters beyond U+FFFF stay
+        # themselves (JSON's surrogate-pair escapes are not valid TOML) and DEL is escaped.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):

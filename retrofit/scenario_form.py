@@ -189,8 +189,8 @@ def from_form(values: dict, packages: list[str] | None = None) -> tuple[Scenario
             key = _form_key(tuple(item["loc"]), message, values)
             if key == "budget.total_gbp_m" and "greater than 0" in message:
                 message = "the budget must be above £0m"
-            if key == "name":
-                message = "give the scenario a name"
+            if key == "name" and (item["type"] == "string_too_short" or message.startswith("is blank")):
+                message = "give the scenario a name"  # other name errors (too long, control characters) say so
             errors.setdefault(key, []).append(message)
         return None, errors
     return (None, errors) if errors else (scenario, {})

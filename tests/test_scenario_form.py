@@ -62,3 +62,16 @@ def test_a_rule_over_the_whole_scenario_names_its_field():
     _, errors = from_form(values, PACKAGES)
     assert list(errors) == ["budget.per_year_gbp_m"]
     assert "has 2 values but the programme has 10 years" in errors["budget.per_year_gbp_m"][0]
+
+
+def test_a_bad_name_says_what_is_wrong_with_it_and_numbers_must_be_finite():
+    values = to_form(load_scenario(EXAMPLE), PACKAGES)
+    values.update({"name": "x" * 200, "budget.per_year_gbp_m": ", ".join(["inf"] + ["100"] * 9),
+                   "weights.jobs": float("nan")})
+    scenario, errors = from_form(values, PACKAGES)
+    assert scenario is None
+    assert errors["name"] == ["String should have at most 120 characters"]
+    assert errors["budget.per_year_gbp_m"] == ["Input should be a finite number"]
+    assert errors["weights.jobs"] == ["Input should be a finite number"]
+    values.update({"name": "red \x1b[31m", "budget.per_year_gbp_m": ""})
+    assert "control character (\\x1b at position 5)" in from_form(values, PACKAGES)[1]["name"][0]

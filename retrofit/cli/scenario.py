@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from retrofit.cli.common import emit_json, json_option
-from retrofit.errors import RetrofitError
 
 
 def database_option(function):
@@ -34,11 +33,12 @@ def scenario() -> None:
 @json_option
 def add(path: Path, database: str | None, as_json: bool) -> None:
     """Store a scenario file: a new name is version 1, changed content the next version."""
+    from retrofit.scenario import parse_scenario, read_scenario_text
     from retrofit.store import add_scenario
 
-    if not path.exists():
-        raise RetrofitError(f"scenario file {path} does not exist")
-    added = add_scenario(open_store(database), path.read_text(encoding="utf-8"), source=str(path))
+    text = read_scenario_text(path)
+    parse_scenario(text, source=str(path))  # a bad file is refused before the database is opened or created
+    added = add_scenario(open_store(database), text, source=str(path))
     record = added.record
     if as_json:
         emit_json({"name": record.name, "version": record.version, "created": added.created,
