@@ -42,3 +42,24 @@ def test_invalid_stock_lists_every_problem(tmp_path):
     result = retrofit("stock", "summary", str(path), check=False)
     assert result.returncode == 2
     assert "required column missing" in result.stderr and "Leeds" in result.stderr
+
+
+def test_plan_refuses_bad_candidates_in_one_line_and_writes_nothing(tmp_path):
+    import numpy as np
+
+    from retrofit.optimise.synthetic import synthetic_candidates
+    from tests.invoke import assert_one_line_error, invoke
+
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('name = "s"\n[budget]\ntotal_gbp = 100000\n[years]\nstart = 2026\nend = 2027\n')
+    out = tmp_path / "plan.csv"
+    for column, value, words in (("cost_gbp", np.inf, "cost_gbp: infinite"), ("city", "Leeds", "city: values not in"),
+                                 ("city", "\x1b[2J", r"'\x1b[2J'"), ("tenure", "council", "tenure: values not in"),
+                                 ("band_after", "Z", "band_after: values not in"), ("imd_decile", 11, "imd_decile: above 10"),
+                                 ("cost_gbp", 1e12, "cost_gbp: above 10,000,000")):
+        table = synthetic_candidates(30, seed=2).astype({column: object})
+        table.loc[1, column] = value
+        table.to_csv(tmp_path / "c.csv", index=False)
+        result = invoke("plan", "--scenario", scenario, "--candidates", tmp_path / "c.csv", "--out", out)
+        assert_one_line_error(result, "c.csv is not a valid candidate table", words)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["c.csv", "s.toml"]

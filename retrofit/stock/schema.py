@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from retrofit.errors import RetrofitError
+from retrofit.errors import RetrofitError, printable
 from retrofit.frames import read_table, write_table
 from retrofit.energy import BANDS, band_from_sap
 from retrofit.reference import CITIES, LA_CODES
@@ -90,7 +90,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = f" in {self.rows:,} rows" if self.rows else ""
-        shown = f" (e.g. {', '.join(map(repr, self.examples))})" if self.examples else ""
+        # repr escapes control characters; a long value (a mangled file) is cut short
+        shown = f" (e.g. {', '.join(printable(repr(e), limit=40) for e in self.examples)})" if self.examples else ""
         return f"{self.column}: {self.issue}{where}{shown}"
 
 
