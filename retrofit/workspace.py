@@ -454,14 +454,32 @@ def stock_target(name: str) -> Path:
 
 
 def import_epc_stock(uploads: dict[str, list[Path]], target: Path, progress: Progress = None) -> dict:
-    """Import uploaded EPC files into a stock file; the import's summary and where it went."""
+    """Import uploaded EPC files into a stock file; the import's summary and where it went.
+
+    Errors and progress name each file as the user uploaded it, not as saved on the server
+    (`save_uploads` writes `<role>-<i>-<name>` in a temporary folder).
+    """
     from retrofit.stock.epc import import_epc
     from retrofit.stock.schema import write_stock
 
+    as_uploaded = {}  # saved path, then its bare name (longest first) -> the uploaded name
+    for role, paths in uploads.items():
+        for i, path in enumerate(paths):
+            as_uploaded[str(path)] = as_uploaded[path.name] = path.name.removeprefix(f"{role}-{i}-")
+
+    def uploaded_names(text: str) -> str:
+        for saved in sorted(as_uploaded, key=len, reverse=True):
+            text = text.replace(saved, as_uploaded[saved])
+        return text
+
+    report = None if progress is None else (lambda fraction, message="": progress(fraction, uploaded_names(message)))
     try:
         result = import_epc(uploads["certificates"], (uploads.get("recommendations") or [None])[0],
-                            (uploads.get("lookup") or [None])[0], progress=phase(progress, 0.0, 0.95))
+                            (uploads.get("lookup") or [None])[0], progress=phase(report, 0.0, 0.95))
         write_stock(result.stock, target)
+    except RetrofitError as error:
+        error.args = (uploaded_names(str(error)),)  # the same kind of error, in the user's names
+        raise
     finally:
         for paths in uploads.values():
             for path in paths:

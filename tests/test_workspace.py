@@ -163,3 +163,20 @@ def test_synthetic_share(var):
     assert workspace.synthetic_share(var / "stock" / "default.parquet") == 1.0
     assert workspace.synthetic_share(var / "nope.parquet") is None
     assert isinstance(pd.read_parquet(var / "stock" / "default.parquet", columns=["data_source"]), pd.DataFrame)
+
+
+def test_import_errors_name_the_uploaded_file_not_the_server_copy(tmp_path, monkeypatch):
+    from tests.stock.test_epc import OLDER
+
+    monkeypatch.setenv("RETROFIT_VAR_DIR", str(tmp_path))
+    header = OLDER.read_bytes().splitlines(keepends=True)[0]
+    uploads = workspace.save_uploads({"certificates": [("good.csv", OLDER.read_bytes()), ("my-epc.csv", header)]})
+    assert "uploads" in str(uploads["certificates"][1])
+    target = tmp_path / "stock" / "epc.parquet"
+    messages = []
+    with pytest.raises(RetrofitError) as caught:
+        workspace.import_epc_stock(uploads, target, lambda fraction, message="": messages.append(message))
+    assert str(caught.value).startswith("my-epc.csv has no certificate rows")
+    assert "uploads" not in str(caught.value) and "certificates-1-" not in str(caught.value)
+    assert any(m.startswith("good.csv: ") for m in messages) and not any("certificates-0-" in m for m in messages)
+    assert not target.exists() and not list((tmp_path / "uploads").iterdir())

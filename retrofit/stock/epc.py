@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from retrofit import energy
-from retrofit.errors import RetrofitError
+from retrofit.errors import RetrofitError, printable
 from retrofit.reference import CITY_BY_LA, LA_CODES, lsoas
 from retrofit.stock import epc_mappings as maps
 from retrofit.stock.fuel_poverty import spread_fuel_poverty
@@ -96,17 +96,48 @@ class ImportResult:
 
 # --- reading files by column name -------------------------------------------------------
 
+# What a file is when it starts with these bytes, and how to get the CSV out of it.
+PACKED = (
+    (b"\x1f\x8b", "gzip-compressed", "decompress it first (gunzip -c FILE > plain.csv) and give the plain CSV"),
+    (b"PK\x03\x04", "a zip archive (the bulk download, or an Excel workbook)",
+     "unzip it and give the CSV inside (or save the workbook as CSV)"),
+    (b"BZh", "bzip2-compressed", "decompress it first (bunzip2 -c FILE > plain.csv) and give the plain CSV"),
+    (b"\xfd7zXZ\x00", "xz-compressed", "decompress it first (unxz -c FILE > plain.csv) and give the plain CSV"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", "decompress it first (unzstd -c FILE > plain.csv) and give the plain CSV"),
+    (b"PAR1", "a Parquet file", "give the CSV from the EPC register's bulk download"),
+)
+SNIFF_BYTES = 1 << 20  # the start of a file, read to tell text from binary (and to hold the header)
+CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\f")
+
+
 def _header(path: Path, what: str) -> list[str]:
-    """The file's column names, lower case, BOM and quotes removed."""
+    """The file's column names, lower case, BOM and quotes removed.
+
+    A compressed, packed or binary file is refused here, by its first bytes, with what to do
+    (it would otherwise read as one odd header, and its bytes would be echoed back).
+    """
     try:
         with open(path, "rb") as handle:
-            first = handle.readline(1 << 20)
+            start = handle.read(SNIFF_BYTES)
     except OSError as error:
         raise RetrofitError(f"cannot read {what} file {path}: {error.strerror or error}") from error
-    if not first.strip():
+    if not start.strip():
         raise RetrofitError(f"{what} file {path} is empty; give the file from the EPC register's bulk download")
-    text = first.decode("utf-8-sig", "replace")
-    names = next(csv.reader(io.StringIO(text)))
+    for magic, kind, fix in PACKED:
+        if start.startswith(magic):
+            raise RetrofitError(f"{what} file {path} is {kind}, not CSV text; {fix}")
+    control = start.translate(None, delete=bytes(range(32, 256)) + b"\t\n\r\f")
+    if b"\x00" in start or len(control) > len(start) / 100:
+        first = min(i for i in (start.find(bytes([b])) for b in CONTROL_BYTES) if i >= 0)
+        raise RetrofitError(f"{what} file {path} is binary, not CSV text (a control byte at byte {first}); "
+                            "give the CSV from the EPC register's bulk download")
+    first_line = start.split(b"\n", 1)[0]
+    text = first_line.decode("utf-8-sig", "replace")
+    try:
+        names = next(csv.reader(io.StringIO(text)))
+    except csv.Error as error:
+        raise RetrofitError(f"{what} file {path}: its first line is not a CSV header ({error}); give the CSV "
+                            "from the EPC register's bulk download") from error
     return [name.strip().lower() for name in names]
 
 
@@ -116,8 +147,8 @@ def _columns(path: Path, header: list[str]) -> dict[str, str]:
     if "lmk_key" not in canonical and not set(REQUIRED) & set(canonical):
         raise RetrofitError(
             f"{path} is not an EPC certificates file: its header has none of LMK_KEY, certificate_number or "
-            f"the description columns (first columns: {', '.join(header[:5])}); give certificates.csv from "
-            "the EPC register's bulk download")
+            f"the description columns (first columns: {', '.join(printable(h, limit=30) for h in header[:5])}); "
+            "give certificates.csv from the EPC register's bulk download")
     missing = [name.upper() for name in REQUIRED if name not in canonical]
     missing += [" or ".join(n.upper() for n in group) for group in REQUIRED_ONE_OF
                 if not any(n in canonical for n in group)]
@@ -167,9 +198,9 @@ def _stream(path: Path, columns: dict[str, str], text: set[str], what: str,
                 pending, rows = [], 0
         if pending:
             yield _group(pending, rename), 1.0
-    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
-        raise RetrofitError(f"cannot read {what} file {path}: {error}; check it is the CSV from the EPC "
-                            "register's bulk download, not edited into another format") from error
+    except (pa.ArrowInvalid, UnicodeDecodeError) as error:  # the message may quote a row: escaped, cut short
+        raise RetrofitError(f"cannot read {what} file {path}: {printable(str(error), limit=200)}; check it is the "
+                            "CSV from the EPC register's bulk download, not edited into another format") from error
     finally:
         handle.close()
 
@@ -624,10 +655,17 @@ def import_epc(
 
     state = _State()
     for i, path in enumerate(paths):
+        rows_before, malformed_before = state.rows_read, state.malformed[0]
         for batch, done in _stream(path, columns[path], TEXT_COLUMNS, "certificates", state.malformed):
             _take_block(state, batch)
             report(0.8 * (before[i] + done * sizes[i] / sizes.sum()),
                    f"{path.name}: {state.rows_read:,} certificates read")
+        if state.rows_read == rows_before:
+            malformed = state.malformed[0] - malformed_before
+            why = (f"its {malformed:,} rows have the wrong number of fields" if malformed
+                   else "it holds only the header")
+            raise RetrofitError(f"{path} has no certificate rows ({why}); give the certificates.csv with its "
+                                "rows from the EPC register's bulk download, or leave this file out")
     state.dropped["malformed_row"] = state.malformed[0]
     state.rows_read += state.malformed[0]
 

@@ -9,9 +9,11 @@ next to it in this file's expectations.
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -281,3 +283,55 @@ def test_cli_bad_file_writes_nothing(tmp_path):
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "bad.csv lacks required EPC column(s) TENURE" in done.stderr
     assert not out.exists() and not list(tmp_path.glob("*.partial"))
+
+
+# --- files that are not what they seem (issue 16) ---
+
+def test_a_compressed_or_packed_file_says_how_to_unpack_it(tmp_path):
+    gz = tmp_path / "certificates.csv"
+    gz.write_bytes(gzip.compress(OLDER.read_bytes()))
+    with pytest.raises(RetrofitError, match=r"certificates file .*certificates.csv is gzip-compressed, not CSV text; "
+                                            r"decompress it first \(gunzip -c FILE > plain.csv\)"):
+        import_epc([gz])
+    zipped = tmp_path / "download.csv"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.write(OLDER, "certificates.csv")
+    with pytest.raises(RetrofitError, match=r"download.csv is a zip archive .* unzip it"):
+        import_epc([zipped])
+    with pytest.raises(RetrofitError, match=r"postcode lookup file .*certificates.csv is gzip-compressed"):
+        import_epc([OLDER], postcode_lookup=gz)
+
+
+def test_a_header_without_rows_says_so(tmp_path):
+    header_only = tmp_path / "header.csv"
+    header_only.write_bytes(OLDER.read_bytes().splitlines(keepends=True)[0])
+    with pytest.raises(RetrofitError, match=r"header.csv has no certificate rows \(it holds only the header\)"):
+        import_epc([header_only])
+    with pytest.raises(RetrofitError, match=r"header.csv has no certificate rows"):
+        import_epc([OLDER, header_only])
+
+
+@pytest.mark.parametrize("start", [b"", b"LMK_KEY,UPRN\n"], ids=["from the start", "after a header"])
+def test_a_binary_file_is_refused_without_echoing_its_bytes(tmp_path, start):
+    binary = tmp_path / "blob.csv"
+    binary.write_bytes(start + bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8)))
+    with pytest.raises(RetrofitError, match=r"blob.csv is binary, not CSV text \(a control byte at byte \d+\)") as err:
+        import_epc([binary])
+    assert str(err.value).isascii() and str(err.value).isprintable()
+
+
+def test_odd_header_text_is_echoed_escaped(tmp_path):
+    odd = tmp_path / "odd.csv"
+    odd.write_bytes(b"\xef\xbb\xbfname\x1b[31m,\xe9t\xe9,c\n" + b"1,2,3\n" * 50)  # one stray byte: text still
+    with pytest.raises(RetrofitError, match=r"not an EPC certificates file") as caught:
+        import_epc([odd])
+    assert "\x1b" not in str(caught.value) and r"name\x1b[31m" in str(caught.value)
+
+
+def test_cli_gzip_file_is_one_line_and_writes_nothing(tmp_path):
+    gz = tmp_path / "certificates.csv"
+    gz.write_bytes(gzip.compress(OLDER.read_bytes()))
+    out = tmp_path / "stock.parquet"
+    done = _run(gz, "--out", out)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "is gzip-compressed" in done.stderr and not out.exists()
