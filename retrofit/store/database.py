@@ -5,7 +5,8 @@ SQLite by default (a file in `var/`, zero set-up); PostgreSQL, or any SQLAlchemy
 timeout, and write transactions start with BEGIN IMMEDIATE so that two writers queue
 rather than fail; `retrying` covers what still slips through. A database is created, or
 upgraded, by running the Alembic migrations in `migrations/`; every failure a user can fix
-(missing folder, read-only file, newer schema, unreachable server) becomes a RetrofitError.
+(missing folder, read-only file, a damaged file or one that is not a database, newer schema,
+unreachable server) becomes a RetrofitError.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import shlex
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +34,9 @@ SQLITE_BUSY_TIMEOUT_S = 30  # how long a writer waits for another writer's trans
 CONNECT_TIMEOUT_S = 10  # how long to wait for a PostgreSQL server before saying it is unreachable
 RETRY_ATTEMPTS = 5
 MIGRATION_LOCK_ID = 804_731_906  # PostgreSQL advisory lock: one process migrates at a time
+# SQLite's words for a file it cannot use as a database: not one at all, or a damaged one
+# (SQLITE_NOTADB, SQLITE_CORRUPT). Such a file is never written to or "repaired" here.
+DAMAGED = ("file is not a database", "database disk image is malformed", "malformed database schema")
 
 T = TypeVar("T")
 
@@ -177,7 +182,7 @@ def translate_errors(url: str | URL) -> Iterator[None]:
     except OperationalError as error:
         raise RetrofitError(_explain(error, url)) from error
     except DBAPIError as error:
-        if "file is not a database" in str(error.orig):
+        if any(words in str(error.orig).lower() for words in DAMAGED):
             raise RetrofitError(_explain(error, url)) from error
         raise
 
@@ -193,8 +198,17 @@ def _explain(error: DBAPIError, url: str | URL) -> str:
         if "database is locked" in lowered:
             return (f"database {path} stayed busy for over {SQLITE_BUSY_TIMEOUT_S} s "
                     f"(another process is writing); try again")
+
+        def aside(suffix: str) -> str:
+            return f"mv {shlex.quote(str(path))} {shlex.quote(str(path) + suffix)}"
+
         if "file is not a database" in lowered:
-            return f"{path} is not a SQLite database; point {ENV_URL} at a retrofit database or a new file"
+            return (f"{path} is not a SQLite database (it was left as it is); point {ENV_URL} at a retrofit "
+                    f"database, or move the file aside ({aside('.aside')}) so that a new one is created there")
+        if any(words in lowered for words in DAMAGED):
+            return (f"database {path} is damaged (SQLite: {detail}; truncated or overwritten?) and was left as it "
+                    f"is; restore it from a backup, or move it aside ({aside('.damaged')}) so that a new, empty "
+                    "one is created")
         return f"cannot use database {path}: {detail}"
     if any(word in lowered for word in ("connection refused", "could not translate", "timeout", "timed out",
                                         "could not connect", "no route", "connection failed",

@@ -86,3 +86,31 @@ def test_unreachable_server_says_so():
 def test_bad_url_says_what_a_good_one_looks_like():
     with pytest.raises(RetrofitError, match="is not valid: expected e.g. sqlite:///"):
         open_database("not a url")
+
+
+def _stored_database(path) -> bytes:
+    engine = open_database(f"sqlite:///{path}")
+    add_scenario(engine, 'name = "x"\n[budget]\ntotal_gbp = 1e6\n[years]\nstart = 2026\nend = 2027\n')
+    engine.dispose()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("keep", [100, 0.5], ids=["the header only", "half the file"])
+def test_a_truncated_database_is_refused_and_left_as_it_is(tmp_path, keep):
+    path = tmp_path / "retrofit.db"
+    whole = _stored_database(path)
+    path.write_bytes(whole[:keep if isinstance(keep, int) else int(len(whole) * keep)])
+    damaged = path.read_bytes()
+    with pytest.raises(RetrofitError, match=rf"database {path} is damaged \(SQLite: database disk image is malformed; "
+                                            rf".*restore it from a backup, or move it aside \(mv {path} {path}.dam"):
+        open_database(f"sqlite:///{path}")
+    assert path.read_bytes() == damaged and sorted(p.name for p in tmp_path.iterdir()) == ["retrofit.db"]
+
+
+def test_a_binary_file_that_is_not_a_database_is_left_as_it_is(tmp_path):
+    path = tmp_path / "retrofit.db"
+    path.write_bytes(bytes(range(256)) * 200)
+    with pytest.raises(RetrofitError, match=rf"{path} is not a SQLite database \(it was left as it is\).* "
+                                            rf"move the file aside \(mv {path} {path}.aside\)"):
+        open_database(f"sqlite:///{path}")
+    assert path.read_bytes() == bytes(range(256)) * 200
