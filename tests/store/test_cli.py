@@ -7,12 +7,14 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from retrofit.optimise.synthetic import synthetic_candidates
 from retrofit.stock.synthetic import generate_stock
 from retrofit.store.throwaway import free_port
+from tests.invoke import assert_one_line_error, invoke
 
 SCENARIO = """name = "pilot"
 description = "a small test"
@@ -117,3 +119,73 @@ def test_database_problems_are_one_line(tmp_path):
                    "cannot reach the database server at postgresql+psycopg://postgres@127.0.0.1")
     one_line_error(retrofit("runs", "list", database=f"sqlite:///{tmp_path / 'no' / 'r.db'}", check=False),
                    "database folder", "does not exist")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "pages overwritten", "not a database"])
+def test_a_damaged_database_file_is_one_line_and_left_as_it_is(tmp_path, damage):
+    path = tmp_path / "retrofit.db"
+    scenario = tmp_path / "pilot.toml"
+    scenario.write_text(SCENARIO)
+    retrofit("scenario", "add", str(scenario), database=f"sqlite:///{path}")
+    whole = path.read_bytes()
+    page = int.from_bytes(whole[16:18], "big")
+    damaged = {"truncated": whole[:len(whole) // 2], "pages overwritten": whole[:page] + b"\xff" * (len(whole) - page),
+               "not a database": b"my notes\n" * 1000}[damage]
+    path.write_bytes(damaged)
+    for command in (["scenario", "add", str(scenario)], ["runs", "list"]):
+        result = retrofit(*command, database=f"sqlite:///{path}", check=False)
+        one_line_error(result, str(path), "mv ", "so that a new")
+        assert "is damaged" in result.stderr or damage == "not a database"
+    assert path.read_bytes() == damaged and sorted(p.name for p in tmp_path.iterdir()) == ["pilot.toml", "retrofit.db"]
+
+
+BAD_SCENARIOS = [  # (change to SCENARIO, words in the error)
+    pytest.param(("300000", "inf"), "budget.total_gbp: Input should be a finite number", id="inf"),
+    pytest.param(("300000", "nan"), "budget.total_gbp: Input should be a finite number", id="nan"),
+    pytest.param(("300000", "1e308"), "budget.total_gbp: Input should be less than or equal to 1000000000000",
+                 id="huge"),
+    pytest.param(("[solver]", "[weights]\ncarbon = inf\n[solver]"), "weights.carbon: Input should be a finite number",
+                 id="weight-inf"),
+    pytest.param(("[solver]", "[cities.Coventry]\nmin_share = 0.7\n[cities.Birmingham]\nmin_share = 0.5\n[solver]"),
+                 "minimum shares (cities.*.min_share) add to 120.0% of the budget", id="min-shares"),
+    pytest.param(("total_gbp = 300000", "total_gbp = 300000\nper_year_gbp = [100000]"),
+                 "budget.per_year_gbp has 1 values but the programme has 2 years", id="per-year-length"),
+    pytest.param(('name = "pilot"', f'name = "{"p" * 10_000}"'), "name: String should have at most 120 characters",
+                 id="long-name"),
+    pytest.param(('name = "pilot"', 'name = "pi\\u001b[2Jlot"'),
+                 r"name: holds an invisible or control character (\x1b at", id="escape-in-name"),
+]
+
+
+@pytest.mark.parametrize("change, words", BAD_SCENARIOS)
+def test_a_bad_scenario_is_refused_when_added_and_nothing_is_written(tmp_path, monkeypatch, change, words):
+    monkeypatch.setenv("RETROFIT_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("RETROFIT_DATABASE_URL", f"sqlite:///{tmp_path / 'retrofit.db'}")
+    path = tmp_path / "bad.toml"
+    path.write_text(SCENARIO.replace(*change))
+    assert_one_line_error(invoke("scenario", "add", path), words)
+    assert not (tmp_path / "retrofit.db").exists()  # refused before the database is even opened
+
+
+@pytest.mark.parametrize("content, words", [
+    (SCENARIO.replace("a small test", "café").encode("latin-1"), "is not UTF-8 text: byte 33 (line 2, 0xe9)"),
+    (b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)), "is a binary file (it holds NUL bytes, first at byte 7)"),
+], ids=["latin-1", "binary"])
+def test_a_scenario_file_that_is_not_utf8_text_is_one_line(tmp_path, monkeypatch, content, words):
+    monkeypatch.setenv("RETROFIT_DATABASE_URL", f"sqlite:///{tmp_path / 'retrofit.db'}")
+    (tmp_path / "bad.toml").write_bytes(content)
+    assert_one_line_error(invoke("scenario", "add", tmp_path / "bad.toml"), words, "bad.toml")
+    assert not (tmp_path / "retrofit.db").exists()
+
+
+def test_bad_candidates_are_refused_by_run_and_nothing_is_stored(tmp_path, monkeypatch):
+    monkeypatch.setenv("RETROFIT_DATABASE_URL", f"sqlite:///{tmp_path / 'retrofit.db'}")
+    (tmp_path / "pilot.toml").write_text(SCENARIO)
+    assert invoke("scenario", "add", tmp_path / "pilot.toml").code == 0
+    for column, value, words in (("city", "Leeds", "city: values not in"), ("cost_gbp", np.inf, "cost_gbp: infinite"),
+                                 ("trade_days_heating", np.nan, "trade_days_heating: empty or not a number")):
+        table = synthetic_candidates(40, seed=2).astype({column: object})
+        table.loc[[0, 5], column] = value
+        table.to_csv(tmp_path / "c.csv", index=False)
+        assert_one_line_error(invoke("run", "pilot", "--candidates", tmp_path / "c.csv"), words, "c.csv")
+    assert invoke("runs", "list", "--json").stdout.count('"id"') == 0
