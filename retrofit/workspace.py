@@ -453,14 +453,19 @@ def stock_target(name: str) -> Path:
     return default_stock_path().parent / f"{name}.parquet"
 
 
-def import_epc_stock(uploads: dict[str, list[Path]], target: Path, progress: Progress = None) -> dict:
+def import_epc_stock(engine, principal, uploads: dict[str, list[Path]], target: Path,
+                     progress: Progress = None) -> dict:
     """Import uploaded EPC files into a stock file; the import's summary and where it went.
 
-    Errors and progress name each file as the user uploaded it, not as saved on the server
-    (`save_uploads` writes `<role>-<i>-<name>` in a temporary folder).
+    Only for those who may import a stock (``principal``); the import, or its failure, is
+    recorded in the audit log (`stock.import`, `stock.import_failed`: the files as uploaded,
+    rows read, homes, who). Errors and progress name each file as the user uploaded it, not
+    as saved on the server (`save_uploads` writes `<role>-<i>-<name>` in a temporary folder).
     """
+    from retrofit.access import require
     from retrofit.stock.epc import import_epc
     from retrofit.stock.schema import write_stock
+    from retrofit.store import log_event
 
     as_uploaded = {}  # saved path, then its bare name (longest first) -> the uploaded name
     for role, paths in uploads.items():
@@ -473,12 +478,16 @@ def import_epc_stock(uploads: dict[str, list[Path]], target: Path, progress: Pro
         return text
 
     report = None if progress is None else (lambda fraction, message="": progress(fraction, uploaded_names(message)))
+    files = {role: [as_uploaded[str(path)] for path in paths] for role, paths in uploads.items() if paths}
     try:
+        require(principal, "import_stock")  # refused: the uploads are removed all the same
         result = import_epc(uploads["certificates"], (uploads.get("recommendations") or [None])[0],
                             (uploads.get("lookup") or [None])[0], progress=phase(report, 0.0, 0.95))
         write_stock(result.stock, target)
     except RetrofitError as error:
         error.args = (uploaded_names(str(error)),)  # the same kind of error, in the user's names
+        log_event(engine, principal.who, "stock.import_failed", f"stock:{target.name}",
+                  {"files": files, "error": str(error)})
         raise
     finally:
         for paths in uploads.values():
@@ -487,6 +496,8 @@ def import_epc_stock(uploads: dict[str, list[Path]], target: Path, progress: Pro
         folders = {p.parent for paths in uploads.values() for p in paths}
         for folder in folders:
             shutil.rmtree(folder, ignore_errors=True)
+    log_event(engine, principal.who, "stock.import", f"stock:{target.name}",
+              {"files": files, "rows_read": result.summary.get("rows_read"), "homes": result.summary.get("homes")})
     if progress:
         progress(1.0, f"wrote {target.name}")
     return {"path": str(target), "summary": result.summary}

@@ -174,9 +174,35 @@ def test_import_errors_name_the_uploaded_file_not_the_server_copy(tmp_path, monk
     assert "uploads" in str(uploads["certificates"][1])
     target = tmp_path / "stock" / "epc.parquet"
     messages = []
+    engine = open_database()
     with pytest.raises(RetrofitError) as caught:
-        workspace.import_epc_stock(uploads, target, lambda fraction, message="": messages.append(message))
+        workspace.import_epc_stock(engine, ANALYST, uploads, target,
+                                   lambda fraction, message="": messages.append(message))
     assert str(caught.value).startswith("my-epc.csv has no certificate rows")
     assert "uploads" not in str(caught.value) and "certificates-1-" not in str(caught.value)
     assert any(m.startswith("good.csv: ") for m in messages) and not any("certificates-0-" in m for m in messages)
     assert not target.exists() and not list((tmp_path / "uploads").iterdir())
+    failed = access.audit_events(engine, MANAGER, action="stock.import")
+    assert failed["action"].tolist() == ["stock.import_failed"]
+    assert failed["details"].iloc[0]["files"] == {"certificates": ["good.csv", "my-epc.csv"]}
+    engine.dispose()
+
+
+def test_an_import_is_for_those_who_may_and_is_audited_with_its_files_rows_and_homes(tmp_path, monkeypatch):
+    from tests.stock.test_epc import OLDER
+
+    monkeypatch.setenv("RETROFIT_VAR_DIR", str(tmp_path))
+    engine = open_database()
+    def uploads():
+        return workspace.save_uploads({"certificates": [("birmingham.csv", OLDER.read_bytes())]})
+
+    with pytest.raises(RetrofitError, match="may not import a housing stock"):
+        workspace.import_epc_stock(engine, VIEWER, uploads(), tmp_path / "stock" / "epc.parquet")
+    assert not list((tmp_path / "uploads").iterdir()) and not (tmp_path / "stock" / "epc.parquet").exists()
+    result = workspace.import_epc_stock(engine, ANALYST, uploads(), tmp_path / "stock" / "epc.parquet")
+    event = access.audit_events(engine, MANAGER, action="stock.import").iloc[0]
+    assert (event["who"], event["action"], event["target"]) == (ANALYST.who, "stock.import", "stock:epc.parquet")
+    assert event["details"] == {"files": {"certificates": ["birmingham.csv"]},
+                                "rows_read": result["summary"]["rows_read"], "homes": result["summary"]["homes"]}
+    assert result["summary"]["homes"] > 0
+    engine.dispose()

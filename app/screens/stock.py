@@ -69,8 +69,10 @@ with import_tab:
         except RetrofitError as error:
             st.error(str(error))
         else:
+            engine = data.engine()
             job = data.job_board().submit(f"Import {len(certificates)} certificate file(s)",
-                                          lambda progress, cancel: workspace.import_epc_stock(uploads, target, progress))
+                                          lambda progress, cancel: workspace.import_epc_stock(engine, principal, uploads,
+                                                                                              target, progress))
             st.session_state["epc_job"] = job.id
 
     def imported(snapshot) -> None:
