@@ -2,7 +2,9 @@
 
 `check_plan` deliberately shares no code with the optimiser's model: it recomputes budgets,
 shares, capacity, equity and eligibility from the plan table and the candidate table, so a
-bug in model building cannot hide behind the solver's own bookkeeping.
+bug in model building cannot hide behind the solver's own bookkeeping. `check_plan_alone`
+recomputes the same rules from the plan's own columns, where the candidate table is not at
+hand (storing a run).
 """
 
 from __future__ import annotations
@@ -99,13 +101,22 @@ def _lookup(candidates: pd.DataFrame) -> _Lookup:
     keys = home_codes.astype(np.int64) * max(len(packages), 1) + package_codes
     order = np.argsort(keys, kind="stable")  # stable: the first of a repeated pair comes first
     source = "fuel_poverty_probability" if "fuel_poverty_probability" in candidates else "fuel_poor_lifted"
-    by_home = pd.DataFrame({"p": pd.to_numeric(candidates[source], errors="coerce").to_numpy(float),
-                            "d": pd.to_numeric(candidates["imd_decile"], errors="coerce").to_numpy(float)}
-                           ).groupby(home_codes, sort=True)
+    # per home (the rows in key order are grouped by home): the highest probability, the lowest decile;
+    # fmax and fmin skip missing values, as a group-by would
+    starts = np.flatnonzero(np.r_[True, np.diff(home_codes[order]) != 0]) if len(order) else np.zeros(0, dtype=int)
+    probability, decile = (pd.to_numeric(candidates[c], errors="coerce").to_numpy(float)[order]
+                           for c in (source, "imd_decile"))
     lookup = _Lookup(len(candidates), pd.Index(homes), home_codes, pd.Index(packages), keys[order], order,
-                     by_home["p"].max().to_numpy(), by_home["d"].min().to_numpy())
+                     np.fmax.reduceat(probability, starts) if len(order) else np.zeros(0),
+                     np.fmin.reduceat(decile, starts) if len(order) else np.zeros(0))
     _LOOKUPS[key] = (weakref.ref(candidates, lambda _, key=key: _LOOKUPS.pop(key, None)), lookup)
     return lookup
+
+
+def index_candidates(candidates: pd.DataFrame) -> None:
+    """Build `check_plan`'s index of a candidate table now (it is kept per table object), so that
+    checking a plan against the table later takes milliseconds."""
+    _lookup(candidates)
 
 
 def _given_rows(plan: pd.DataFrame, candidates: pd.DataFrame, rows: np.ndarray | None) -> np.ndarray | None:
@@ -227,3 +238,19 @@ def check_plan(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario,
             problems.append(f"priority homes get {share:,.1f} of {spend if rules.equity_basis == 'spend' else len(plan):,.1f} "
                             f"({rules.equity_basis}), below rules.equity_min_share {rules.equity_min_share:.0%}")
     return problems
+
+
+def check_plan_alone(plan: pd.DataFrame, scenario: Scenario) -> list[str]:
+    """The rules `check_plan` can recompute from the plan itself; [] when it keeps them all.
+
+    Each plan row carries its candidate row's columns (cost, city, tenure, band after, trade
+    days, IMD decile, fuel-poverty probability), so the plan stands in for its own candidate
+    table: budgets, shares, capacity, trade days, eligibility, must-include, exclude and equity
+    are all recomputed. Two things only the candidate table can say are not checked here: that
+    each row is a candidate row at its cost, and the equity rule when the plan holds no
+    fuel_poverty_probability (a home's status then comes from its best lift over all its
+    packages, not from the one chosen)."""
+    probability = plan["fuel_poverty_probability"] if "fuel_poverty_probability" in plan else None
+    if scenario.rules.equity_min_share > 0 and len(plan) and (probability is None or probability.isna().all()):
+        scenario = scenario.model_copy(update={"rules": scenario.rules.model_copy(update={"equity_min_share": 0.0})})
+    return check_plan(plan, plan, scenario, np.arange(len(plan)))

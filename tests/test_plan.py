@@ -2,7 +2,7 @@
 
 import pytest
 
-from retrofit.plan import breakdown, check_plan, plan_kpis
+from retrofit.plan import breakdown, check_plan, check_plan_alone, plan_kpis
 
 from tests.optimise.helpers import THREE_HOMES, candidates, scenario
 
@@ -40,6 +40,21 @@ def test_check_plan_finds_every_broken_rule():
         assert words in problems
     good = plan_of(table, [("C", "p", 2027), ("A", "p", 2026)])
     assert check_plan(good, table, scen) == []
+
+
+def test_the_plan_alone_shows_the_same_broken_rules():
+    """What a store can check without the candidate table: the same rules, from the plan's own columns."""
+    rows = [(*r, {"city": "Coventry", "imd_decile": 1}) if r[0] == "C" else r for r in THREE_HOMES]
+    table = candidates(rows)
+    scen = scenario(300, years=(2026, 2027), budget={"per_year_gbp": [150, 150]},
+                    cities={"Birmingham": {"max_share": 0.5, "homes_per_year": 1}, "Coventry": {"min_share": 0.5}},
+                    rules={"equity_min_share": 0.5, "must_include": ["C"], "exclude": ["B"]})
+    plan = plan_of(table, [("A", "q", 2026), ("B", "p", 2026)])
+    assert check_plan_alone(plan, scen) == check_plan(plan, table, scen)
+    assert check_plan_alone(plan_of(table, [("C", "p", 2026)]), scen) == []
+    # without fuel-poverty probabilities a home's priority needs all its packages: equity is left to check_plan
+    without = plan.drop(columns=["fuel_poverty_probability"])
+    assert not any("priority homes" in p for p in check_plan_alone(without, scen))
 
 
 def test_check_plan_rejects_rows_that_are_not_candidates():
