@@ -172,17 +172,28 @@ def eligible_mask(candidates: pd.DataFrame, scenario: Scenario) -> tuple[np.ndar
     return keep, removed
 
 
+def _columns_read(candidates: pd.DataFrame, scenario: Scenario) -> list[str]:
+    """The candidate columns the model reads (besides home_id), those the table has."""
+    wanted = ["cost_gbp", *METRICS.values(), "city", scenario.rules.mobilisation_area, "fuel_poverty_probability",
+              "imd_decile"]
+    for rules in scenario.cities.values():
+        if rules.trade_days_per_year is not None:
+            wanted += [f"trade_days_{trade}" for trade in rules.trade_days_per_year.limits()]
+    return [c for c in dict.fromkeys(wanted) if c in candidates.columns]
+
+
 def build_model(candidates: pd.DataFrame, scenario: Scenario) -> Model:
     """Arrays and coupling rows for a (validated) candidate table under a scenario."""
     keep, removed = eligible_mask(candidates, scenario)
-    table = candidates.loc[keep]
-    home_codes_all, uniques = pd.factorize(table["home_id"].astype(str), sort=True)
+    ids = candidates["home_id"] if keep.all() else candidates["home_id"][keep]
+    home_codes_all, uniques = pd.factorize(ids.astype(str), sort=True)
     order = np.argsort(home_codes_all, kind="stable")
     rows = np.flatnonzero(keep)[order]
     home = home_codes_all[order].astype(np.int64)
     n_homes = len(uniques)
     starts = np.flatnonzero(np.r_[True, home[1:] != home[:-1]]) if len(home) else np.zeros(0, dtype=np.int64)
-    table = candidates.iloc[rows]
+    # only the columns read, in model order: taking every column of the table costs seconds at full scale
+    table = candidates[_columns_read(candidates, scenario)].iloc[rows]
 
     city = pd.Categorical(_text(table["city"]), categories=list(CITIES)).codes.astype(np.int8)
     metrics = np.column_stack([table[METRICS[k]].to_numpy(float) for k in OBJECTIVES]) if len(table) else np.zeros((0, 3))
