@@ -10,23 +10,25 @@ CP-SAT needs integers (one place converts): coefficients are scaled (`SCALES`) a
 *outward* (up on the left of a "<=" row, the limit down) so a plan CP-SAT accepts keeps
 every rule in exact arithmetic; the objective is scaled to about 10^7 per home, so rounding
 costs less than 10^-7 of a home's value.
+
+One worker and a deterministic time limit (``work_s``): the same core gives the same answer
+on a busy machine too. The stage's wall-clock end is the hard stop; when it, not the work
+limit, ends the search, the cut is recorded (the plan is then not reproducible).
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
 from ortools.sat.python import cp_model
 
+from retrofit.optimise.limits import Stage
 from retrofit.optimise.model import Model
 
 SCALES = {"cost": 1_000.0, "equity": 100_000.0, "homes": 1.0}  # model units -> integers (£1, 1p, 1 home)
 TRADE_SCALE = 100.0   # trade days to hundredths of a day
 EQUITY_HOMES_SCALE = 10_000.0
-DETERMINISTIC_SHARE = 0.5  # CP-SAT's deterministic time limit per second of wall-clock budget
 OBJECTIVE_SCALE = 1e7  # integer objective units per model value unit (a typical home is about 1)
 
 
@@ -43,12 +45,13 @@ class _StopAt(cp_model.CpSolverSolutionCallback):
     """Stops the search at the first solution whose objective reaches ``target``, or once the
     caller cancels (only on a solution, so a cancelled solve still returns a plan)."""
 
-    def __init__(self, target: float, cancel: threading.Event | None):
+    def __init__(self, target: float, stage: Stage):
         super().__init__()
-        self.target, self.cancel = target, cancel
+        self.target, self.stage, self.stopped = target, stage, False
 
     def on_solution_callback(self) -> None:
-        if self.objective_value >= self.target or (self.cancel is not None and self.cancel.is_set()):
+        if self.objective_value >= self.target or self.stage.cancelled():
+            self.stopped = True
             self.stop_search()
 
 
@@ -61,10 +64,11 @@ def _scale(model: Model, term: str) -> float:
 
 
 def solve_core(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndarray, hint: np.ndarray,
-               residual: np.ndarray, deadline: float, seed: int, relative_gap: float,
-               target: float = np.inf, mobilisation: float = 0.0, open_area_years: np.ndarray | None = None,
-               cancel: threading.Event | None = None) -> CoreResult:
-    """Choose among core columns (rows, years) under the residual limits (model units per coupling row).
+               residual: np.ndarray, stage: Stage, work_s: float, seed: int, relative_gap: float,
+               target: float = np.inf, mobilisation: float = 0.0,
+               open_area_years: np.ndarray | None = None) -> CoreResult:
+    """Choose among core columns (rows, years) under the residual limits (model units per coupling row),
+    within ``work_s`` of CP-SAT's deterministic time (and the end of ``stage``, the hard stop).
 
     ``target``: stop as soon as a solution reaches this core objective (model value units):
     the whole plan is then within the scenario's gap of the global bound, and proving the
@@ -115,11 +119,12 @@ def solve_core(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndar
         cp.add_hint(x[j], bool(hint[j]))
 
     solver = cp_model.CpSolver()
-    budget = max(0.05, deadline - time.perf_counter())
-    solver.parameters.max_time_in_seconds = budget
-    # a deterministic work limit that usually ends the search first, so the same seed gives the
-    # same plan on a busy machine too (the wall-clock limit stays as the hard stop)
-    solver.parameters.max_deterministic_time = DETERMINISTIC_SHARE * budget
+    if np.isfinite(stage.left()):
+        solver.parameters.max_time_in_seconds = max(0.01, stage.left())
+    # a deterministic work limit that ends the search first, so the same seed gives the same plan
+    # on a busy machine too (the wall-clock limit stays as the hard stop)
+    if np.isfinite(work_s):
+        solver.parameters.max_deterministic_time = float(work_s)
     solver.parameters.random_seed = int(seed)
     solver.parameters.num_workers = 1  # one worker: the same seed gives the same plan
     solver.parameters.relative_gap_limit = float(relative_gap)
@@ -129,8 +134,12 @@ def solve_core(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndar
         # the hint keeps every rule and already reaches the target: the first solution is the
         # answer, and presolve (some 0.2 s on a 2,000-column core) would only delay it
         solver.parameters.cp_model_presolve = False
-    status = solver.solve(cp, _StopAt(target * OBJECTIVE_SCALE, cancel))
+    stop = _StopAt(target * OBJECTIVE_SCALE, stage)
+    status = solver.solve(cp, stop)
     name = solver.status_name(status)
+    if status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE, cp_model.MODEL_INVALID) and not stop.stopped \
+            and solver.response_proto.deterministic_time < 0.999 * work_s:
+        stage.cut()  # the wall clock ended the search, not the work limit
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         chosen = np.array([solver.boolean_value(v) for v in x], dtype=bool)
         return CoreResult(chosen, name, solver.best_objective_bound / OBJECTIVE_SCALE,

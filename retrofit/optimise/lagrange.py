@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import os
 import sys
-import time
-import threading
 from dataclasses import dataclass
 
 import highspy
 import numpy as np
 from scipy.optimize import minimize
 
+from retrofit.optimise.limits import UNLIMITED, Stage
 from retrofit.optimise.model import Model, penalty_tables, usage, usage_from_cells
 from retrofit.reference import CITIES
 
@@ -40,7 +39,12 @@ ARTIFICIAL_PRICE = 1e4  # objective lost per unit a coupling row is broken by in
 CORE_HOMES = 12_000  # homes in the first core LP (all homes when there are fewer)
 CORE_OPTIONS = 6  # (package, year) options per core home: its best under the current prices
 SAMPLE_HOMES = 20_000  # homes in the sample whose smoothed dual gives the starting prices
-FIRST_LP_S = 1.0  # seconds the first core LP may take even past the deadline
+LP_ROUNDS = 30  # core LP rounds at most (`solve_lp`): a count, so the same inputs stop at the same point
+# HiGHS work limits (deterministic, unlike its time limit; far above what the LPs here take:
+# interior point 20-80 iterations, crossover a few hundred)
+IPM_ITERATIONS = 2_000
+SIMPLEX_ITERATIONS_PER_ROW = 20  # simplex (and crossover) iterations per LP row and column, plus SIMPLEX_ITERATIONS
+SIMPLEX_ITERATIONS = 100_000
 # `refine_prices` steps: homes within the margin (value units, a typical home ~1) of another
 # choice are re-decided, by the smoothed dual at these temperatures (falling)
 REFINE_STEPS = ((0.1, (0.003,)), (0.02, (0.001, 0.0003)))
@@ -49,8 +53,10 @@ HIGHS_OPTIONS: dict = {"solver": "ipm"}  # interior point + crossover: 2-4x fast
 _banner_shown = False
 
 
-def new_highs() -> highspy.Highs:
-    """A silent HiGHS instance (its first construction prints a banner on stdout; hide it so --json stays clean)."""
+def new_highs(seed: int | None = None, stage: Stage | None = None) -> highspy.Highs:
+    """A silent HiGHS instance (its first construction prints a banner on stdout; hide it so --json
+    stays clean); with ``seed``, seeded and set for the LPs here (interior point), its time limit
+    the end of ``stage`` (the hard stop: `run_highs` records it when it cuts)."""
     global _banner_shown
     if _banner_shown:
         highs = highspy.Highs()
@@ -66,7 +72,26 @@ def new_highs() -> highspy.Highs:
             os.close(saved)
         _banner_shown = True
     highs.setOptionValue("output_flag", False)
+    if seed is not None:
+        highs.setOptionValue("random_seed", int(seed))
+        for option, setting in HIGHS_OPTIONS.items():
+            highs.setOptionValue(option, setting)
+        highs.setOptionValue("ipm_iteration_limit", IPM_ITERATIONS)
+    if stage is not None and stage.left() < np.inf:
+        highs.setOptionValue("time_limit", max(0.01, stage.left()))
     return highs
+
+
+def run_highs(highs: highspy.Highs, stage: Stage) -> highspy.HighsModelStatus:
+    """Run HiGHS under its work limits (the simplex one set here from the model's size) and
+    record a cut when the wall clock stopped it instead."""
+    size = highs.getNumRow() + highs.getNumCol()
+    highs.setOptionValue("simplex_iteration_limit", SIMPLEX_ITERATIONS + SIMPLEX_ITERATIONS_PER_ROW * size)
+    highs.run()
+    status = highs.getModelStatus()
+    if status == highspy.HighsModelStatus.kTimeLimit:
+        stage.cut()
+    return status
 
 
 def tie_break(model: Model, rows, t: int) -> np.ndarray:
@@ -217,13 +242,14 @@ def reprice(model: Model, value: np.ndarray, before: Pricing, lam: np.ndarray, e
 
 
 def _smoothed_minimum(model: Model, value: np.ndarray, rows: np.ndarray, rhs: np.ndarray, lam: np.ndarray,
-                      taus: tuple[float, ...]) -> np.ndarray:
+                      taus: tuple[float, ...], stage: Stage = UNLIMITED) -> np.ndarray:
     """Prices minimising the smoothed Lagrangian dual of the homes of ``rows`` (model rows,
     sorted; each home's options among them) against ``rhs``.
 
     Smoothing (a soft maximum over each home's options and staying out, at temperature tau)
     makes the dual differentiable, so L-BFGS finds its minimum in a few dozen evaluations;
-    each temperature starts from the last one's prices."""
+    each temperature starts from the last one's prices. The iterations are counted (200 at most),
+    so the prices do not depend on the machine; the hard stop is checked between them."""
     if len(rows) == 0:
         return lam
     home = model.home[rows]
@@ -252,7 +278,8 @@ def _smoothed_minimum(model: Model, value: np.ndarray, rows: np.ndarray, rhs: np
 
     for tau in taus:
         found = minimize(evaluate, lam, args=(tau,), jac=True, method="L-BFGS-B", bounds=[(0, None)] * m,
-                         options={"maxiter": 200, "gtol": 1e-9 * max(1.0, np.abs(rhs).max())})
+                         options={"maxiter": 200, "gtol": 1e-9 * max(1.0, np.abs(rhs).max())},
+                         callback=lambda *_: stage.check())
         lam = _flushed(found.x)
     return lam
 
@@ -263,7 +290,8 @@ def _flushed(lam: np.ndarray) -> np.ndarray:
     return np.where(lam > 1e-12, lam, 0.0)
 
 
-def sample_prices(model: Model, value: np.ndarray, seed: int, homes: int = SAMPLE_HOMES) -> np.ndarray:
+def sample_prices(model: Model, value: np.ndarray, seed: int, homes: int = SAMPLE_HOMES,
+                  stage: Stage = UNLIMITED) -> np.ndarray:
     """Starting prices: minimise the smoothed Lagrangian dual of a random sample of homes, with
     the limits scaled to the sample's share of the homes."""
     rng = np.random.default_rng(seed)
@@ -273,11 +301,11 @@ def sample_prices(model: Model, value: np.ndarray, seed: int, homes: int = SAMPL
     in_sample = np.zeros(n, dtype=bool)
     in_sample[chosen] = True
     rows = np.flatnonzero(in_sample[model.home])
-    return _smoothed_minimum(model, value, rows, rhs, np.zeros(len(model.constraints)), (0.05, 0.01))
+    return _smoothed_minimum(model, value, rows, rhs, np.zeros(len(model.constraints)), (0.05, 0.01), stage)
 
 
 def refine_prices(model: Model, value: np.ndarray, lam: np.ndarray, steps=REFINE_STEPS,
-                  rounds: int = 2) -> tuple[np.ndarray, Pricing]:
+                  rounds: int = 2, stage: Stage = UNLIMITED) -> tuple[np.ndarray, Pricing]:
     """Prices close to the LP's own, from approximate ones, without an LP.
 
     Homes whose choice is clear (margin above the step's) keep it, so their use of each limit
@@ -299,7 +327,7 @@ def refine_prices(model: Model, value: np.ndarray, lam: np.ndarray, steps=REFINE
         top = np.where(model.must, pricing.best, np.maximum(pricing.best, 0.0))
         rows = rows[reduced >= top[model.home[rows]] - margin]
         lam = _smoothed_minimum(model, value, rows, rhs - usage(model, pricing.row[fixed], pricing.year[fixed]),
-                                lam, taus)
+                                lam, taus, stage)
         again = reprice(model, value, pricing, lam, steps[min(k + 1, len(steps) - 1)][0])  # next step's margins exact
         changed = ~near & ((again.take != pricing.take) | (pricing.take & ((again.row != pricing.row)
                                                                            | (again.year != pricing.year))))
@@ -321,23 +349,22 @@ class CoreLP:
     artificial: np.ndarray  # how much each coupling row is broken (model units)
     value: float            # objective of the core columns (value units)
     ok: bool
+    status: str = ""        # HiGHS's model status (kOptimal, kTimeLimit, kSolutionLimit ...)
 
 
 def solve_core_lp(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndarray, residual: np.ndarray,
-                  time_limit: float, seed: int, integer: bool = False, gap: float = 0.0, offset: float = 0.0) -> CoreLP:
+                  stage: Stage = UNLIMITED, seed: int = 1, integer: bool = False, gap: float = 0.0,
+                  offset: float = 0.0, max_nodes: int | None = None) -> CoreLP:
     """max sum(value * x) over the core columns: coupling rows at ``residual``, one option per core home.
 
     ``integer``: x binary and no rule may be broken (HiGHS branch-and-cut, for small cores);
     ``ok`` then says a plan was found, and ``lam`` is empty. ``offset`` (the fixed homes' value)
-    is added to the objective, so that ``gap`` is relative to the whole plan, not the core."""
+    is added to the objective, so that ``gap`` is relative to the whole plan, not the core; the
+    search stops after ``max_nodes`` nodes at the latest (a count: the same inputs, the same plan)."""
     m = len(model.constraints)
     n = len(rows)
     homes, home_index = np.unique(model.home[rows], return_inverse=True)
-    h = new_highs()
-    h.setOptionValue("random_seed", int(seed))
-    h.setOptionValue("time_limit", max(0.05, float(time_limit)))
-    for option, setting in HIGHS_OPTIONS.items():
-        h.setOptionValue(option, setting)
+    h = new_highs(seed, stage)
     h.changeObjectiveSense(highspy.ObjSense.kMaximize)
     inf = highspy.kHighsInf
     lower = np.r_[np.full(m, -inf), np.where(model.must[homes], 1.0, -inf)]
@@ -367,20 +394,22 @@ def solve_core_lp(model: Model, value: np.ndarray, rows: np.ndarray, years: np.n
         h.changeColsIntegrality(n, np.arange(m, m + n, dtype=np.int32), np.full(n, highspy.HighsVarType.kInteger))
         h.setOptionValue("mip_rel_gap", float(gap))
         h.setOptionValue("solver", "choose")
-        h.run()
+        if max_nodes is not None:
+            h.setOptionValue("mip_max_nodes", int(max_nodes))
+        status = run_highs(h, stage).name
         solution = h.getSolution()
         if not solution.value_valid:
-            return CoreLP(np.zeros(n), np.zeros(0), np.zeros(m), -np.inf, False)
+            return CoreLP(np.zeros(n), np.zeros(0), np.zeros(m), -np.inf, False, status)
         x = np.round(np.asarray(solution.col_value)[m:]).clip(0, 1)
-        return CoreLP(x, np.zeros(0), np.zeros(m), float(column_value @ x), True)
-    h.run()
+        return CoreLP(x, np.zeros(0), np.zeros(m), float(column_value @ x), True, status)
+    status = run_highs(h, stage).name
     solution = h.getSolution()
     if not solution.dual_valid:
-        return CoreLP(np.zeros(n), np.zeros(m), np.zeros(m), -np.inf, False)
+        return CoreLP(np.zeros(n), np.zeros(m), np.zeros(m), -np.inf, False, status)
     col = np.asarray(solution.col_value)
     x = np.clip(col[m:], 0.0, 1.0)
     duals = np.maximum(np.asarray(solution.row_dual[:m]), 0.0)
-    return CoreLP(x, duals, col[:m], float(column_value @ x), True)
+    return CoreLP(x, duals, col[:m], float(column_value @ x), True, status)
 
 
 @dataclass
@@ -434,12 +463,13 @@ def _overfull(model: Model, take: np.ndarray, row: np.ndarray, year: np.ndarray,
     return unfix
 
 
-def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, deadline: float, gap: float,
-             cancel: threading.Event | None = None, progress=None, seed: int = 1,
-             max_iterations: int = 30, core_homes: int = CORE_HOMES, start: Pricing | None = None) -> LPResult:
+def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, gap: float, stage: Stage = UNLIMITED,
+             progress=None, seed: int = 1, max_iterations: int = LP_ROUNDS, core_homes: int = CORE_HOMES,
+             start: Pricing | None = None) -> LPResult:
     """The LP relaxation to within ``gap`` of the Lagrangian bound, by the core method from prices ``lam0``
     (``start``: their pricing, when already known), the first core being the ``core_homes``
-    homes nearest the threshold.
+    homes nearest the threshold. At most ``max_iterations`` rounds; the end of ``stage`` (or a
+    cancel) stops it sooner, and the last LP point solved stands.
 
     Prices are stabilised (Wentges smoothing): each round prices the homes at the midpoint of
     the best prices so far and the core LP's duals, so a core LP that cannot yet fill a limit
@@ -471,10 +501,8 @@ def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, deadline: float,
         chosen = np.flatnonzero(fixed_take)
         f_rows, f_years = fixed_row[chosen], fixed_year[chosen]
         residual = rhs - usage(model, f_rows, f_years)
-        # the first LP always gets a little time: without it there are no prices and no plan
-        floor = FIRST_LP_S if iterations == 1 else 0.0
-        lp = solve_core_lp(model, value, rows, years, residual, max(floor, deadline - time.perf_counter()), seed)
-        if not lp.ok:  # cut by the time limit: the last LP point that was solved stands
+        lp = solve_core_lp(model, value, rows, years, residual, stage, seed)
+        if not lp.ok:  # cut by the time limit (or a work limit): the last LP point that was solved stands
             break
         last = (f_rows, f_years, rows, years, lp)
         fixed_value = float(value[f_rows].sum() + sum(tie_break(model, f_rows[f_years == t], t).sum()
@@ -495,7 +523,10 @@ def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, deadline: float,
             progress(min(0.9, iterations / 8), f"LP {lp_value:.7g}, bound {bound:.7g}, core {int(core.sum()):,} homes")
         if feasible and lp_value >= bound - gap * max(abs(bound), 1e-9):
             break
-        if time.perf_counter() >= deadline or (cancel is not None and cancel.is_set()) or iterations >= max_iterations:
+        if iterations >= max_iterations or stage.cancelled():
+            break
+        if stage.over():
+            stage.cut()
             break
         # fixed homes whose choice is no longer clearly best join the core
         moved = ~core & ((pricing.take != fixed_take) | (pricing.margin < 1e-9)

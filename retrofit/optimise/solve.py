@@ -1,10 +1,12 @@
 """`optimise`: the steps from a candidate table and a scenario to a checked plan with a proven gap.
 
-Steps, each under the scenario's time limit (and the caller's cancel event):
+Steps, each under a deterministic work limit (`Work`), the scenario's time limit as the hard
+stop (limits.py), and the caller's cancel event:
 1. build the model from the tables and check the arithmetic of the rules (feasibility.py);
    the same model with every per-year limit summed over the programme (`aggregate_years`)
    is a relaxation whose prices tell every home's choice apart;
-2. the ideal of each objective alone (for normalise = "ideal");
+2. the ideal of each objective alone (for normalise = "ideal"); on smaller problems, the
+   greedy plan too, a fall-back that a tiny time limit can still return when it keeps every rule;
 3. prices for the coupling rows and the LP relaxation. At full scale (more homes than the
    first core LP holds): a sample's prices, refined to the LP's own by `refine_prices` (the
    smoothed dual of the homes near the threshold, every other home fixed at its clear
@@ -17,9 +19,13 @@ Steps, each under the scenario's time limit (and the caller's cancel event):
    that keeps every rule, the core LP with its wide first core is solved and rounded instead;
 5. years: each year's limits kept, work as early as they allow (years.py); homes that find no
    year, and those nearest the threshold, are decided again on the phased model (`_polish`);
-6. the plan is checked (every rule, from the model and then independently by `check_plan`);
-   a plan that breaks a rule is never returned: the next candidate plan is tried, else a
-   RetrofitError says no plan was found in time.
+6. every candidate plan is checked as it comes (every rule, from the model and then
+   independently by `check_plan`); one that breaks a rule is never returned: the next is
+   tried, else a RetrofitError names the rule (or says no plan was found in time).
+
+The plan returned is the best checked one; what stopped the search is in details["stopped_by"]
+("gap", "work_limit", "time_limit" or "cancelled"), and details["reproducible"] says whether
+the same inputs give the same plan (false once the wall clock cut any step: details["time_limit_cut"]).
 
 Mobilisation (rules.mobilisation_cost_gbp, per area and year with any work) is subtracted
 from the objective at the programme's average value of £1: the weighted ideal values over
@@ -30,8 +36,7 @@ at full scale only the core homes weigh it, and the bound ignores it (still vali
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -43,19 +48,19 @@ from retrofit.optimise.core import solve_core
 from retrofit.optimise.feasibility import InfeasibleScenario, explain_broken_rows, precheck
 from retrofit.optimise.greedy import greedy
 from retrofit.optimise.lagrange import CORE_HOMES as CORE_HOMES_LP
-from retrofit.optimise.lagrange import (LPResult, Pricing, price, refine_prices, sample_prices, solve_core_lp,
-                                       solve_lp)
+from retrofit.optimise.lagrange import (LP_ROUNDS, LPResult, Pricing, price, refine_prices, sample_prices,
+                                        solve_core_lp, solve_lp)
+from retrofit.optimise.limits import Clock, Progress, Stage, within_limit
 from retrofit.optimise.model import (COST_UNIT, OBJECTIVES, Model, aggregate_years, build_model, objective_values,
                                      usage)
 from retrofit.optimise.years import assign_years, front_load
-from retrofit.plan import PlanResult, check_plan, plan_kpis
+from retrofit.plan import TOLERANCE_DAYS, TOLERANCE_GBP, PlanResult, check_plan, index_candidates, plan_kpis
 from retrofit.reference import CITIES
 from retrofit.scenario import Scenario, canonical_json
 
 FULL_CORE_COLUMNS = 2_000    # rows x years up to which CP-SAT gets the whole problem (exact)
 CORE_HOMES = 400             # homes nearest the LP threshold that CP-SAT decides, besides the fractional ones
 LP_GAP_SHARE = 0.2           # the LP is solved to this share of the scenario's gap target
-POLISH_SHARE = 0.25          # at most this share of the time limit for each CP-SAT (rounding; years of the core homes)
 POLISH_GAP_SHARE = 0.1    # the polish MIP stops within this share of the gap target (of the whole plan, fixed homes included)
 FLOOR_MARGIN = 0.003         # lower limits (shares, equity) planned this much above need: homes without a year may drop
 IDEAL_GAP = 1e-3             # the ideal values (normalisers) are LP values to within this
@@ -63,6 +68,28 @@ SAMPLE_ONLY_HOMES = 50_000   # above this many homes, an ideal is the bound at a
 IDEAL_SAMPLE_HOMES = 5_000
 REFINE_SAMPLE_HOMES = 5_000  # the sample whose prices `refine_prices` starts from
 REFINED_CORE_HOMES = 3_000   # the first core LP's homes after `refine_prices`
+# deterministic work (`Work`): CP-SAT's deterministic time per second of the scenario's limit
+CORE_WORK_SHARE = 0.125      # each CP-SAT on a core (rounding; years of the core homes)
+WHOLE_WORK_SHARE = 0.45      # CP-SAT on the whole problem (small problems)
+POLISH_NODES = 1_000         # branch-and-cut nodes of the polish MIP (a few hundred at full scale)
+# the latest each step may end, as a share of the time limit (the hard stop is 1): later steps keep time
+IDEALS_END, LP_END, ROUND_END, YEARS_END = 0.4, 0.75, 0.85, 0.95
+
+
+@dataclass(frozen=True)
+class Work:
+    """Deterministic work limits of one solve, from the scenario alone (its time limit read as an
+    amount of work), never from elapsed time: the same inputs stop every step at the same point."""
+
+    core_s: float    # CP-SAT deterministic time per core
+    whole_s: float   # CP-SAT deterministic time on the whole problem
+    lp_rounds: int   # core LP rounds of each LP relaxation
+    polish_nodes: int
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> Work:
+        limit = scenario.solver.time_limit_s
+        return cls(CORE_WORK_SHARE * limit, WHOLE_WORK_SHARE * limit, LP_ROUNDS, POLISH_NODES)
 
 
 @dataclass
@@ -75,6 +102,79 @@ class Prepared:
     relaxed: Model                      # every per-year limit summed over the programme: bounds
     planned: Model                      # the same with lower limits raised by FLOOR_MARGIN: plans
     ideal: dict = field(default_factory=dict)
+    cut: bool = False                   # the wall clock cut an ideal's LP: not reused (not reproducible)
+
+
+class Answers:
+    """The checked plans of one solve (the best kept) and the best bound proven so far; the
+    worker offers them, the waiting thread reads them at the end or at the hard stop."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.best: PlanResult | None = None
+        self.bound = np.inf
+        self.refused: list[str] = []  # what `check_plan` found in plans the model's arithmetic passed
+
+    def offer_bound(self, bound: float) -> None:
+        with self._lock:
+            self.bound = min(self.bound, float(bound))
+
+    def offer(self, result: PlanResult) -> None:
+        with self._lock:
+            if self.best is None or result.objective > self.best.objective:
+                self.best = result
+
+    def refuse(self, source: str, problems: list[str]) -> None:
+        with self._lock:
+            self.refused.append(f"{source}: {'; '.join(problems)}")
+
+    def snapshot(self) -> tuple[PlanResult | None, float, list[str]]:
+        with self._lock:
+            return self.best, self.bound, list(self.refused)
+
+
+@dataclass(frozen=True)
+class Solve:
+    """What every step of one solve shares (STYLE habit 14): the tables and models, the values,
+    the gap target, the work limits and the clock, the seed, progress, and where plans go."""
+
+    candidates: pd.DataFrame
+    scenario: Scenario
+    prepared: Prepared
+    value_raw: np.ndarray      # objective per model row
+    value: np.ndarray          # the same scaled (a typical home about 1)
+    scale: float
+    normalisers: dict
+    mobilisation_raw: float    # objective lost per area and year with work
+    work: Work
+    clock: Clock
+    answers: Answers
+    report: Progress
+
+    @property
+    def model(self) -> Model:
+        return self.prepared.model
+
+    @property
+    def relaxed(self) -> Model:
+        return self.prepared.relaxed
+
+    @property
+    def gap_target(self) -> float:
+        return self.scenario.solver.relative_gap
+
+    @property
+    def seed(self) -> int:
+        return self.scenario.solver.seed
+
+    @property
+    def mobilisation(self) -> float:
+        return self.mobilisation_raw / self.scale
+
+    def stage(self, step: str, until: float) -> Stage:
+        """Step ``step``, ending by ``until`` of the time limit; TimeUp when the hard stop has passed."""
+        self.clock.check(step)
+        return self.clock.stage(step, until)
 
 
 def _rules_key(scenario: Scenario) -> str:
@@ -95,7 +195,7 @@ def _scale_of(value: np.ndarray) -> float:
     return float(np.median(positive)) if len(positive) else 1.0
 
 
-def _lp(prepared: Prepared, value: np.ndarray, deadline: float, gap: float, cancel, progress, seed: int,
+def _lp(prepared: Prepared, value: np.ndarray, stage: Stage, gap: float, seed: int, progress=None,
         lam0: np.ndarray | None = None, core_homes: int = CORE_HOMES_LP, start: Pricing | None = None
         ) -> tuple[LPResult, Model]:
     """LP relaxation (summed years) of ``value`` (already scaled), from prices ``lam0`` (else a
@@ -104,12 +204,12 @@ def _lp(prepared: Prepared, value: np.ndarray, deadline: float, gap: float, canc
     if relaxed.n_homes <= core_homes:  # the first core LP holds every home: it is the whole LP
         lam0, start = np.zeros(len(relaxed.constraints)), None
     elif lam0 is None:
-        lam0 = sample_prices(planned, value, seed)
-    lp = solve_lp(planned, value, lam0, deadline, gap, cancel, progress, seed, core_homes=core_homes, start=start)
-    if (lp.artificial > 1e-6).any() and time.perf_counter() < deadline and not (cancel and cancel.is_set()):
+        lam0 = sample_prices(planned, value, seed, stage=stage)
+    lp = solve_lp(planned, value, lam0, gap, stage, progress, seed, core_homes=core_homes, start=start)
+    if (lp.artificial > 1e-6).any() and not stage.over() and not stage.cancelled():
         planned = relaxed  # the margin may be more than the homes can give
-        lp = solve_lp(relaxed, value, lam0, deadline, gap, cancel, progress, seed, core_homes=core_homes)
-        if (lp.artificial > 1e-6).any() and time.perf_counter() < deadline and not (cancel and cancel.is_set()):
+        lp = solve_lp(relaxed, value, lam0, gap, stage, progress, seed, core_homes=core_homes)
+        if (lp.artificial > 1e-6).any() and not stage.over() and not stage.cancelled():
             raise InfeasibleScenario(explain_broken_rows(relaxed, lp.artificial))
     # the bound is the plain relaxation's (valid at any prices): the same homes and terms with lower
     # limits not raised, so only lam @ rhs differs
@@ -117,28 +217,33 @@ def _lp(prepared: Prepared, value: np.ndarray, deadline: float, gap: float, canc
     return lp, planned
 
 
-def _refined_lp(prepared: Prepared, value: np.ndarray, deadline: float, gap: float, cancel,
-                seed: int) -> tuple[LPResult, Model]:
+def _refined_lp(prepared: Prepared, value: np.ndarray, stage: Stage, gap: float, seed: int
+                ) -> tuple[LPResult, Model]:
     """The LP at full scale in seconds: a sample's prices made nearly exact by `refine_prices`,
     so that a small first core (the homes nearest the threshold) holds every home whose choice
     is in doubt; the core LP then settles ties and the few fractional homes exactly."""
-    lam0 = sample_prices(prepared.planned, value, seed, REFINE_SAMPLE_HOMES)
-    lam, pricing = refine_prices(prepared.planned, value, lam0)
-    return _lp(prepared, value, deadline, gap, cancel, None, seed, lam, REFINED_CORE_HOMES, pricing)
+    lam0 = sample_prices(prepared.planned, value, seed, REFINE_SAMPLE_HOMES, stage)
+    lam, pricing = refine_prices(prepared.planned, value, lam0, stage=stage)
+    return _lp(prepared, value, stage, gap, seed, None, lam, REFINED_CORE_HOMES, pricing)
 
 
-def prepare(candidates: pd.DataFrame, scenario: Scenario, deadline: float, cancel=None, progress=None) -> Prepared:
-    """Build the model, check the rules' arithmetic and compute the ideals."""
+def prepare(candidates: pd.DataFrame, scenario: Scenario, clock: Clock | None = None, progress=None) -> Prepared:
+    """Build the model, check the rules' arithmetic and compute the ideals (each ideal's LP by
+    the `IDEALS_END` share of ``clock``'s limit at the latest)."""
+    clock = clock or Clock(scenario.solver.time_limit_s)
+    clock.check("building the model")
     _check_columns(candidates)
     model = build_model(candidates, scenario)
+    clock.check("building the model")
     precheck(model, pd.unique(candidates["home_id"].astype(str)))
     if model.n_rows == 0:
         raise InfeasibleScenario("scenario cannot be met: no candidate row passes the eligibility rules "
                                  f"(rows removed: {model.removed})")
+    clock.check("checking the rules")
+    index_candidates(candidates)  # for `check_plan`, once per table: checking each plan is then quick
     prepared = Prepared(candidates, _rules_key(scenario), model, aggregate_years(model),
                         aggregate_years(model, FLOOR_MARGIN))
     if scenario.weights.normalise == "ideal" or scenario.rules.mobilisation_cost_gbp > 0:
-        now = time.perf_counter()
         for k, name in enumerate(OBJECTIVES):
             if progress:
                 progress(0.05 + 0.1 * k, f"best {name} alone")
@@ -147,21 +252,28 @@ def prepare(candidates: pd.DataFrame, scenario: Scenario, deadline: float, cance
                 prepared.ideal[name] = 0.0
                 continue
             scale = _scale_of(metric)
+            clock.check(f"best {name} alone")
+            stage = clock.stage(f"best {name} alone", IDEALS_END * (k + 1) / 3)
             if model.n_homes > SAMPLE_ONLY_HOMES:  # the bound at the sample's prices: an upper bound, close
-                lam = sample_prices(prepared.relaxed, metric / scale, scenario.solver.seed, IDEAL_SAMPLE_HOMES)
+                lam = sample_prices(prepared.relaxed, metric / scale, scenario.solver.seed, IDEAL_SAMPLE_HOMES, stage)
                 prepared.ideal[name] = price(prepared.relaxed, metric / scale, lam).bound * scale
                 continue
-            stop = now + (deadline - now) * (k + 1) / 3
-            lp, _ = _lp(prepared, metric / scale, stop, IDEAL_GAP, cancel, None, scenario.solver.seed)
+            cuts = len(clock.cuts)
+            lp, _ = _lp(prepared, metric / scale, stage, IDEAL_GAP, scenario.solver.seed)
+            prepared.cut |= len(clock.cuts) > cuts
             prepared.ideal[name] = float((lp.value if np.isfinite(lp.value) else lp.bound) * scale)
     return prepared
 
 
+# the tolerances of `check_plan`, in model units: a plan the model passes, the check passes too
+_TOLERANCE = {"money": TOLERANCE_GBP / COST_UNIT, "trade": TOLERANCE_DAYS, "count": 1e-6}
+
+
 def broken_rules(model: Model, rows: np.ndarray, years: np.ndarray) -> list[str]:
-    """The coupling rows a plan breaks (model arithmetic, with the same tolerance as `check_plan`)."""
+    """The coupling rows a plan breaks (model arithmetic, with `check_plan`'s tolerances)."""
     used = usage(model, rows, years)
     broken = [c.name for c, u in zip(model.constraints, used)
-              if u > c.rhs + (1e-5 if c.money else 1e-6) + 1e-9 * abs(c.rhs)]
+              if u > c.rhs + _TOLERANCE["money" if c.money else "trade" if c.term.startswith("trade:") else "count"]]
     if model.must.any() and not np.isin(np.flatnonzero(model.must), model.home[rows]).all():
         broken.append("rules.must_include")
     if (years >= model.n_years).any() or np.bincount(model.home[rows], minlength=1).max(initial=0) > 1:
@@ -173,26 +285,64 @@ def optimise(candidates: pd.DataFrame, scenario: Scenario, progress=None,
              cancel: threading.Event | None = None, warm_start: PlanResult | None = None) -> PlanResult:
     """The best plan for the scenario within its time limit, with a proven upper bound.
 
-    The plan returned always keeps every rule (checked); when no such plan is found within the
-    time limit a RetrofitError says so. ``warm_start``: an earlier result on the same candidate
+    The plan returned always keeps every rule (checked by the model's arithmetic and by
+    `check_plan`); when none is found, a RetrofitError says why: the rule the independent check
+    found broken, or that the time limit came first. The time limit is a hard stop: the answer
+    comes by then, the best checked plan found so far (details["stopped_by"] = "time_limit",
+    details["reproducible"] = false). Otherwise every step ends on deterministic work, and the
+    same inputs give the same plan. ``warm_start``: an earlier result on the same candidate
     table and rules (weights and solver settings may differ): its model and ideals are reused.
     BLAS runs on one thread meanwhile: the products here are narrow (a column per coupling row),
     and on shared cores threads waiting for each other made them several times slower."""
+    clock = Clock(scenario.solver.time_limit_s, cancel)
+    answers = Answers()
     with threadpool_limits(limits=1, user_api="blas"):
-        return _optimise(candidates, scenario, progress, cancel, warm_start)
+        finished = within_limit(clock, lambda report: _optimise(candidates, scenario, clock, answers, report,
+                                                               warm_start), progress)
+    return _answer(scenario, clock, answers, finished, progress)
 
 
-def _optimise(candidates: pd.DataFrame, scenario: Scenario, progress, cancel: threading.Event | None,
-              warm_start: PlanResult | None) -> PlanResult:
-    started = time.perf_counter()
+def _answer(scenario: Scenario, clock: Clock, answers: Answers, finished: bool, progress) -> PlanResult:
+    """The best checked plan, its gap against the best bound, and what stopped the search; else the error."""
+    best, bound, refused = answers.snapshot()
     limit = scenario.solver.time_limit_s
-    deadline = started + limit
-    report = progress or (lambda fraction, message: None)
+    if best is None:
+        if refused:  # the model's arithmetic passed a plan that the independent check did not
+            raise RetrofitError(f"no plan that keeps every rule was found: the independent check (check_plan) "
+                                f"refused {refused[0]}; loosening that rule a little (or a longer "
+                                f"solver.time_limit_s, which tries more plans) usually gets past it, and "
+                                f"please report it (the model should have caught it)")
+        if not finished or clock.cuts:
+            when = f"reached during {clock.step}" if not finished else f"it cut {', '.join(clock.cuts)}"
+            raise RetrofitError(f"no plan that keeps every rule was found within the time limit "
+                                f"(solver.time_limit_s = {limit:g} s, {when}); raise solver.time_limit_s and run again")
+        raise RetrofitError(f"no plan that keeps every rule was found within the work the time limit allows "
+                            f"(solver.time_limit_s = {limit:g} s); raise solver.time_limit_s and run again")
+    bound = max(bound, best.objective)
+    gap = (bound - best.objective) / abs(bound) if abs(bound) > 1e-12 else 0.0
+    status = "OPTIMAL" if gap <= scenario.solver.relative_gap + 1e-12 else "FEASIBLE"
+    cancelled, cuts = clock.cancelled(), list(clock.cuts)
+    stopped_by = "cancelled" if cancelled else "time_limit" if cuts or not finished else \
+        "gap" if status == "OPTIMAL" else "work_limit"
+    details = {**best.details, "stopped_by": stopped_by, "reproducible": not (cancelled or cuts or not finished),
+               "time_limit_cut": cuts}
+    if progress and not finished:
+        progress(1.0, f"time limit ({limit:g} s): {status}, gap {gap:.4%}")
+    elif progress:
+        progress(1.0, f"{status}: gap {gap:.4%}")
+    return replace(best, status=status, bound=float(bound), gap=float(gap), solve_seconds=clock.elapsed(),
+                   details=details)
+
+
+def _optimise(candidates: pd.DataFrame, scenario: Scenario, clock: Clock, answers: Answers, report: Progress,
+              warm_start: PlanResult | None) -> None:
+    """The steps (in the worker thread): every checked plan and bound goes to ``answers``."""
     report(0.0, "building the model")
     prepared = warm_start.prepared if warm_start is not None else None
-    warm = isinstance(prepared, Prepared) and prepared.candidates is candidates and prepared.key == _rules_key(scenario)
+    warm = isinstance(prepared, Prepared) and prepared.candidates is candidates \
+        and prepared.key == _rules_key(scenario) and not prepared.cut
     if not warm:
-        prepared = prepare(candidates, scenario, started + 0.4 * limit, cancel, report)
+        prepared = prepare(candidates, scenario, clock, report)
     model, relaxed = prepared.model, prepared.relaxed
     weights = scenario.weights.model_dump()
     normalisers = prepared.ideal if scenario.weights.normalise == "ideal" else {k: 1.0 for k in OBJECTIVES}
@@ -201,138 +351,153 @@ def _optimise(candidates: pd.DataFrame, scenario: Scenario, progress, cancel: th
     if scenario.rules.mobilisation_cost_gbp > 0:
         gbp_value = sum(weights[k] * prepared.ideal.get(k, 0) / normalisers[k] for k in OBJECTIVES
                         if normalisers.get(k, 0) > 0) / scenario.budget.total_gbp
-    mobilisation_raw = scenario.rules.mobilisation_cost_gbp * gbp_value
     scale = _scale_of(value_raw)
-    value = value_raw / scale
-    gap_target = scenario.solver.relative_gap
-
+    ctx = Solve(candidates, scenario, prepared, value_raw, value_raw / scale, scale, dict(normalisers),
+                scenario.rules.mobilisation_cost_gbp * gbp_value, Work.of(scenario), clock, answers, report)
     T = model.n_years
     whole = model.n_rows * T <= FULL_CORE_COLUMNS
     refined = not whole and relaxed.n_homes > CORE_HOMES_LP  # full scale: refined prices, a small core LP
+    greedy_rows = _fallback(ctx) if whole or model.n_homes <= SAMPLE_ONLY_HOMES else np.zeros(0, dtype=int)
+    stats = {"greedy_objective": float(value_raw[greedy_rows].sum())}
+
     report(0.35, "prices and LP relaxation")
-    lp_deadline = started + 0.75 * limit
+    stage = ctx.stage("LP relaxation", LP_END)
+    gap = ctx.gap_target * LP_GAP_SHARE
     if refined:
-        lp, planned = _refined_lp(prepared, value, lp_deadline, gap_target * LP_GAP_SHARE, cancel, scenario.solver.seed)
+        lp, planned = _refined_lp(prepared, ctx.value, stage, gap, ctx.seed)
     else:
-        lp, planned = _lp(prepared, value, lp_deadline, gap_target * LP_GAP_SHARE, cancel,
-                          lambda f, m: report(0.35 + 0.4 * f, m), scenario.solver.seed)
+        lp, planned = _lp(prepared, ctx.value, stage, gap, ctx.seed, lambda f, m: report(0.35 + 0.4 * f, m))
     bound = lp.bound * scale
+    answers.offer_bound(bound)
+    stats |= _lp_stats(lp, scale) | {"lp_route": "refined prices, small core" if refined else "core LP"}
 
-    cp_deadline = deadline - min(1.0, 0.05 * limit)
-    attempts: list[tuple[str, np.ndarray, np.ndarray]] = []  # candidate plans, best first
-    core_stats: dict = {}
     if whole:  # CP-SAT on everything, years included: exact
-        rows = np.repeat(np.arange(model.n_rows), T)
-        years = np.tile(np.arange(T), model.n_rows)
-        used = lp.x > 1e-9
-        hint = np.isin(rows * T + years, lp.col_row[used & (lp.x > 0.5)] * T)
-        core = solve_core(model, value, rows, years, hint, model.rhs,
-                          cp_deadline, scenario.solver.seed, gap_target, mobilisation=mobilisation_raw / scale,
-                          cancel=cancel)
-        if core.chosen is not None:
-            attempts.append(("CP-SAT", rows[core.chosen], years[core.chosen]))
-        elif core.status == "INFEASIBLE":
-            raise InfeasibleScenario("scenario cannot be met: the programme totals can be met but not year by year; "
-                                     "check budget.per_year_gbp and cities.*.homes_per_year / trade_days_per_year "
-                                     "against the minimum shares, the equity rule and must-include homes")
-        if core.status == "OPTIMAL":
-            bound = None  # set from the objective below
-        elif np.isfinite(core.bound):
-            bound = min(bound, core.bound * scale)
-        core_stats = {"core_homes": model.n_homes, "core_columns": len(rows), "core_status": core.status,
-                      "core_seconds": core.seconds}
-    else:
-        def plans(lp: LPResult, planned: Model, bound: float):
-            return _summed_plans(model, planned, value, value_raw, lp, scale, bound, gap_target, mobilisation_raw,
-                                 cp_deadline, deadline, limit, scenario.solver.seed, cancel, report)
+        _whole(ctx, lp, stats)
+        return
+    found = _summed_plans(ctx, planned, lp, bound, stats)
+    if refined and not found:
+        report(0.5, "LP relaxation on a wider core (no plan from the first)")
+        stage = ctx.stage("LP relaxation on a wider core", LP_END)
+        lp, planned = _lp(prepared, ctx.value, stage, gap, ctx.seed, lambda f, m: report(0.5 + 0.3 * f, m),
+                          lam0=lp.lam)
+        bound = min(bound, lp.bound * scale)
+        answers.offer_bound(bound)
+        stats |= _lp_stats(lp, scale) | {"lp_route": "core LP"}
+        _summed_plans(ctx, planned, lp, bound, stats)
 
-        attempts, core_stats = plans(lp, planned, bound)
-        if refined and not any(not broken_rules(model, rows, years) for _, rows, years in attempts):
-            report(0.5, "LP relaxation on a wider core (no plan from the first)")
-            lp, planned = _lp(prepared, value, lp_deadline, gap_target * LP_GAP_SHARE, cancel,
-                              lambda f, m: report(0.5 + 0.3 * f, m), scenario.solver.seed, lp.lam)
-            bound = min(bound, lp.bound * scale)
-            again, core_stats = plans(lp, planned, bound)
-            attempts = again + attempts
-            refined = False
-        core_stats["lp_route"] = "refined prices, small core" if refined else "core LP"
 
-    report(0.95, "checking the plan")
-    chosen = None
-    for name, rows, years in attempts:
-        if mobilisation_raw == 0 and (whole or "polished" in name):  # `assign_years` front-loads its own
-            years = front_load(model, rows, years, value)
-        if not broken_rules(model, rows, years):
-            chosen = (name, rows, years)
-            break
-    if chosen is None:
-        raise RetrofitError(f"no plan that keeps every rule was found within the time limit "
-                            f"(solver.time_limit_s = {limit:g} s); raise solver.time_limit_s and run again")
-    source, plan_rows, plan_years = chosen
-    areas_opened = int(np.count_nonzero(np.bincount(model.area[plan_rows] * T + plan_years, minlength=1)))
-    objective = float(value_raw[plan_rows].sum() - mobilisation_raw * areas_opened)
-    if bound is None:
-        bound = objective
-    bound = max(bound, objective)
-    gap = (bound - objective) / abs(bound) if abs(bound) > 1e-12 else 0.0
-    status = "OPTIMAL" if gap <= gap_target + 1e-12 else "FEASIBLE"
+def _lp_stats(lp: LPResult, scale: float) -> dict:
+    return {"lp_value": lp.value * scale if np.isfinite(lp.value) else None, "lp_iterations": lp.iterations,
+            "lp_core_homes": int(lp.core_homes.sum()), "lp_columns": lp.columns, "lam": lp.lam}
 
-    plan, positions = plan_table(candidates, model, plan_rows, plan_years)
-    greedy_rows = greedy(model, value)[0] if whole or model.n_homes <= SAMPLE_ONLY_HOMES else np.zeros(0, dtype=int)
+
+def _fallback(ctx: Solve) -> np.ndarray:
+    """The greedy plan (cheap on smaller problems), offered when it keeps every rule: a tiny time
+    limit can still return it. Its bound, until the LP's, is every home's best value (prices 0)."""
+    rows, years, _ = greedy(ctx.model, ctx.value)
+    if not broken_rules(ctx.model, rows, years):
+        zero = np.zeros(len(ctx.relaxed.constraints))
+        bound = price(ctx.relaxed, ctx.value, zero).bound * ctx.scale
+        ctx.answers.offer_bound(bound)
+        _offer(ctx, "greedy", rows, years, {"lam": zero, "lp_route": "none (greedy)",
+                                            "greedy_objective": float(ctx.value_raw[rows].sum())})
+    return rows
+
+
+def _whole(ctx: Solve, lp: LPResult, stats: dict) -> None:
+    """CP-SAT on the whole problem, years included: exact when it ends OPTIMAL."""
+    model, T = ctx.model, ctx.model.n_years
+    rows = np.repeat(np.arange(model.n_rows), T)
+    years = np.tile(np.arange(T), model.n_rows)
+    hint = np.isin(rows * T + years, lp.col_row[(lp.x > 1e-9) & (lp.x > 0.5)] * T)
+    stage = ctx.stage("CP-SAT on the whole problem", YEARS_END)
+    core = solve_core(model, ctx.value, rows, years, hint, model.rhs, stage, ctx.work.whole_s, ctx.seed,
+                      ctx.gap_target, mobilisation=ctx.mobilisation)
+    if core.status == "INFEASIBLE":
+        raise InfeasibleScenario("scenario cannot be met: the programme totals can be met but not year by year; "
+                                 "check budget.per_year_gbp and cities.*.homes_per_year / trade_days_per_year "
+                                 "against the minimum shares, the equity rule and must-include homes")
+    stats |= {"core_homes": model.n_homes, "core_columns": len(rows), "core_status": core.status,
+              "core_seconds": core.seconds}
+    if core.chosen is None:
+        return
+    if core.status == "OPTIMAL":  # proven: the bound is the plan's own objective (mobilisation included)
+        chosen_rows, chosen_years = rows[core.chosen], years[core.chosen]
+        areas = np.count_nonzero(np.bincount(model.area[chosen_rows] * T + chosen_years, minlength=1))
+        ctx.answers.offer_bound(float(ctx.value_raw[chosen_rows].sum() - ctx.mobilisation_raw * areas))
+    elif np.isfinite(core.bound):
+        ctx.answers.offer_bound(core.bound * ctx.scale)
+    _offer(ctx, "CP-SAT", rows[core.chosen], years[core.chosen], stats, front=True)
+
+
+def _offer(ctx: Solve, source: str, rows: np.ndarray, years: np.ndarray, stats: dict, front: bool = False) -> bool:
+    """Check a candidate plan (the model's arithmetic, then `check_plan` on the plan table) and,
+    when it keeps every rule, offer it with its details; True when it was offered. ``front``:
+    move each home to the earliest year with room first (the objective is unchanged)."""
+    model, T = ctx.model, ctx.model.n_years
+    if front and ctx.mobilisation_raw == 0:  # `assign_years` front-loads its own
+        years = front_load(model, rows, years, ctx.value)
+    if broken_rules(model, rows, years):
+        return False
+    plan, positions = plan_table(ctx.candidates, model, rows, years)
+    problems = check_plan(plan, ctx.candidates, ctx.scenario, positions)
+    if problems:
+        ctx.answers.refuse(source, problems)
+        return False
+    areas_opened = int(np.count_nonzero(np.bincount(model.area[rows] * T + years, minlength=1)))
+    objective = float(ctx.value_raw[rows].sum() - ctx.mobilisation_raw * areas_opened)
+    lam, relaxed = stats["lam"], ctx.relaxed
+    solver = {key: value for key, value in stats.items() if key != "lam"}
     details = {
-        "problems": check_plan(plan, candidates, scenario, positions),
-        "prices": _prices(relaxed, lp.lam, scale),
-        "marginal": _marginal(relaxed, lp.lam, scale),
-        "ideal": dict(prepared.ideal),
-        "lagrange": {"prices": [float(p) for p in lp.lam], "rules": [c.name for c in relaxed.constraints],
-                     "value_scale": scale, "normalisers": dict(normalisers)},
+        "problems": problems,
+        "prices": _prices(relaxed, lam, ctx.scale),
+        "marginal": _marginal(relaxed, lam, ctx.scale),
+        "ideal": dict(ctx.prepared.ideal),
+        "lagrange": {"prices": [float(p) for p in lam], "rules": [c.name for c in relaxed.constraints],
+                     "value_scale": ctx.scale, "normalisers": dict(ctx.normalisers)},
         "solver": {
-            "plan_from": source, "greedy_objective": float(value_raw[greedy_rows].sum()),
-            "lp_value": lp.value * scale if np.isfinite(lp.value) else None, "lp_iterations": lp.iterations,
-            "lp_core_homes": int(lp.core_homes.sum()),
-            "lp_columns": lp.columns, **core_stats, "whole_problem_in_core": bool(whole),
+            "plan_from": source, "lp_iterations": 0, "lp_value": None, "lp_core_homes": 0, "lp_columns": 0,
+            **solver, "whole_problem_in_core": bool(model.n_rows * T <= FULL_CORE_COLUMNS),
             "rows_removed_by_rules": model.removed, "areas_opened": areas_opened,
-            "mobilisation_objective_per_area_year": mobilisation_raw,
+            "mobilisation_objective_per_area_year": ctx.mobilisation_raw,
         },
     }
-    report(1.0, f"{status}: gap {gap:.4%}")
-    return PlanResult(plan=plan, status=status, objective=objective, bound=float(bound), gap=float(gap),
-                      solve_seconds=time.perf_counter() - started, ideal=dict(prepared.ideal),
-                      kpis=plan_kpis(plan), details=details, prepared=prepared)
+    ctx.answers.offer(PlanResult(plan=plan, status="FEASIBLE", objective=objective, bound=np.inf, gap=np.inf,
+                                 solve_seconds=ctx.clock.elapsed(), ideal=dict(ctx.prepared.ideal),
+                                 kpis=plan_kpis(plan), details=details, prepared=ctx.prepared))
+    return True
 
 
-def _summed_plans(model: Model, planned: Model, value: np.ndarray, value_raw: np.ndarray, lp: LPResult, scale: float,
-                  bound: float, gap_target: float, mobilisation_raw: float, cp_deadline: float, deadline: float,
-                  limit: float, seed: int, cancel, report) -> tuple[list, dict]:
-    """Candidate plans (best first) from a point of the summed-years LP: rounded by CP-SAT (else
-    rounded down), years assigned, and polished when homes found no year or value was lost."""
-    plan_rows, core_stats = _round_lp(planned, value, lp, scale, bound, gap_target, mobilisation_raw,
-                                      min(cp_deadline, time.perf_counter() + POLISH_SHARE * limit), seed, cancel, report)
+def _summed_plans(ctx: Solve, planned: Model, lp: LPResult, bound: float, stats: dict) -> bool:
+    """Candidate plans from a point of the summed-years LP, each offered as it comes: rounded by
+    CP-SAT (else rounded down), years assigned, and polished when homes found no year or value
+    was lost. True when one kept every rule."""
+    model, T = ctx.model, ctx.model.n_years
+    plan_rows, core_stats = _round_lp(ctx, planned, lp, bound)
+    stats |= core_stats
     integral = lp.col_row[lp.x >= 1 - 1e-6]
-    attempts = []
-    T = model.n_years
+    found = False
     for name, rows in (("CP-SAT", plan_rows), ("LP rounded down", integral)):
         if rows is None:
             continue
-        report(0.9, f"years for {len(rows):,} homes")
-        years = assign_years(model, rows, value, seed, max(0.5, deadline - time.perf_counter()))
+        ctx.report(0.9, f"years for {len(rows):,} homes")
+        years = assign_years(model, rows, ctx.value, ctx.seed, ctx.stage("years", YEARS_END))
         placed = years < T
         unplaced = rows[~placed]
         rows, years = rows[placed], years[placed]
         ok = not broken_rules(model, rows, years)
-        if not ok or value_raw[rows].sum() < (1 - gap_target) * bound:
-            report(0.92, "packages and years of the homes nearest the threshold, again")
-            polished = _polish(model, value, rows, years, unplaced, lp.pricing.margin, scale, bound, gap_target,
-                               mobilisation_raw, min(cp_deadline, time.perf_counter() + POLISH_SHARE * limit),
-                               seed, cancel)
-            if polished is not None and not broken_rules(model, *polished) \
-                    and (not ok or value[polished[0]].sum() >= value[rows].sum()):
-                attempts.append((name + ", years polished", *polished))
-                break
-        attempts.append((name, rows, years))
-        if ok:
+        polished_ok = False
+        if not ok or ctx.value_raw[rows].sum() < (1 - ctx.gap_target) * bound:
+            ctx.report(0.92, "packages and years of the homes nearest the threshold, again")
+            polished = _polish(ctx, rows, years, unplaced, lp.pricing.margin, bound, stats)
+            if polished is not None and (not ok or ctx.value[polished[0]].sum() >= ctx.value[rows].sum()):
+                polished_ok = _offer(ctx, name + ", years polished", *polished, stats, front=True)
+        if ok and not polished_ok:  # the polished plan, when offered, is at least as good
+            ok = _offer(ctx, name, rows, years, stats)
+        found |= ok or polished_ok
+        if found:
             break
-    return attempts, core_stats
+    return found
 
 
 def _nearest(margin: np.ndarray, count: int) -> np.ndarray:
@@ -342,10 +507,10 @@ def _nearest(margin: np.ndarray, count: int) -> np.ndarray:
     return np.argpartition(margin, count)[:count]
 
 
-def _round_lp(relaxed: Model, value: np.ndarray, lp: LPResult, scale: float, bound: float, gap_target: float,
-              mobilisation_raw: float, deadline: float, seed: int, cancel, report):
+def _round_lp(ctx: Solve, relaxed: Model, lp: LPResult, bound: float):
     """Rows of an integer plan (summed years) from the LP: CP-SAT decides the fractional homes and
     those nearest the threshold under what every other home's LP choice leaves of each limit."""
+    value = ctx.value
     core_homes = np.zeros(relaxed.n_homes, dtype=bool)
     fractional = (lp.x > 1e-6) & (lp.x < 1 - 1e-6)
     core_homes[relaxed.home[lp.col_row[fractional]]] = True
@@ -363,11 +528,12 @@ def _round_lp(relaxed: Model, value: np.ndarray, lp: LPResult, scale: float, bou
     fixed_value = float(value[fixed_rows].sum())
     # the whole plan within half the gap target of what it can reach: the LP of the planned model
     # (lower limits raised) where known, else the bound
-    reach = min(bound / scale, lp.value) if np.isfinite(lp.value) else bound / scale
-    target = (1 - 0.5 * gap_target) * reach - fixed_value
-    report(0.8, f"CP-SAT on {int(core_homes.sum()):,} homes, {len(rows):,} options")
-    core = solve_core(relaxed, value, rows, years, hint, residual, deadline, seed, gap_target, target,
-                      mobilisation_raw / scale, np.unique(relaxed.area[fixed_rows]) if mobilisation_raw else None, cancel)
+    reach = min(bound / ctx.scale, lp.value) if np.isfinite(lp.value) else bound / ctx.scale
+    target = (1 - 0.5 * ctx.gap_target) * reach - fixed_value
+    ctx.report(0.8, f"CP-SAT on {int(core_homes.sum()):,} homes, {len(rows):,} options")
+    stage = ctx.stage("CP-SAT rounding", ROUND_END)
+    core = solve_core(relaxed, value, rows, years, hint, residual, stage, ctx.work.core_s, ctx.seed, ctx.gap_target,
+                      target, ctx.mobilisation, np.unique(relaxed.area[fixed_rows]) if ctx.mobilisation_raw else None)
     stats = {"core_homes": int(core_homes.sum()), "core_columns": int(len(rows)), "core_status": core.status,
              "core_seconds": core.seconds}
     if core.chosen is None:
@@ -375,15 +541,15 @@ def _round_lp(relaxed: Model, value: np.ndarray, lp: LPResult, scale: float, bou
     return np.r_[fixed_rows, rows[core.chosen]], stats
 
 
-def _polish(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndarray, unplaced: np.ndarray,
-            margin: np.ndarray, scale: float, bound: float, gap_target: float, mobilisation_raw: float,
-            deadline: float, seed: int, cancel):
+def _polish(ctx: Solve, rows: np.ndarray, years: np.ndarray, unplaced: np.ndarray, margin: np.ndarray,
+            bound: float, stats: dict):
     """The phased model for the homes left without a year and those nearest the threshold,
     every package and year, under what the other placed homes leave of each year's limits: a
     home without a year can take the place of marginal ones (and the minimum shares and equity
     are met again). The LP picks the few columns worth having; HiGHS branch-and-cut decides
-    them (CP-SAT, slow to find a first plan here, only when mobilisation charges count)."""
-    T = model.n_years
+    them, within a tenth of the gap target (of the whole plan) or `POLISH_NODES` nodes, whichever
+    comes first (CP-SAT, slow to find a first plan here, only when mobilisation charges count)."""
+    model, value, T = ctx.model, ctx.value, ctx.model.n_years
     core_homes = np.zeros(model.n_homes, dtype=bool)
     core_homes[_nearest(margin, CORE_HOMES)] = True
     core_homes[model.home[unplaced]] = True
@@ -394,19 +560,25 @@ def _polish(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndarray
     residual = model.rhs - usage(model, fixed_rows, fixed_years)
     # keep the columns the LP of this small problem uses, and the current ones
     current = np.isin(core_rows * T + core_years, rows[~keep] * T + years[~keep])
-    lp = solve_core_lp(model, value, core_rows, core_years, residual, max(0.1, deadline - time.perf_counter()), seed)
+    stage = ctx.stage("polish", YEARS_END)
+    lp = solve_core_lp(model, value, core_rows, core_years, residual, stage, ctx.seed)
     useful = current | (lp.x > 1e-6) if lp.ok else np.ones(len(core_rows), dtype=bool)
     core_rows, core_years = core_rows[useful], core_years[useful]
-    if mobilisation_raw == 0:  # HiGHS branch-and-cut finds a plan that keeps every rule quickly here
-        mip = solve_core_lp(model, value, core_rows, core_years, residual, max(0.1, deadline - time.perf_counter()),
-                            seed, integer=True, gap=POLISH_GAP_SHARE * gap_target, offset=float(value[fixed_rows].sum()))
+    fixed_value = float(value[fixed_rows].sum())
+    if ctx.mobilisation_raw == 0:  # HiGHS branch-and-cut finds a plan that keeps every rule quickly here
+        mip = solve_core_lp(model, value, core_rows, core_years, residual, ctx.stage("polish", YEARS_END), ctx.seed,
+                            integer=True, gap=POLISH_GAP_SHARE * ctx.gap_target, offset=fixed_value,
+                            max_nodes=ctx.work.polish_nodes)
+        stats["polish_status"] = mip.status
         if not mip.ok:
             return None
         chosen = mip.x > 0.5
     else:  # CP-SAT weighs the mobilisation charges
-        target = (1 - 0.5 * gap_target) * bound / scale - float(value[fixed_rows].sum())
-        core = solve_core(model, value, core_rows, core_years, current[useful], residual, deadline, seed, gap_target,
-                          target, mobilisation_raw / scale, np.unique(model.area[fixed_rows] * T + fixed_years), cancel)
+        target = (1 - 0.5 * ctx.gap_target) * bound / ctx.scale - fixed_value
+        core = solve_core(model, value, core_rows, core_years, current[useful], residual,
+                          ctx.stage("polish", YEARS_END), ctx.work.core_s, ctx.seed, ctx.gap_target,
+                          target, ctx.mobilisation, np.unique(model.area[fixed_rows] * T + fixed_years))
+        stats["polish_status"] = core.status
         if core.chosen is None:
             return None
         chosen = core.chosen

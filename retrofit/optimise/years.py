@@ -13,7 +13,8 @@ from __future__ import annotations
 import highspy
 import numpy as np
 
-from retrofit.optimise.lagrange import HIGHS_OPTIONS, new_highs
+from retrofit.optimise.lagrange import new_highs, run_highs
+from retrofit.optimise.limits import UNLIMITED, Stage
 from retrofit.optimise.model import Model
 
 COST_BANDS = 50  # cost bands per class group: narrower bands fit each year's limits more closely
@@ -88,10 +89,13 @@ def front_load(model: Model, rows: np.ndarray, years: np.ndarray, value: np.ndar
     return years
 
 
-def assign_years(model: Model, rows: np.ndarray, value: np.ndarray, seed: int = 1, time_limit: float = 5.0) -> np.ndarray:
+def assign_years(model: Model, rows: np.ndarray, value: np.ndarray, seed: int = 1,
+                 stage: Stage = UNLIMITED) -> np.ndarray:
     """A year index per chosen row that keeps every per-year rule; ``n_years`` for rows that fit nowhere.
 
-    ``value`` (per model row) decides who is left without a year when not everyone fits."""
+    ``value`` (per model row) decides who is left without a year when not everyone fits. The
+    class LP runs under HiGHS's iteration limits, the end of ``stage`` its hard stop; cut short,
+    every home is placed by `front_load` alone."""
     T = model.n_years
     yearly = _yearly(model)
     if T == 1 or not yearly or len(rows) == 0:
@@ -117,11 +121,7 @@ def assign_years(model: Model, rows: np.ndarray, value: np.ndarray, seed: int = 
     must[members[model.must[model.home[rows]]]] = True
 
     # LP: y[g, t] homes of class g in year t (column g * T + t), at each class's mean use per rule
-    h = new_highs()
-    h.setOptionValue("random_seed", int(seed))
-    h.setOptionValue("time_limit", max(0.05, float(time_limit)))
-    for option, setting in HIGHS_OPTIONS.items():  # interior point + crossover: half the simplex's time here too
-        h.setOptionValue(option, setting)
+    h = new_highs(seed, stage)  # interior point + crossover: half the simplex's time here too
     h.changeObjectiveSense(highspy.ObjSense.kMaximize)
     inf = highspy.kHighsInf
     n = n_cls * T
@@ -144,7 +144,7 @@ def assign_years(model: Model, rows: np.ndarray, value: np.ndarray, seed: int = 
         index = np.flatnonzero(ok)
         limit = c.rhs if c.term == "homes" else c.rhs * (1 - MEAN_MARGIN)  # homes are counted exactly
         h.addRow(-inf, limit, len(index), index.astype(np.int32), coef[g_of[index]])
-    h.run()
+    run_highs(h, stage)
     solution = h.getSolution()
     years = np.full(len(rows), T, dtype=np.int64)
     if solution.value_valid:

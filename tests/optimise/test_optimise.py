@@ -94,6 +94,7 @@ def test_cancel_still_returns_a_plan():
     cancel.set()
     result = optimise(table, scen, cancel=cancel)
     assert result.status in ("OPTIMAL", "FEASIBLE") and result.gap >= 0
+    assert result.details["stopped_by"] == "cancelled" and result.details["reproducible"] is False
 
 
 def test_progress_is_reported():
