@@ -3,7 +3,8 @@
 A run row and all its plan rows go in one transaction through a bulk path (executemany on
 SQLite, COPY on PostgreSQL), so a process killed half-way leaves no trace of the run. The
 plan hash covers the decision (home, package, year): re-running a run's inputs must give
-the same hash.
+the same hash. A plan that breaks its scenario's rules is never stored, whatever route it
+came by (`save_run` is the one place every route goes through).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from retrofit.errors import RetrofitError
 from retrofit.hashing import table_hash
+from retrofit.plan import check_plan_alone
 from retrofit.store.audit import current_user, record_event
 from retrofit.store.database import reading, retrying, writing
+from retrofit.store.scenarios import parse
 from retrofit.store.models import (
     PLAN_COLUMNS, PLAN_INTEGER, PLAN_OPTIONAL, PLAN_TEXT, PlanRow, Run, ScenarioVersion, utc_now,
 )
@@ -89,8 +92,12 @@ def plan_table(plan: pd.DataFrame) -> pd.DataFrame:
 
 def save_run(engine: Engine, scenario: ScenarioVersion, result, inputs: RunInputs, who: str | None = None,
              progress: Progress = None) -> Run:
-    """Store a solved plan (a `retrofit.plan.PlanResult`) as a new run; returns the stored run."""
+    """Store a solved plan (a `retrofit.plan.PlanResult`) as a new run; returns the stored run.
+
+    A plan that breaks the rules of ``scenario`` is refused (a RetrofitError, nothing stored):
+    see `refuse_broken_plan`."""
     table = plan_table(result.plan)
+    refuse_broken_plan(scenario, result, table)
     who = who or current_user()
     values = dict(
         scenario_id=scenario.id, scenario_name=scenario.name, scenario_version=scenario.version,
@@ -117,6 +124,27 @@ def save_run(engine: Engine, scenario: ScenarioVersion, result, inputs: RunInput
     if progress:
         progress(1.0, f"stored run {run.id}")
     return run
+
+
+def refuse_broken_plan(scenario: ScenarioVersion, result, table: pd.DataFrame) -> None:
+    """Raise a RetrofitError when the plan breaks the scenario's rules, by either of two checks.
+
+    The optimiser's own independent check (`check_plan` against the candidate table, kept in
+    details["problems"]) must have found nothing. That alone trusts the caller, so the rules are
+    also recomputed here from the plan's own columns against the stored scenario version
+    (`retrofit.plan.check_plan_alone`): a plan built, edited or mixed up anywhere on the way is
+    caught too, and it costs milliseconds. What only the candidate table can say (each row is
+    a candidate row at its cost) rests on the first check."""
+    details = getattr(result, "details", None) or {}
+    problems = list(details.get("problems") or [])
+    source = "the independent check (check_plan) found"
+    if not problems:
+        problems, source = check_plan_alone(table, parse(scenario)), "checking it again on storing found"
+    if problems:
+        shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        raise RetrofitError(f"the plan was not stored: it breaks the rules of scenario {scenario.name!r} version "
+                            f"{scenario.version} ({source}: {shown}); plan the scenario again "
+                            f"(`retrofit run \"{scenario.name}\"`), and report it if it recurs")
 
 
 def _json_safe(value):

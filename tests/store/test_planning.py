@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pandas as pd
 import pytest
+
+import retrofit.optimise
 
 from retrofit.errors import RetrofitError
 from retrofit.hashing import table_hash
 from retrofit.measures import load_library
 from retrofit.optimise.synthetic import synthetic_candidates
 from retrofit.stock.synthetic import generate_stock
-from retrofit.store import add_scenario, get_run, plan_hash, read_plan
+from retrofit.store import add_scenario, get_run, list_runs, plan_hash, read_plan
 from retrofit.store.planning import plan_and_store, reproduce
 
 SCENARIO = """name = "small"
@@ -45,6 +50,7 @@ def test_a_stored_run_is_reproduced_by_its_inputs(engine, candidates_file, tmp_p
     plan = read_plan(engine, run.id)
     assert 0 < len(plan) == stored.plan_rows and plan["cost_gbp"].sum() <= 400_000
     assert stored.kpis["homes"] == len(plan)
+    assert stored.details["reproducible"] is True and stored.details["stopped_by"] in ("gap", "work_limit")
 
     again = reproduce(engine, run.id, candidates=candidates_file)
     assert plan_hash(again.plan) == stored.plan_hash
@@ -71,3 +77,21 @@ def test_a_run_on_a_stock_records_and_reproduces_its_inputs(engine, tmp_path):
     generate_stock(seed=5, homes=150).to_parquet(path)  # the file changed since
     with pytest.raises(RetrofitError, match=f"stock {path} is not the stock run {run.id} used"):
         reproduce(engine, run.id)
+
+
+def test_the_run_route_never_stores_a_plan_that_breaks_the_rules(engine, candidates_file, monkeypatch):
+    """`retrofit run` (plan_and_store) stores through `save_run`, which checks the plan again:
+    a plan gone over budget on its way (here: homes added after the optimiser) is refused."""
+    add_scenario(engine, SCENARIO)
+    real = retrofit.optimise.optimise
+
+    def over_budget(table, scenario, **kwargs):
+        result = real(table, scenario, **kwargs)
+        others = table[~table["home_id"].isin(result.plan["home_id"])].sort_values("cost_gbp", ascending=False)
+        extra = others.drop_duplicates("home_id").head(40).assign(year=2026)
+        return replace(result, plan=pd.concat([result.plan, extra[result.plan.columns]], ignore_index=True))
+
+    monkeypatch.setattr(retrofit.optimise, "optimise", over_budget)
+    with pytest.raises(RetrofitError, match=r"not stored.*above budget\.total_gbp"):
+        plan_and_store(engine, "small", candidates=candidates_file)
+    assert list_runs(engine) == []

@@ -92,3 +92,24 @@ def test_unknown_run_and_unstorable_plans_say_why(engine, scenario):
         save_run(engine, scenario, make_result(twice), INPUTS)
     assert [r.id for r in list_runs(engine)] == [run.id]
     assert plan_row_count(engine) == 5
+
+
+def test_a_plan_that_breaks_its_rules_is_never_stored(engine):
+    """Whatever route a result comes by (`retrofit run`, the app's builder, a frontier point), it
+    goes through `save_run`, which recomputes the rules from the plan against the stored
+    scenario version: a plan over budget is refused and nothing is written."""
+    tight = add_scenario(engine, SCENARIO.replace("total_gbp = 1e9", "total_gbp = 1e5")).record
+    plan = make_plan(100)  # about £1.1m of work
+    with pytest.raises(RetrofitError, match=r"not stored.*budget\.total_gbp") as error:
+        save_run(engine, tight, make_result(plan), INPUTS)
+    assert "\n" not in str(error.value)
+    assert list_runs(engine) == [] and plan_row_count(engine) == 0
+
+
+def test_a_result_whose_check_found_problems_is_never_stored(engine, scenario):
+    """The plan itself looks fine here; the optimiser's own check (against the candidate table,
+    which the store does not have) found a problem: that is enough to refuse it."""
+    result = replace(make_result(make_plan(10)), details={"problems": ["3 plan rows are not candidate rows"]})
+    with pytest.raises(RetrofitError, match="not candidate rows"):
+        save_run(engine, scenario, result, INPUTS)
+    assert list_runs(engine) == []
