@@ -31,7 +31,20 @@ def _write_csv(table: pd.DataFrame, out: Path) -> None:
 
 def _summary(result) -> dict:
     return {"status": result.status, "objective": result.objective, "bound": result.bound, "gap": result.gap,
-            "solve_seconds": result.solve_seconds, "kpis": result.kpis, "ideal": result.ideal}
+            "solve_seconds": result.solve_seconds, "kpis": result.kpis, "ideal": result.ideal,
+            "stopped_by": result.details.get("stopped_by"), "reproducible": result.details.get("reproducible")}
+
+
+def stop_note(details: dict) -> str:
+    """What stopped the search, in words (empty when it proved the gap target and can be repeated)."""
+    stopped_by = details.get("stopped_by")
+    if stopped_by == "time_limit":
+        return "stopped by the time limit (solver.time_limit_s): the best plan found by then, not reproducible"
+    if stopped_by == "cancelled":
+        return "cancelled: the best plan found by then, not reproducible"
+    if stopped_by == "work_limit":
+        return "stopped by the solver's work limits before the gap target (reproducible: raise solver.time_limit_s for more)"
+    return ""
 
 
 def _solve(candidates, scenario, label: str, warm_start=None):
@@ -77,6 +90,8 @@ def plan(scenario_path: Path, stock: Path | None, candidates: Path | None, out: 
     k = result.kpis
     click.echo(f"{result.status}: objective {result.objective:.6g}, bound {result.bound:.6g}, gap {result.gap:.3%}, "
                f"{result.solve_seconds:.1f}s")
+    if stop_note(result.details):
+        click.echo(f"  {stop_note(result.details)}")
     click.echo(f"{k['homes']:,} homes, £{k['spend_gbp']:,.0f}; {k['lifetime_co2_t_saved']:,.0f} lifetime tCO2; "
                f"{k['fuel_poor_lifted']:,.1f} households out of fuel poverty; {k['jobs_fte_years']:,.1f} FTE-years")
     click.echo(f"wrote {out}")

@@ -9,6 +9,7 @@ import click
 import pandas as pd
 
 from retrofit.cli.common import TerminalProgress, emit_json, json_option
+from retrofit.cli.plan import stop_note
 from retrofit.cli.scenario import database_option, open_store
 from retrofit.format import count, gbp, percent, tonnes
 
@@ -19,7 +20,8 @@ def _summary(run) -> dict:
             "solve_seconds": run.solve_seconds, "plan_rows": run.plan_rows, "plan_hash": run.plan_hash,
             "stock_hash": run.stock_hash, "library_version": run.library_version,
             "candidates_hash": run.candidates_hash, "created_by": run.created_by,
-            "created_at": run.created_at.isoformat(), "kpis": run.kpis}
+            "created_at": run.created_at.isoformat(), "kpis": run.kpis,
+            "stopped_by": (run.details or {}).get("stopped_by"), "reproducible": (run.details or {}).get("reproducible")}
 
 
 def _headline(kpis: dict) -> str:
@@ -51,6 +53,8 @@ def run(name: str, version: int | None, stock: Path | None, candidates: Path | N
         return
     click.echo(f"stored run {stored.id}: scenario {stored.scenario_name!r} version {stored.scenario_version}, "
                f"{stored.status}, gap {percent(100 * stored.gap, 2)}, {stored.solve_seconds:.1f} s")
+    if stop_note(stored.details or {}):
+        click.echo(f"  {stop_note(stored.details or {})}")
     click.echo(f"  {_headline(stored.kpis)}")
 
 
@@ -110,6 +114,8 @@ def show(run_id: int, database: str | None, as_json: bool) -> None:
                f"stored by {stored.created_by} on {stored.created_at:%Y-%m-%d %H:%M} UTC")
     click.echo(f"  solver: {stored.status}, objective {stored.objective:.6g}, bound {stored.bound:.6g}, "
                f"gap {percent(100 * stored.gap, 2)}, {stored.solve_seconds:.1f} s")
+    if stop_note(stored.details or {}):
+        click.echo(f"  solver: {stop_note(stored.details or {})}")
     click.echo(f"  inputs: stock {stored.stock_hash or '-'} ({stored.stock_source or 'candidates given'}), "
                f"library {stored.library_version or '-'}, candidates {stored.candidates_hash}, "
                f"scenario content {about['scenario_hash']}")

@@ -43,6 +43,8 @@ def test_plan_from_candidates_csv_writes_plan_and_json(tmp_path):
     payload = json.loads(result.stdout)
     assert {"status", "objective", "bound", "gap", "solve_seconds", "kpis"} <= set(payload)
     assert payload["status"] in ("OPTIMAL", "FEASIBLE") and payload["bound"] >= payload["objective"]
+    # what stopped the search, and whether the same inputs give this plan again
+    assert payload["stopped_by"] in ("gap", "work_limit", "time_limit") and isinstance(payload["reproducible"], bool)
     plan = pd.read_csv(out)
     assert list(plan.columns[:4]) == ["home_id", "package_id", "year", "cost_gbp"]
     assert set(REQUIRED) <= set(plan.columns)
