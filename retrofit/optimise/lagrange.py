@@ -465,11 +465,12 @@ def _overfull(model: Model, take: np.ndarray, row: np.ndarray, year: np.ndarray,
 
 def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, gap: float, stage: Stage = UNLIMITED,
              progress=None, seed: int = 1, max_iterations: int = LP_ROUNDS, core_homes: int = CORE_HOMES,
-             start: Pricing | None = None) -> LPResult:
+             start: Pricing | None = None, first: Stage | None = None) -> LPResult:
     """The LP relaxation to within ``gap`` of the Lagrangian bound, by the core method from prices ``lam0``
     (``start``: their pricing, when already known), the first core being the ``core_homes``
     homes nearest the threshold. At most ``max_iterations`` rounds; the end of ``stage`` (or a
-    cancel) stops it sooner, and the last LP point solved stands.
+    cancel) stops it sooner, and the last LP point solved stands. The first round, without which
+    there are no prices and no plan, may run to the end of ``first`` (a later one) instead.
 
     Prices are stabilised (Wentges smoothing): each round prices the homes at the midpoint of
     the best prices so far and the core LP's duals, so a core LP that cannot yet fill a limit
@@ -501,7 +502,7 @@ def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, gap: float, stag
         chosen = np.flatnonzero(fixed_take)
         f_rows, f_years = fixed_row[chosen], fixed_year[chosen]
         residual = rhs - usage(model, f_rows, f_years)
-        lp = solve_core_lp(model, value, rows, years, residual, stage, seed)
+        lp = solve_core_lp(model, value, rows, years, residual, first if first and iterations == 1 else stage, seed)
         if not lp.ok:  # cut by the time limit (or a work limit): the last LP point that was solved stands
             break
         last = (f_rows, f_years, rows, years, lp)

@@ -14,6 +14,7 @@ trade days; the objective in units of `value_scale` so typical home values are a
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -182,8 +183,12 @@ def _columns_read(candidates: pd.DataFrame, scenario: Scenario) -> list[str]:
     return [c for c in dict.fromkeys(wanted) if c in candidates.columns]
 
 
-def build_model(candidates: pd.DataFrame, scenario: Scenario) -> Model:
-    """Arrays and coupling rows for a (validated) candidate table under a scenario."""
+def build_model(candidates: pd.DataFrame, scenario: Scenario, check: Callable[[], None] | None = None) -> Model:
+    """Arrays and coupling rows for a (validated) candidate table under a scenario.
+
+    ``check`` is called between the steps (at full scale each takes a fraction of a second):
+    the solve's hard stop, which raises to stop the build."""
+    check = check or (lambda: None)
     keep, removed = eligible_mask(candidates, scenario)
     ids = candidates["home_id"] if keep.all() else candidates["home_id"][keep]
     home_codes_all, uniques = pd.factorize(ids.astype(str), sort=True)
@@ -192,8 +197,10 @@ def build_model(candidates: pd.DataFrame, scenario: Scenario) -> Model:
     home = home_codes_all[order].astype(np.int64)
     n_homes = len(uniques)
     starts = np.flatnonzero(np.r_[True, home[1:] != home[:-1]]) if len(home) else np.zeros(0, dtype=np.int64)
+    check()
     # only the columns read, in model order: taking every column of the table costs seconds at full scale
     table = candidates[_columns_read(candidates, scenario)].iloc[rows]
+    check()
 
     city = pd.Categorical(_text(table["city"]), categories=list(CITIES)).codes.astype(np.int8)
     metrics = np.column_stack([table[METRICS[k]].to_numpy(float) for k in OBJECTIVES]) if len(table) else np.zeros((0, 3))
@@ -219,6 +226,7 @@ def build_model(candidates: pd.DataFrame, scenario: Scenario) -> Model:
         equity_share=scenario.rules.equity_min_share, removed=removed,
     )
     model.constraints = coupling_rows(scenario)
+    check()
     duplicate = _duplicate_rows(model)
     if duplicate.any():  # a package identical to another of the same home (same measures apply): keep one
         model = _drop_rows(model, ~duplicate)

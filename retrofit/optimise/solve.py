@@ -196,19 +196,20 @@ def _scale_of(value: np.ndarray) -> float:
 
 
 def _lp(prepared: Prepared, value: np.ndarray, stage: Stage, gap: float, seed: int, progress=None,
-        lam0: np.ndarray | None = None, core_homes: int = CORE_HOMES_LP, start: Pricing | None = None
-        ) -> tuple[LPResult, Model]:
+        lam0: np.ndarray | None = None, core_homes: int = CORE_HOMES_LP, start: Pricing | None = None,
+        first: Stage | None = None) -> tuple[LPResult, Model]:
     """LP relaxation (summed years) of ``value`` (already scaled), from prices ``lam0`` (else a
-    sample's), and the model it was solved on (lower limits raised, unless that cannot be met)."""
+    sample's), and the model it was solved on (lower limits raised, unless that cannot be met).
+    ``first``: where its first core LP must end, when later than ``stage`` (see `solve_lp`)."""
     relaxed, planned = prepared.relaxed, prepared.planned
     if relaxed.n_homes <= core_homes:  # the first core LP holds every home: it is the whole LP
         lam0, start = np.zeros(len(relaxed.constraints)), None
     elif lam0 is None:
         lam0 = sample_prices(planned, value, seed, stage=stage)
-    lp = solve_lp(planned, value, lam0, gap, stage, progress, seed, core_homes=core_homes, start=start)
+    lp = solve_lp(planned, value, lam0, gap, stage, progress, seed, core_homes=core_homes, start=start, first=first)
     if (lp.artificial > 1e-6).any() and not stage.over() and not stage.cancelled():
         planned = relaxed  # the margin may be more than the homes can give
-        lp = solve_lp(relaxed, value, lam0, gap, stage, progress, seed, core_homes=core_homes)
+        lp = solve_lp(relaxed, value, lam0, gap, stage, progress, seed, core_homes=core_homes, first=first)
         if (lp.artificial > 1e-6).any() and not stage.over() and not stage.cancelled():
             raise InfeasibleScenario(explain_broken_rows(relaxed, lp.artificial))
     # the bound is the plain relaxation's (valid at any prices): the same homes and terms with lower
@@ -217,14 +218,14 @@ def _lp(prepared: Prepared, value: np.ndarray, stage: Stage, gap: float, seed: i
     return lp, planned
 
 
-def _refined_lp(prepared: Prepared, value: np.ndarray, stage: Stage, gap: float, seed: int
-                ) -> tuple[LPResult, Model]:
+def _refined_lp(prepared: Prepared, value: np.ndarray, stage: Stage, gap: float, seed: int,
+                first: Stage | None = None) -> tuple[LPResult, Model]:
     """The LP at full scale in seconds: a sample's prices made nearly exact by `refine_prices`,
     so that a small first core (the homes nearest the threshold) holds every home whose choice
     is in doubt; the core LP then settles ties and the few fractional homes exactly."""
     lam0 = sample_prices(prepared.planned, value, seed, REFINE_SAMPLE_HOMES, stage)
     lam, pricing = refine_prices(prepared.planned, value, lam0, stage=stage)
-    return _lp(prepared, value, stage, gap, seed, None, lam, REFINED_CORE_HOMES, pricing)
+    return _lp(prepared, value, stage, gap, seed, None, lam, REFINED_CORE_HOMES, pricing, first)
 
 
 def prepare(candidates: pd.DataFrame, scenario: Scenario, clock: Clock | None = None, progress=None) -> Prepared:
@@ -233,7 +234,7 @@ def prepare(candidates: pd.DataFrame, scenario: Scenario, clock: Clock | None = 
     clock = clock or Clock(scenario.solver.time_limit_s)
     clock.check("building the model")
     _check_columns(candidates)
-    model = build_model(candidates, scenario)
+    model = build_model(candidates, scenario, lambda: clock.check("building the model"))
     clock.check("building the model")
     precheck(model, pd.unique(candidates["home_id"].astype(str)))
     if model.n_rows == 0:
@@ -362,11 +363,13 @@ def _optimise(candidates: pd.DataFrame, scenario: Scenario, clock: Clock, answer
 
     report(0.35, "prices and LP relaxation")
     stage = ctx.stage("LP relaxation", LP_END)
+    first = clock.stage("LP relaxation", ROUND_END)  # without a first LP point there is no plan at all
     gap = ctx.gap_target * LP_GAP_SHARE
     if refined:
-        lp, planned = _refined_lp(prepared, ctx.value, stage, gap, ctx.seed)
+        lp, planned = _refined_lp(prepared, ctx.value, stage, gap, ctx.seed, first)
     else:
-        lp, planned = _lp(prepared, ctx.value, stage, gap, ctx.seed, lambda f, m: report(0.35 + 0.4 * f, m))
+        lp, planned = _lp(prepared, ctx.value, stage, gap, ctx.seed, lambda f, m: report(0.35 + 0.4 * f, m),
+                          first=first)
     bound = lp.bound * scale
     answers.offer_bound(bound)
     stats |= _lp_stats(lp, scale) | {"lp_route": "refined prices, small core" if refined else "core LP"}
