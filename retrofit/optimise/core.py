@@ -9,7 +9,8 @@ each limit. On small problems the core is the whole problem, so the answer is ex
 CP-SAT needs integers (one place converts): coefficients are scaled (`SCALES`) and rounded
 *outward* (up on the left of a "<=" row, the limit down) so a plan CP-SAT accepts keeps
 every rule in exact arithmetic; the objective is scaled to about 10^7 per home, so rounding
-costs less than 10^-7 of a home's value.
+costs less than 10^-7 of a home's value, and less where a core's values are so far apart that
+their sum would pass 2^53 (it is then scaled down to fit CP-SAT's 64-bit integers).
 
 One worker and a deterministic time limit (``work_s``): the same core gives the same answer
 on a busy machine too. The stage's wall-clock end is the hard stop; when it, not the work
@@ -30,6 +31,7 @@ SCALES = {"cost": 1_000.0, "equity": 100_000.0, "homes": 1.0}  # model units -> 
 TRADE_SCALE = 100.0   # trade days to hundredths of a day
 EQUITY_HOMES_SCALE = 10_000.0
 OBJECTIVE_SCALE = 1e7  # integer objective units per model value unit (a typical home is about 1)
+MAX_OBJECTIVE = 2.0**53  # the integer objective's largest sum: exact in a float, far inside int64
 
 
 @dataclass
@@ -103,17 +105,19 @@ def solve_core(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndar
                 cp.add_bool_or([])  # nothing here can meet this row: infeasible core
             continue
         cp.add(cp_model.LinearExpr.weighted_sum([x[j] for j in mask[nz]], coef[nz].tolist()) <= limit)
-    objective_coef = np.round(value[rows] * OBJECTIVE_SCALE).astype(np.int64)
+    keys = model.area[rows] * model.n_years + years
+    reach = np.abs(value[rows]).sum() + mobilisation * len(np.unique(keys))
+    objective_scale = min(OBJECTIVE_SCALE, MAX_OBJECTIVE / reach) if reach > 0 else OBJECTIVE_SCALE
+    objective_coef = np.round(value[rows] * objective_scale).astype(np.int64)
     terms, coefs = list(x), objective_coef.tolist()
     if mobilisation > 0:
-        keys = model.area[rows] * model.n_years + years
         opened = np.isin(keys, open_area_years) if open_area_years is not None else np.zeros(n, dtype=bool)
         new_keys, which = np.unique(keys[~opened], return_inverse=True)
         y = [cp.new_bool_var(f"y{k}") for k in range(len(new_keys))]
         for j, k in zip(np.flatnonzero(~opened), which):
             cp.add_implication(x[j], y[k])
         terms += y
-        coefs += [-int(round(mobilisation * OBJECTIVE_SCALE))] * len(y)
+        coefs += [-int(round(mobilisation * objective_scale))] * len(y)
     cp.maximize(cp_model.LinearExpr.weighted_sum(terms, coefs))
     for j in range(n):
         cp.add_hint(x[j], bool(hint[j]))
@@ -130,11 +134,11 @@ def solve_core(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndar
     solver.parameters.relative_gap_limit = float(relative_gap)
     # no repair_hint: in OR-Tools 9.15 it aborts the whole process ("Check failed:
     # heuristics.fixed_search != nullptr") when the hint breaks a rule, as an LP rounding may
-    if hint_ok and mobilisation == 0 and int(objective_coef @ hint) >= target * OBJECTIVE_SCALE:
+    if hint_ok and mobilisation == 0 and int(objective_coef @ hint) >= target * objective_scale:
         # the hint keeps every rule and already reaches the target: the first solution is the
         # answer, and presolve (some 0.2 s on a 2,000-column core) would only delay it
         solver.parameters.cp_model_presolve = False
-    stop = _StopAt(target * OBJECTIVE_SCALE, stage)
+    stop = _StopAt(target * objective_scale, stage)
     status = solver.solve(cp, stop)
     name = solver.status_name(status)
     if status not in (cp_model.OPTIMAL, cp_model.INFEASIBLE, cp_model.MODEL_INVALID) and not stop.stopped \
@@ -142,6 +146,6 @@ def solve_core(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndar
         stage.cut()  # the wall clock ended the search, not the work limit
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         chosen = np.array([solver.boolean_value(v) for v in x], dtype=bool)
-        return CoreResult(chosen, name, solver.best_objective_bound / OBJECTIVE_SCALE,
-                          solver.objective_value / OBJECTIVE_SCALE, solver.wall_time)
+        return CoreResult(chosen, name, solver.best_objective_bound / objective_scale,
+                          solver.objective_value / objective_scale, solver.wall_time)
     return CoreResult(None, name, np.inf, np.nan, solver.wall_time)

@@ -103,3 +103,11 @@ def test_progress_is_reported():
     optimise(table, scen, progress=lambda fraction, message: seen.append((fraction, message)))
     assert seen[0][0] == 0 and seen[-1][0] == 1.0
     assert any("LP" in message for _, message in seen)
+
+
+def test_values_a_hundred_trillion_times_apart_still_plan_exactly():
+    # CP-SAT's objective is in 64-bit integers: at 10^7 units per value unit the largest home here
+    # passed int64 (a RuntimeWarning, then a TypeError from OR-Tools, and `retrofit plan` exited 1)
+    tiny_and_huge = candidates([("A", "p", 100, 1e-9), ("B", "p", 100, 2e-9), ("C", "p", 100, 1e5)])
+    result = optimise(tiny_and_huge, scenario(250))  # two of three fit: C, and B (worth twice A)
+    assert sorted(result.plan["home_id"]) == ["B", "C"] and result.status == "OPTIMAL"
