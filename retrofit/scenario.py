@@ -197,11 +197,14 @@ class Rules(_Strict):
 
 class Solver(_Strict):
     time_limit_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
-    """Wall-clock limit: the best plan found by then is returned with its gap."""
+    """The user's wall-clock limit, a hard stop: by then the best plan found that keeps every rule
+    is returned with its gap (or an error says none was found). Each step of the solve stops on
+    counted work sized from this limit, so the same scenario gives the same plan however busy
+    the machine; a solve the clock cut says so (stopped_by time_limit, not reproducible)."""
     relative_gap: Annotated[float, Field(ge=0, lt=1)] = 0.0005
     """Stop when the plan is within this fraction of the proven upper bound."""
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 1
-    """The same seed gives the same plan (when the solve finishes within the time limit)."""
+    """The same seed (and scenario and candidates) gives the same plan, unless the time limit cut the solve."""
 
 
 class Scenario(_Strict):
