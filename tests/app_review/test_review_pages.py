@@ -85,7 +85,8 @@ def test_comments_are_posted_and_shown_as_plain_text(review_var):
     at.button[-1].click().run()  # the form's submit button
     assert not at.exception, [e.value for e in at.exception]
     assert "<b>Listed</b> building <script>x()</script>" in [t.value for t in at.text]
-    assert "cora@coventry.example" in texts(at.caption) and "home:COV-2" in texts(at.caption)
+    meta = texts(at.text)  # who and on what: plain text too (an author or a home id is never Markdown)
+    assert "cora@coventry.example" in meta and "home:COV-2" in meta
 
 
 def test_a_partner_commenting_on_another_citys_home_is_refused_on_the_page(review_var):
