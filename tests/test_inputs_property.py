@@ -274,6 +274,13 @@ def test_scenario_add_stores_a_valid_scenario_or_says_why_not(database):
     assert_both_outcomes(outcomes)
 
 
+def write_inputs(folder: Path, data: dict, table: pd.DataFrame) -> Path:
+    """The generated scenario as s.toml and candidates as c.csv in ``folder``."""
+    (folder / "s.toml").write_text(toml_text(data), encoding="utf-8", errors="surrogatepass")
+    table.to_csv(folder / "c.csv", index=False)
+    return folder
+
+
 def test_plan_writes_a_plan_that_keeps_the_rules_or_says_why_not():
     outcomes = Counter()
 
@@ -281,9 +288,7 @@ def test_plan_writes_a_plan_that_keeps_the_rules_or_says_why_not():
     @given(data=scenario_data(FEW_MUTATIONS), table=candidate_tables())
     def check(data, table):
         with tempfile.TemporaryDirectory() as folder:
-            folder = Path(folder)
-            (folder / "s.toml").write_text(toml_text(data), encoding="utf-8", errors="surrogatepass")
-            table.to_csv(folder / "c.csv", index=False)
+            folder = write_inputs(Path(folder), data, table)
             out = folder / "plan.csv"
             result = invoke("plan", "--scenario", folder / "s.toml", "--candidates", folder / "c.csv", "--out", out)
             if succeeded(result, outcomes):
@@ -303,9 +308,7 @@ def test_run_stores_a_plan_that_keeps_the_rules_or_says_why_not(database):
     @given(data=scenario_data(FEW_MUTATIONS), table=candidate_tables())
     def check(data, table):
         with tempfile.TemporaryDirectory() as folder:
-            folder = Path(folder)
-            (folder / "s.toml").write_text(toml_text(data), encoding="utf-8", errors="surrogatepass")
-            table.to_csv(folder / "c.csv", index=False)
+            folder = write_inputs(Path(folder), data, table)
             added = invoke("scenario", "add", folder / "s.toml", "--database", database, "--json")
             if not succeeded(added, Counter()):
                 return

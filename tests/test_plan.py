@@ -27,12 +27,17 @@ def test_kpis_add_up():
     assert plan_kpis(plan.iloc[:0])["homes"] == 0
 
 
-def test_check_plan_finds_every_broken_rule():
+def every_rule() -> tuple:
+    """Three homes (C in Coventry, most deprived) and a scenario using every rule: (candidates, scenario)."""
     rows = [(*r, {"city": "Coventry", "imd_decile": 1}) if r[0] == "C" else r for r in THREE_HOMES]
-    table = candidates(rows)
     scen = scenario(300, years=(2026, 2027), budget={"per_year_gbp": [150, 150]},
                     cities={"Birmingham": {"max_share": 0.5, "homes_per_year": 1}, "Coventry": {"min_share": 0.5}},
                     rules={"equity_min_share": 0.5, "must_include": ["C"], "exclude": ["B"]})
+    return candidates(rows), scen
+
+
+def test_check_plan_finds_every_broken_rule():
+    table, scen = every_rule()
     plan = plan_of(table, [("A", "q", 2026), ("B", "p", 2026)])
     problems = " | ".join(check_plan(plan, table, scen))
     for words in ["above budget.total_gbp", "spend in 2026", "Birmingham spend", "Coventry spend",
@@ -44,11 +49,7 @@ def test_check_plan_finds_every_broken_rule():
 
 def test_the_plan_alone_shows_the_same_broken_rules():
     """What a store can check without the candidate table: the same rules, from the plan's own columns."""
-    rows = [(*r, {"city": "Coventry", "imd_decile": 1}) if r[0] == "C" else r for r in THREE_HOMES]
-    table = candidates(rows)
-    scen = scenario(300, years=(2026, 2027), budget={"per_year_gbp": [150, 150]},
-                    cities={"Birmingham": {"max_share": 0.5, "homes_per_year": 1}, "Coventry": {"min_share": 0.5}},
-                    rules={"equity_min_share": 0.5, "must_include": ["C"], "exclude": ["B"]})
+    table, scen = every_rule()
     plan = plan_of(table, [("A", "q", 2026), ("B", "p", 2026)])
     assert check_plan_alone(plan, scen) == check_plan(plan, table, scen)
     assert check_plan_alone(plan_of(table, [("C", "p", 2026)]), scen) == []
