@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numbers
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -34,7 +35,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from retrofit.access import Principal, can, check_city, require
-from retrofit.errors import RetrofitError
+from retrofit.errors import INVISIBLE_CATEGORIES, RetrofitError
 from retrofit.reference import CITIES, lsoas
 from retrofit.store.audit import record_event
 from retrofit.store.database import reading, retrying, writing
@@ -53,10 +54,7 @@ STEP_PERMISSION = {"submit": "submit_review", "approve": "decide_review", "reque
 COMMENT_MAX_CHARS = 4_000  # a comment is a remark, not a report: longer text belongs in a document
 NOTE_MAX_CHARS = 2_000
 ID_MAX_CHARS = 100  # a home id or LSOA code a comment is on
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-# Characters that reorder or hide text (Trojan Source, CVE-2021-42574): bidirectional embeddings,
-# overrides and isolates, and zero-width characters. Dropped: a note must read as it was written.
-_INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+KEPT_WHITESPACE = "\n\t"  # the only control characters a comment or note keeps
 
 
 @dataclass(frozen=True)
@@ -187,8 +185,8 @@ def step_state(step: str) -> str:
 
 
 def _clean(text_: str, limit: int, what: str) -> str:
-    """Plain text as the person wrote it, less control characters and characters that reorder or
-    hide text; refused when too long or not text at all (a lone surrogate cannot be stored)."""
+    """Plain text as the person wrote it, less control and format characters (those that reorder
+    or hide text); refused when too long or not text at all (a lone surrogate cannot be stored)."""
     if not isinstance(text_, str | None):
         raise RetrofitError(f"the {what} must be text, not {type(text_).__name__}")
     text_ = text_ or ""
@@ -197,7 +195,10 @@ def _clean(text_: str, limit: int, what: str) -> str:
     except UnicodeEncodeError as error:
         raise RetrofitError(f"the {what} holds a character that is not text (U+{ord(text_[error.start]):04X} at "
                             f"character {error.start + 1}, half of a UTF-16 pair): type or paste it again") from None
-    cleaned = _INVISIBLE.sub("", _CONTROL.sub("", text_.replace("\r\n", "\n").replace("\r", "\n"))).strip()
+    # control and format characters (bidirectional overrides reorder a line, Trojan Source;
+    # zero-width ones hide words) are dropped: a note must read as it was written
+    cleaned = "".join(ch for ch in text_.replace("\r\n", "\n").replace("\r", "\n")
+                      if ch in KEPT_WHITESPACE or unicodedata.category(ch) not in INVISIBLE_CATEGORIES).strip()
     if len(cleaned) > limit:
         raise RetrofitError(f"the {what} is {len(cleaned):,} characters long; the limit is {limit:,}: shorten it")
     return cleaned
