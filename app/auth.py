@@ -7,10 +7,11 @@ rules are `retrofit.identity`'s): only a missing secrets file means local mode, 
 programme manager with every right, said on every page (`local_mode_banner`). The identity provider says who someone is, and `retrofit.identity`
 what of it is trusted; the database (`retrofit.access`) says what they may do.
 
-`gate()` is the one door: `app/navigation.py` calls it before any page is chosen, so every
-page, however it is reached, draws nothing until the person is signed in and registered.
-Pages then pass `current_principal()` to `retrofit.access` / `retrofit.review`, which refuse
-what the role and city do not allow.
+`current_principal()` is the one door: `app/navigation.py` calls it before any page is chosen,
+so every page, however it is reached, draws nothing until the person is signed in and
+registered. Pages call it again for the person (checked again: a role change counts at once)
+and pass them to `retrofit.access` / `retrofit.review`, which refuse what the role and city
+do not allow.
 """
 
 from __future__ import annotations
@@ -49,10 +50,10 @@ def provider() -> str | None:
     return signin.provider.name if signin else None
 
 
-def gate() -> Principal:
+def current_principal() -> Principal:
     """The person using this session, checked; the sign-in screen (the page stops) until there is one.
 
-    Called once per page run by the navigation, before any page is chosen or drawn.
+    Called by the navigation on every page run, before any page is chosen or drawn.
     """
     signin = _checked_settings()
     if signin is None:
@@ -78,11 +79,6 @@ def gate() -> Principal:
         if st.button("Sign out", key="auth.refused.sign_out"):
             st.logout()
         st.stop()
-
-
-def current_principal() -> Principal:
-    """The person the gate let in for this page run (pages call this; the navigation has already gated)."""
-    return gate()
 
 
 def _sign_in_screen() -> None:
@@ -119,7 +115,7 @@ def account_box(principal: Principal) -> None:
 def principal_from_cookies(cookies: Mapping[str, str]) -> Principal | None:
     """Who sent a plain HTTP request, from Streamlit's signed sign-in cookie; None when nobody is signed in.
 
-    The same checks as `gate()`: the cookie's signature (the cookie secret), the claims
+    The same checks as `current_principal()`: the cookie's signature (the cookie secret), the claims
     `retrofit.identity` trusts, and an active registered user bound to that identity.
     """
     from streamlit.auth_util import get_cookie_with_chunks

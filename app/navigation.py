@@ -1,8 +1,8 @@
 """Retrofit Programme Planner: every page's frame and the navigation (served by `app/main.py`).
 
 Streamlit runs this script first on every page run, whatever URL was opened, so the sign-in
-gate here is the one door to every page: nothing is drawn before it lets the person in.
-Who they are decides what is offered: the pages a role may not use are not registered (their
+gate here (`auth.current_principal`) is the one door to every page: nothing is drawn before
+it lets the person in. Who they are decides what is offered: the pages a role may not use are not registered (their
 URLs open the Overview), and every page reads home-level rows only through `retrofit.access`.
 The pages live in `app/screens/`, not `pages/`: beside the entry script Streamlit would serve
 a `pages/` folder's files by URL without running this script.
@@ -15,7 +15,7 @@ from retrofit import access
 
 st.set_page_config(page_title="Retrofit Programme Planner", page_icon=":house:", layout="wide")
 
-principal = auth.gate()  # the sign-in screen until signed in; the local manager without [auth]
+principal = auth.current_principal()  # the gate: the sign-in screen until signed in (local mode: the manager)
 auth.local_mode_banner()
 auth.account_box(principal)
 
