@@ -3,15 +3,16 @@
 Sign-in is Streamlit's own (`st.login`, Authlib), configured by the `[auth]` section of
 `.streamlit/secrets.toml` (see `.streamlit/secrets.example.toml` for Microsoft Entra ID).
 The settings are checked in full before the server serves anyone (`app/settings.py`; the
-rules are `retrofit.identity`'s): only a missing secrets file means local mode, one
-programme manager with every right, said on every page (`local_mode_banner`). The identity provider says who someone is, and `retrofit.identity`
-what of it is trusted; the database (`retrofit.access`) says what they may do.
+rules are `retrofit.service.identity`'s): only a missing secrets file means local mode, one
+programme manager with every right, said on every page (`local_mode_banner`). The identity
+provider says who someone is, `retrofit.service.identity` what of it is trusted, and the
+database (`retrofit.service.access`) what they may do.
 
 `current_principal()` is the one door: `app/navigation.py` calls it before any page is chosen,
 so every page, however it is reached, draws nothing until the person is signed in and
 registered. Pages call it again for the person (checked again: a role change counts at once)
-and pass them to `retrofit.access` / `retrofit.review`, which refuse what the role and city
-do not allow.
+and pass them to `retrofit.service.access` / `retrofit.service.review`, which refuse what the
+role and city do not allow.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import streamlit as st
 
 from app import data
 from app.settings import sign_in_settings
-from retrofit import access, identity
-from retrofit.access import Principal
+from retrofit.service import access, identity
+from retrofit.service.access import Principal
 from retrofit.errors import RetrofitError
 
 SIGNED_IN = "auth.signed_in_as"  # session key: the email whose sign-in this session has audited
@@ -116,7 +117,7 @@ def principal_from_cookies(cookies: Mapping[str, str]) -> Principal | None:
     """Who sent a plain HTTP request, from Streamlit's signed sign-in cookie; None when nobody is signed in.
 
     The same checks as `current_principal()`: the cookie's signature (the cookie secret), the claims
-    `retrofit.identity` trusts, and an active registered user bound to that identity.
+    `retrofit.service.identity` trusts, and an active registered user bound to that identity.
     """
     from streamlit.auth_util import get_cookie_with_chunks
     from streamlit.web.server.server_util import get_cookie_secret

@@ -4,7 +4,7 @@ Runs are immutable, so a run's plan, details and what the pages compute from the
 cached by (database, run id) for the life of the process, once for everyone
 (st.cache_resource: no copy per user; pages must not change what they get). Home-level
 rows are cached by the cities they hold: `plan_rows` checks the person's access rule
-(`retrofit.access`) on every call and only then reads the cache for those cities. The
+(`retrofit.service.access`) on every call and only then reads the cache for those cities. The
 database engine and the job board are shared resources. `app.warmup` fills these caches
 when the server starts and when a run is stored.
 """
@@ -15,9 +15,10 @@ import os
 
 import streamlit as st
 
-from retrofit import access, views, workspace
+from retrofit.present import views
+from retrofit.service import access, workspace
 from retrofit.errors import RetrofitError
-from retrofit.jobs import JobBoard
+from retrofit.service.jobs import JobBoard
 from retrofit.paths import default_stock_path
 from retrofit.store import database_url, open_database, read_plan
 
@@ -50,7 +51,7 @@ def synthetic_share(path: str | None) -> float | None:
 @st.cache_data(show_spinner=False)
 def package_ids(library: str | None) -> list[str]:
     """The package ids of a measure library version."""
-    from retrofit.measures import load_library
+    from retrofit.appraisal.measures import load_library
 
     return list(load_library(workspace.library_dir(library)).packages.index)
 

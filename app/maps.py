@@ -18,7 +18,8 @@ import pydeck as pdk
 import streamlit as st
 
 from app import data, served
-from retrofit import access, views
+from retrofit.present import views
+from retrofit.service import access
 from retrofit.geo import MAP_DIGITS, add_fill_colours, boundary_image, lsoa_feature_collection
 
 VIEW = {"latitude": 52.48, "longitude": -1.75, "zoom": 9.2}

@@ -3,7 +3,7 @@
 Streamlit runs this script first on every page run, whatever URL was opened, so the sign-in
 gate here (`auth.current_principal`) is the one door to every page: nothing is drawn before
 it lets the person in. Who they are decides what is offered: the pages a role may not use are not registered (their
-URLs open the Overview), and every page reads home-level rows only through `retrofit.access`.
+URLs open the Overview), and every page reads home-level rows only through `retrofit.service.access`.
 The pages live in `app/screens/`, not `pages/`: beside the entry script Streamlit would serve
 a `pages/` folder's files by URL without running this script.
 """
@@ -11,7 +11,7 @@ a `pages/` folder's files by URL without running this script.
 import streamlit as st
 
 from app import auth
-from retrofit import access
+from retrofit.service import access
 
 st.set_page_config(page_title="Retrofit Programme Planner", page_icon=":house:", layout="wide")
 

@@ -41,7 +41,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from retrofit import access
+from retrofit.service import access
 
 PREFIX = "served"  # the URL path under which the files are served, beside the pages
 KEEP = 256  # files kept: more than the map caches hold (app/maps.py), so a cached map's files stay

@@ -1,4 +1,4 @@
-"""The sign-in settings of `.streamlit/secrets.toml`, checked once per server (rules: `retrofit.identity`),
+"""The sign-in settings of `.streamlit/secrets.toml`, checked once per server (rules: `retrofit.service.identity`),
 and where the server listens.
 
 Only a missing secrets file means local mode. Anything else that is not safe to serve stops
@@ -20,7 +20,7 @@ import sys
 import streamlit as st
 from streamlit import config
 
-from retrofit import identity
+from retrofit.service import identity
 from retrofit.errors import RetrofitError
 from retrofit.paths import ROOT
 from retrofit.store import log_event, open_database

@@ -61,7 +61,8 @@ def warm_overview(run_id: int) -> None:
 def warm_pages(run_id: int) -> None:
     """The first view of a stored run's Plan explorer and Map (its plan already read)."""
     from app import data, maps
-    from retrofit import access, views
+    from retrofit.present import views
+    from retrofit.service import access
 
     everyone = access.local_principal()  # a programme manager: every city (the caches are keyed by city)
     data.plan_rows(everyone, run_id)
@@ -72,7 +73,7 @@ def warm_pages(run_id: int) -> None:
 def warm_comparison(run_id: int) -> None:
     """Compare's first view for a run: it beside the newest other run."""
     from app import data
-    from retrofit import access
+    from retrofit.service import access
 
     table = data.runs()
     labels = dict(zip(table["id"].astype(int), table["label"]))

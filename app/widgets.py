@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from app import data
-from retrofit import views
+from retrofit.present import views
 from retrofit.errors import RetrofitError
 
 

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure import peak_rss_mb, timed, verdict  # noqa: E402
 
 from retrofit.appraisal import appraise, credibility  # noqa: E402
-from retrofit.measures import load_library  # noqa: E402
+from retrofit.appraisal.measures import load_library  # noqa: E402
 from retrofit.stock.synthetic import generate_stock  # noqa: E402
 
 stock = generate_stock(seed=1)

@@ -54,7 +54,7 @@ def full_candidates() -> Path:
     """The real appraisal of the default stock, cached (built once: stock ~15 s, appraisal ~10 s)."""
     if not FULL.exists():
         from retrofit.appraisal import appraise
-        from retrofit.measures import load_library
+        from retrofit.appraisal.measures import load_library
         from retrofit.stock.synthetic import generate_stock
         print("building the full candidate table once (not timed) ...", flush=True)
         CACHE.mkdir(parents=True, exist_ok=True)

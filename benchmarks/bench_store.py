@@ -1,7 +1,7 @@
 """Storing and reading back a 100,000-row plan: target under 3 s each way, SQLite and PostgreSQL.
 
 PostgreSQL: RETROFIT_TEST_POSTGRES_URL when set (a database is created on it and dropped),
-else a throwaway cluster (`retrofit.store.throwaway`).
+else a throwaway cluster (`retrofit.testing.throwaway`).
 """
 
 import os
@@ -17,10 +17,10 @@ from measure import timed, verdict  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from retrofit.optimise.synthetic import synthetic_candidates  # noqa: E402
+from retrofit.testing.synthetic import synthetic_candidates  # noqa: E402
 from retrofit.plan import PlanResult, plan_kpis  # noqa: E402
 from retrofit.store import RunInputs, add_scenario, open_database, read_plan, save_run  # noqa: E402
-from retrofit.store.throwaway import throwaway_postgres  # noqa: E402
+from retrofit.testing.throwaway import throwaway_postgres  # noqa: E402
 
 HOMES = 100_000
 SCENARIO = 'name = "bench"\n[budget]\ntotal_gbp = 1e10\n[years]\nstart = 2026\nend = 2035\n'

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from retrofit.access import Principal
+from retrofit.service.access import Principal
 from retrofit.reference import CITIES, lsoas
 from retrofit.store import RunInputs, add_scenario, save_run
 from tests.store.plans import make_plan, make_result

@@ -8,7 +8,7 @@ import pytest
 
 from retrofit.candidates import OPTIONAL, REQUIRED, check_candidates, read_candidates, validate_candidates
 from retrofit.errors import RetrofitError
-from retrofit.optimise.synthetic import synthetic_candidates
+from retrofit.testing.synthetic import synthetic_candidates
 
 
 @pytest.fixture(scope="module")

@@ -47,7 +47,7 @@ def test_invalid_stock_lists_every_problem(tmp_path):
 def test_plan_refuses_bad_candidates_in_one_line_and_writes_nothing(tmp_path):
     import numpy as np
 
-    from retrofit.optimise.synthetic import synthetic_candidates
+    from retrofit.testing.synthetic import synthetic_candidates
     from tests.invoke import assert_one_line_error, invoke
 
     scenario = tmp_path / "s.toml"

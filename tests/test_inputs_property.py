@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retrofit.candidates import REQUIRED, TRADE_COLUMNS, read_candidates
-from retrofit.optimise.synthetic import synthetic_candidates
+from retrofit.testing.synthetic import synthetic_candidates
 from retrofit.plan import check_plan
 from retrofit.reference import CITIES
 from retrofit.scenario import load_scenario

@@ -6,7 +6,7 @@ import streamlit as st
 
 from app import auth, data
 from app.widgets import attempt
-from retrofit import access
+from retrofit.service import access
 from retrofit.reference import CITIES
 from retrofit.store.models import ROLES
 

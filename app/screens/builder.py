@@ -6,11 +6,12 @@ import streamlit as st
 
 from app import auth, data, warmup
 from app.widgets import attempt, job_progress, literal
-from retrofit import access, scenario_form, workspace
+from retrofit.present import scenario_form
+from retrofit.service import access, workspace
 from retrofit.candidates import TRADES
 from retrofit.energy import BANDS
 from retrofit.errors import RetrofitError
-from retrofit.format import count, gbp, percent, tonnes
+from retrofit.present.format import count, gbp, percent, tonnes
 from retrofit.reference import CITIES
 from retrofit.scenario import Scenario, scenario_to_toml
 from retrofit.store import add_scenario, get_scenario, parse, scenario_names, scenario_versions

@@ -5,7 +5,7 @@ import streamlit as st
 
 from app import auth, data
 from app.widgets import attempt
-from retrofit import views
+from retrofit.present import views
 
 st.title("Compare runs")
 

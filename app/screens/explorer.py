@@ -6,8 +6,9 @@ import streamlit as st
 
 from app import auth, data
 from app.widgets import attempt, choose_run, kpi_tiles
-from retrofit import access, views
-from retrofit.format import count
+from retrofit.present import views
+from retrofit.service import access
+from retrofit.present.format import count
 from retrofit.plan import plan_kpis
 
 PAGE_ROWS = 200  # homes per page of the table; the downloads hold every home

@@ -4,7 +4,8 @@ import streamlit as st
 
 from app import auth, data, maps
 from app.widgets import attempt, choose_run
-from retrofit import access, views
+from retrofit.present import views
+from retrofit.service import access
 from retrofit.reference import CITIES
 
 st.title("Map")

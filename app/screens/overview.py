@@ -5,8 +5,8 @@ import streamlit as st
 
 from app import data
 from app.widgets import attempt, choose_run, kpi_tiles, literal
-from retrofit import views
-from retrofit.format import percent
+from retrofit.present import views
+from retrofit.present.format import percent
 
 st.title("Programme overview")
 

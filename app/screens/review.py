@@ -1,6 +1,6 @@
 """City review and sign-off: each city's partner reviews their part of a run; the programme manager signs off.
 
-Everything shown comes through `retrofit.access` and `retrofit.review` with the signed-in
+Everything shown comes through `retrofit.service.access` and `retrofit.service.review` with the signed-in
 principal: a city partner gets their own city's homes and threads, and the programme's
 aggregates for every city; the library refuses anything else.
 """
@@ -9,8 +9,8 @@ import streamlit as st
 
 from app import auth, data
 from app.widgets import attempt, choose_run, kpi_tiles, literal
-from retrofit import access, review
-from retrofit.format import count, gbp
+from retrofit.service import access, review
+from retrofit.present.format import count, gbp
 
 SHOWN_HOMES = 1_000
 HOME_COLUMNS = ["home_id", "lsoa_code", "ward", "tenure", "imd_decile", "package_id", "year", "cost_gbp",

@@ -7,7 +7,7 @@ import streamlit as st
 
 from app import auth, data
 from app.widgets import attempt, job_progress
-from retrofit import access, workspace
+from retrofit.service import access, workspace
 from retrofit.errors import RetrofitError
 from retrofit.stock.summary import summary_table
 

@@ -6,7 +6,8 @@ import streamlit as st
 
 from app import auth, data
 from app.widgets import attempt, choose_run, job_progress, literal
-from retrofit import access, views, workspace
+from retrofit.present import views
+from retrofit.service import access, workspace
 
 st.title("Trade-offs")
 principal = auth.current_principal()

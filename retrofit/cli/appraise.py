@@ -21,7 +21,7 @@ from retrofit.cli.common import TerminalProgress, emit_json, json_option
 def appraise(stock_path: Path, out: Path, library_dir: Path | None, as_json: bool) -> None:
     """Appraise every home against every package: cost, carbon, bills, rating, fuel poverty, jobs."""
     from retrofit.appraisal import appraise as run_appraisal, credibility
-    from retrofit.measures import load_library
+    from retrofit.appraisal.measures import load_library
     from retrofit.stock.schema import read_stock
 
     started = time.perf_counter()

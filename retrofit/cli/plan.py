@@ -19,7 +19,7 @@ def _candidates(stock: Path | None, candidates: Path | None) -> pd.DataFrame:
     if candidates is not None:
         from retrofit.candidates import read_candidates
         return read_candidates(candidates)
-    from retrofit.store.planning import candidates_from_stock
+    from retrofit.pipeline import candidates_from_stock
     return candidates_from_stock(stock, progress=TerminalProgress("appraise"))[0]
 
 

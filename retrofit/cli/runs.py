@@ -11,7 +11,7 @@ import pandas as pd
 from retrofit.cli.common import TerminalProgress, emit_json, json_option
 from retrofit.cli.plan import stop_note
 from retrofit.cli.scenario import database_option, open_store
-from retrofit.format import count, gbp, percent, tonnes
+from retrofit.present.format import count, gbp, percent, tonnes
 
 
 def _summary(run) -> dict:
@@ -44,7 +44,7 @@ def _headline(kpis: dict) -> str:
 def run(name: str, version: int | None, stock: Path | None, candidates: Path | None, database: str | None,
         as_json: bool) -> None:
     """Plan a stored scenario (by its name) and store the run."""
-    from retrofit.store.planning import plan_and_store
+    from retrofit.pipeline import plan_and_store
 
     stored = plan_and_store(open_store(database), name, version=version, stock=stock, candidates=candidates,
                             progress=TerminalProgress("run"))

@@ -47,7 +47,7 @@ def stored_var(tmp_path_factory, sample_stock) -> Path:
     """var/ with the sample stock and runs #1 (carbon weight 1) and #2 (carbon weight 0.2)."""
     import os
 
-    from retrofit import workspace
+    from retrofit.service import workspace
     from retrofit.store import add_scenario, open_database
 
     var = tmp_path_factory.mktemp("app-stored")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from retrofit import access
+from retrofit.service import access
 from retrofit.store import open_database
 from tests.reviewing import MANAGER, store_run
 

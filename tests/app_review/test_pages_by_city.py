@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from retrofit import views
+from retrofit.present import views
 from retrofit.paths import ROOT
 from retrofit.store import open_database
 from tests.app.test_pages import map_polygons

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from retrofit import access, review
+from retrofit.service import access, review
 from retrofit.paths import ROOT
 from retrofit.store import open_database
 from tests.app_review import provider

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from retrofit import access
+from retrofit.service import access
 from retrofit.paths import ROOT
 from retrofit.store import open_database
 from tests.conftest import free_port

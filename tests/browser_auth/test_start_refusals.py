@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from retrofit import access
+from retrofit.service import access
 from retrofit.paths import ROOT
 from retrofit.store import open_database
 from tests.browser_auth.conftest import start_server

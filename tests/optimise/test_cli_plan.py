@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 
 from retrofit.candidates import REQUIRED
-from retrofit.optimise.synthetic import synthetic_candidates
+from retrofit.testing.synthetic import synthetic_candidates
 
 SCENARIO = """
 name = "cli"

@@ -16,7 +16,7 @@ import pytest
 from retrofit.errors import RetrofitError
 from retrofit.optimise import limits, optimise
 from retrofit.optimise import solve as solve_module
-from retrofit.optimise.synthetic import synthetic_candidates
+from retrofit.testing.synthetic import synthetic_candidates
 from retrofit.plan import check_plan
 from retrofit.store.runs import plan_hash
 

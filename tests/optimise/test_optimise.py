@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from retrofit.optimise import explain_homes, optimise
-from retrofit.optimise.synthetic import synthetic_candidates
+from retrofit.testing.synthetic import synthetic_candidates
 from retrofit.plan import breakdown, check_plan, plan_kpis
 
 from tests.optimise.helpers import candidates, exhaustive_best, scenario

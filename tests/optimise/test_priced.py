@@ -12,7 +12,7 @@ from retrofit.optimise import lagrange
 from retrofit.optimise import solve as solve_module
 from retrofit.optimise.lagrange import price, refine_prices, reprice, sample_prices, solve_lp
 from retrofit.optimise.model import aggregate_years, build_model, objective_values
-from retrofit.optimise.synthetic import synthetic_candidates
+from retrofit.testing.synthetic import synthetic_candidates
 from retrofit.plan import check_plan
 
 from tests.optimise.helpers import scenario

@@ -11,7 +11,7 @@ from retrofit.optimise import explain_homes, optimise
 from retrofit.optimise.explain import COLUMNS
 from retrofit.optimise.lagrange import new_highs, price
 from retrofit.optimise.model import aggregate_years, build_model, objective_values
-from retrofit.optimise.synthetic import synthetic_candidates
+from retrofit.testing.synthetic import synthetic_candidates
 from retrofit.optimise.years import front_load
 from retrofit.plan import check_plan
 from retrofit.store.runs import _json_safe

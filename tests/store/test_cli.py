@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrofit.optimise.synthetic import synthetic_candidates
+from retrofit.testing.synthetic import synthetic_candidates
 from retrofit.stock.synthetic import generate_stock
-from retrofit.store.throwaway import free_port
+from retrofit.testing.throwaway import free_port
 from tests.invoke import assert_one_line_error, invoke
 
 SCENARIO = """name = "pilot"

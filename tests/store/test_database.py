@@ -8,7 +8,7 @@ from sqlalchemy import inspect, text
 from retrofit.errors import RetrofitError
 from retrofit.store import add_scenario, open_database, scenario_names
 from retrofit.store.database import schema_revision
-from retrofit.store.throwaway import free_port
+from retrofit.testing.throwaway import free_port
 
 TABLES = {"scenario", "run", "plan_row", "app_user", "review", "comment", "audit_event", "alembic_version"}
 

@@ -33,7 +33,7 @@ def phase(progress: Progress, start: float, end: float) -> Progress:
 def candidates_from_stock(stock_path: str | Path, progress: Progress = None) -> tuple[pd.DataFrame, RunInputs]:
     """Appraise a stock file with the current measure library; the candidates and their provenance."""
     from retrofit.appraisal import appraise
-    from retrofit.measures import load_library
+    from retrofit.appraisal.measures import load_library
     from retrofit.stock.schema import read_stock
 
     stock_path = Path(stock_path)

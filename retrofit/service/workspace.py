@@ -7,7 +7,7 @@ version and kept on disk under `var/candidates/<stock hash>-<library version>.pa
 A run from the app plans on those candidates and stores the run as `retrofit run` does.
 
 Library versions edited in the app live under `var/library/<version>/`: a full copy of the
-library files, validated by `retrofit.measures.load_library` before it is kept.
+library files, validated by `retrofit.appraisal.measures.load_library` before it is kept.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import pandas as pd
 from retrofit.errors import RetrofitError
 from retrofit.frames import atomic_write, write_table
 from retrofit.hashing import table_hash
-from retrofit.store.planning import phase
+from retrofit.pipeline import phase
 from retrofit.paths import DATA_DIR, default_stock_path, var_dir
 from retrofit.scenario import Scenario, scenario_from_dict
 
@@ -114,7 +114,7 @@ def library_dir(version: str | None) -> Path | None:
 
 def library_versions() -> list[dict]:
     """The shipped library, then saved versions (newest first): version, folder, note, who, when."""
-    from retrofit.measures import load_library
+    from retrofit.appraisal.measures import load_library
 
     versions = [{"version": load_library().version, "key": SHIPPED, "folder": str(DATA_DIR),
                  "note": "shipped with the planner", "created_by": "", "created_at": ""}]
@@ -154,8 +154,8 @@ def save_library(engine, principal, edits: dict[str, pd.DataFrame], base: str | 
     column) and leaves nothing behind. Saving content that an existing version already has
     returns that version. A new version is recorded in the audit log (`library.save`).
     """
-    from retrofit.access import require
-    from retrofit.measures import load_library
+    from retrofit.service.access import require
+    from retrofit.appraisal.measures import load_library
     from retrofit.store import log_event
 
     require(principal, "edit_library")
@@ -206,7 +206,7 @@ def candidates_for(stock: str | Path | None = None, library: str | None = None,
     Looked up in memory, then in `var/candidates/`; appraised (and saved there) when new.
     The returned table is shared: callers must not change it.
     """
-    from retrofit.measures import load_library
+    from retrofit.appraisal.measures import load_library
     from retrofit.store.runs import RunInputs
 
     stock_path = Path(stock) if stock is not None else default_stock_path()
@@ -355,7 +355,7 @@ def run_explanations(engine, principal, run_id: int, home_ids: list[str]) -> pd.
     Recomputed from the run's inputs (its scenario version and candidates, which must hash
     as the run's did) and the prices it stored: a run never carries one row per home.
     """
-    from retrofit.access import allowed_home_cities
+    from retrofit.service.access import allowed_home_cities
     from retrofit.optimise import explain_homes
     from retrofit.store import get_run, get_scenario, parse, read_plan
 
@@ -381,7 +381,7 @@ def run_explanations(engine, principal, run_id: int, home_ids: list[str]) -> pd.
 
 def _run_inputs(engine, run_id: int, progress: Progress = None):
     """The scenario and (cached) candidates a stored run was planned on."""
-    from retrofit.measures import load_library
+    from retrofit.appraisal.measures import load_library
     from retrofit.store import get_run, get_scenario, parse
 
     run = get_run(engine, run_id)
@@ -411,7 +411,7 @@ def frontier_for_run(engine, run_id: int, first: str = "carbon", second: str = "
 def sensitivity_for_run(engine, run_id: int, weight: str, values: list[float], progress: Progress = None,
                         cancel: threading.Event | None = None) -> pd.DataFrame:
     """How a stored run's KPIs move as one weight of its scenario moves."""
-    from retrofit.views import weight_sensitivity
+    from retrofit.present.views import weight_sensitivity
 
     scenario, candidates = _run_inputs(engine, run_id, phase(progress, 0.0, 0.1))
     return weight_sensitivity(candidates, scenario, weight, values, phase(progress, 0.1, 1.0), cancel)
@@ -462,7 +462,7 @@ def import_epc_stock(engine, principal, uploads: dict[str, list[Path]], target: 
     rows read, homes, who). Errors and progress name each file as the user uploaded it, not
     as saved on the server (`save_uploads` writes `<role>-<i>-<name>` in a temporary folder).
     """
-    from retrofit.access import require
+    from retrofit.service.access import require
     from retrofit.stock.epc import import_epc
     from retrofit.stock.schema import write_stock
     from retrofit.store import log_event

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from retrofit.format import count, gbp, per_tonne, tonnes
+from retrofit.present.format import count, gbp, per_tonne, tonnes
 from retrofit.plan import breakdown
 
 # (KPI, label, how it is written)
@@ -295,7 +295,7 @@ def _ratio(ratio: float) -> str:
 def export_bytes(engine, principal, run_id: int, fmt: str) -> bytes:
     """A stored run exported as csv, xlsx or geojson (see retrofit.store.export), as bytes: every
     city's homes, so only for those who may export a whole plan (a RetrofitError for anyone else)."""
-    from retrofit.access import require
+    from retrofit.service.access import require
     from retrofit.store.export import export_run
 
     require(principal, "export_plan")

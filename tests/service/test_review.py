@@ -6,13 +6,12 @@ import threading
 
 import pytest
 
-from retrofit import access, review
+from retrofit.service import access, review
 from retrofit.errors import RetrofitError
 from retrofit.reference import CITIES
 from tests.reviewing import (
     ANALYST, BIRMINGHAM, COVENTRY, MANAGER, PARTNERS, VIEWER, WOLVERHAMPTON, lsoa_of, store_run,
 )
-from tests.store.conftest import database_url, engine, postgres_server  # noqa: F401  (fixtures, both databases)
 
 
 @pytest.fixture

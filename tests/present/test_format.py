@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from retrofit import format as fmt
+from retrofit.present import format as fmt
 
 
 @pytest.mark.parametrize("value,text", [(1.234e9, "£1.23bn"), (12_345_678, "£12.3m"), (45_600, "£46k"),

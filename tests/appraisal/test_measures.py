@@ -7,7 +7,7 @@ import pytest
 
 from retrofit.candidates import TRADES
 from retrofit.errors import RetrofitError
-from retrofit.measures import load_library
+from retrofit.appraisal.measures import load_library
 from retrofit.paths import DATA_DIR, REFERENCE_DIR
 
 INTERFACE_MEASURES = (

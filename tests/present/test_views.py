@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from retrofit import views
+from retrofit.present import views
 
 
 def plan(rows) -> pd.DataFrame:

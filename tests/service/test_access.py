@@ -7,12 +7,11 @@ import io
 
 import pytest
 
-from retrofit import access
-from retrofit.access import Principal, can, home_cities, local_principal, require
+from retrofit.service import access
+from retrofit.service.access import Principal, can, home_cities, local_principal, require
 from retrofit.errors import RetrofitError
 from retrofit.reference import CITIES
 from tests.reviewing import ANALYST, BIRMINGHAM, COVENTRY, MANAGER, VIEWER, city_plan, store_run
-from tests.store.conftest import database_url, engine, postgres_server  # noqa: F401  (fixtures, both databases)
 
 # --- the rules, without a database ----------------------------------------------------------
 

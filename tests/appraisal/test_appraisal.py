@@ -12,7 +12,7 @@ import pytest
 from retrofit import energy
 from retrofit.appraisal import appraise, credibility, home_model
 from retrofit.candidates import OPTIONAL, REQUIRED, TRADE_COLUMNS, check_candidates
-from retrofit.measures import load_library
+from retrofit.appraisal.measures import load_library
 from retrofit.paths import DATA_DIR
 from retrofit.stock.schema import CATEGORIES, write_stock
 

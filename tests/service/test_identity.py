@@ -6,9 +6,9 @@ import secrets
 
 import pytest
 
-from retrofit import identity
+from retrofit.service import identity
 from retrofit.errors import RetrofitError
-from retrofit.identity import Provider, check_settings, settings_from_files, trusted_identity
+from retrofit.service.identity import Provider, check_settings, settings_from_files, trusted_identity
 from retrofit.paths import ROOT
 
 EXAMPLE = ROOT / ".streamlit" / "secrets.example.toml"

@@ -4,7 +4,7 @@ import threading
 import time
 
 from retrofit.errors import RetrofitError
-from retrofit.jobs import JobBoard
+from retrofit.service.jobs import JobBoard
 
 
 def wait(job, timeout=10):

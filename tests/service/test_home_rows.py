@@ -10,7 +10,8 @@ import io
 import pandas as pd
 import pytest
 
-from retrofit import access, review, views, workspace
+from retrofit.present import views
+from retrofit.service import access, review, workspace
 from retrofit.errors import RetrofitError
 from retrofit.stock.schema import write_stock
 from retrofit.stock.synthetic import generate_stock

@@ -31,7 +31,7 @@ from retrofit import energy
 from retrofit.candidates import TRADES
 from retrofit.errors import RetrofitError
 from retrofit.frames import positions
-from retrofit.measures import Library
+from retrofit.appraisal.measures import Library
 from retrofit.stock.schema import AGE_BANDS, BUILT_FORMS, FLOOR_TYPES, GLAZING, PROPERTY_TYPES, WALL_TYPES
 
 Progress = Callable[[float, str], None]

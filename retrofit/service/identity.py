@@ -20,7 +20,7 @@ which Authlib checks:
   person is bound to the issuer's subject (`sub`).
 
 The binding (`Identity.subject`) is kept with the user at their first sign-in
-(`retrofit.access.sign_in`): a later sign-in with the same email and another subject is
+(`retrofit.service.access.sign_in`): a later sign-in with the same email and another subject is
 refused, so an email that is reassigned, or claimed by someone else's account, opens nothing.
 """
 

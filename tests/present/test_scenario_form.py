@@ -1,7 +1,7 @@
 """The builder's form: a scenario round-trips through it; errors land on the field they concern."""
 
 from retrofit.scenario import load_scenario
-from retrofit.scenario_form import TOP, from_form, to_form
+from retrofit.present.scenario_form import TOP, from_form, to_form
 from retrofit.paths import DATA_DIR
 
 EXAMPLE = DATA_DIR / "scenarios" / "balanced-2026-2035.toml"

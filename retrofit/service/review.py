@@ -34,7 +34,7 @@ import pandas as pd
 from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Connection, Engine
 
-from retrofit.access import Principal, can, check_city, require
+from retrofit.service.access import Principal, can, check_city, require
 from retrofit.errors import INVISIBLE_CATEGORIES, RetrofitError
 from retrofit.reference import CITIES, lsoas
 from retrofit.store.audit import record_event

@@ -8,7 +8,7 @@ import threading
 import pandas as pd
 import pytest
 
-from retrofit import access, workspace
+from retrofit.service import access, workspace
 from retrofit.errors import RetrofitError
 from retrofit.hashing import table_hash
 from retrofit.scenario import load_scenario
@@ -30,7 +30,7 @@ def var(tmp_path, sample_stock, monkeypatch):
 
 def test_candidates_are_appraised_once_then_read_from_memory_or_disk(var, sample_stock):
     from retrofit.appraisal import appraise
-    from retrofit.measures import load_library
+    from retrofit.appraisal.measures import load_library
 
     table, inputs = workspace.candidates_for()
     again, _ = workspace.candidates_for()
@@ -70,7 +70,7 @@ def test_run_scenario_stores_the_run_with_its_inputs(var):
     explanations = workspace.run_explanations(engine, manager, 1, chosen[:3] + ["not-a-home"])
     assert explanations["in_plan"].sum() == 3 and "not-a-home" not in explanations.index
 
-    from retrofit.views import export_bytes
+    from retrofit.present.views import export_bytes
 
     assert export_bytes(engine, manager, 1, "csv").startswith(b"# provenance: ")
     assert export_bytes(engine, manager, 1, "xlsx")[:2] == b"PK"  # a zip: the Excel workbook

@@ -11,11 +11,11 @@ import retrofit.optimise
 
 from retrofit.errors import RetrofitError
 from retrofit.hashing import table_hash
-from retrofit.measures import load_library
-from retrofit.optimise.synthetic import synthetic_candidates
+from retrofit.appraisal.measures import load_library
+from retrofit.testing.synthetic import synthetic_candidates
 from retrofit.stock.synthetic import generate_stock
 from retrofit.store import add_scenario, get_run, list_runs, plan_hash, read_plan
-from retrofit.store.planning import plan_and_store, reproduce
+from retrofit.pipeline import plan_and_store, reproduce
 
 SCENARIO = """name = "small"
 [budget]

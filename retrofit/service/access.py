@@ -304,7 +304,7 @@ def sign_in(engine: Engine, email: str | None, name: str | None = None,
 
     People are known by their email. ``programme_managers`` (from the app's secrets) are
     registered as programme managers the first time they sign in, so a new database has
-    someone to add everyone else. ``subject`` (`retrofit.identity.Identity.subject`) is kept
+    someone to add everyone else. ``subject`` (`retrofit.service.identity.Identity.subject`) is kept
     with the user at their first sign-in; a later sign-in with the same email and another
     subject is refused (someone else's account claiming the email). Unknown or deactivated
     people are refused too; every refusal is audited (`sign_in.refused`).
