@@ -15,6 +15,7 @@ import os
 
 import streamlit as st
 
+from retrofit import pipeline
 from retrofit.present import views
 from retrofit.service import access, workspace
 from retrofit.errors import RetrofitError
@@ -53,7 +54,7 @@ def package_ids(library: str | None) -> list[str]:
     """The package ids of a measure library version."""
     from retrofit.appraisal.measures import load_library
 
-    return list(load_library(workspace.library_dir(library)).packages.index)
+    return list(load_library(pipeline.library_dir(library)).packages.index)
 
 
 # --- database and jobs --------------------------------------------------------------------

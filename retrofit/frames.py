@@ -6,6 +6,7 @@ weight) is done on the categories, not on every string: these helpers do that on
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -52,6 +53,12 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def write_json(path: str | Path, data: dict) -> None:
+    """Write JSON atomically (temporary name, then rename)."""
+    with atomic_write(path) as temporary:
+        Path(temporary).write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
 def read_table(path: str | Path, what: str, how_to_make: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:

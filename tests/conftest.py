@@ -29,6 +29,16 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def generated_files(tmp_path_factory):
+    """Generated files (stocks, cached candidates, the default database) go to a folder of this
+    session's, never to the checkout's var/; a test that needs its own sets RETROFIT_VAR_DIR."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RETROFIT_VAR_DIR", str(tmp_path_factory.mktemp("var")))
+        patch.delenv("RETROFIT_DATABASE_URL", raising=False)
+        yield
+
+
 @pytest.fixture(scope="session")
 def full_stock():
     """Every household of the three cities (about 10 s to build)."""

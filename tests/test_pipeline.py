@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import retrofit.optimise
+import retrofit.pipeline
 
 from retrofit.errors import RetrofitError
 from retrofit.hashing import table_hash
@@ -15,7 +16,7 @@ from retrofit.appraisal.measures import load_library
 from retrofit.testing.synthetic import synthetic_candidates
 from retrofit.stock.synthetic import generate_stock
 from retrofit.store import add_scenario, get_run, list_runs, plan_hash, read_plan
-from retrofit.pipeline import plan_and_store, reproduce
+from retrofit.pipeline import reproduce, run_scenario
 
 SCENARIO = """name = "small"
 [budget]
@@ -41,7 +42,7 @@ def candidates_file(tmp_path):
 def test_a_stored_run_is_reproduced_by_its_inputs(engine, candidates_file, tmp_path):
     add_scenario(engine, SCENARIO)
     messages = []
-    run = plan_and_store(engine, "small", candidates=candidates_file, who="ana",
+    run = run_scenario(engine, "small", candidates=candidates_file, who="ana",
                          progress=lambda f, m: messages.append(f))
     assert messages == sorted(messages) and messages[-1] == 1.0
     stored = get_run(engine, run.id)
@@ -70,7 +71,7 @@ def test_a_run_on_a_stock_records_and_reproduces_its_inputs(engine, tmp_path):
     path = tmp_path / "stock.parquet"
     stock.to_parquet(path)
     add_scenario(engine, SCENARIO)
-    run = plan_and_store(engine, "small", stock=path)
+    run = run_scenario(engine, "small", stock=path)
     assert (run.stock_hash, run.library_version, run.stock_source) == (table_hash(stock), load_library().version, str(path))
     assert plan_hash(reproduce(engine, run.id).plan) == run.plan_hash  # the stock named in the run
 
@@ -80,7 +81,7 @@ def test_a_run_on_a_stock_records_and_reproduces_its_inputs(engine, tmp_path):
 
 
 def test_the_run_route_never_stores_a_plan_that_breaks_the_rules(engine, candidates_file, monkeypatch):
-    """`retrofit run` (plan_and_store) stores through `save_run`, which checks the plan again:
+    """`retrofit run` (run_scenario) stores through `save_run`, which checks the plan again:
     a plan gone over budget on its way (here: homes added after the optimiser) is refused."""
     add_scenario(engine, SCENARIO)
     real = retrofit.optimise.optimise
@@ -91,7 +92,7 @@ def test_the_run_route_never_stores_a_plan_that_breaks_the_rules(engine, candida
         extra = others.drop_duplicates("home_id").head(40).assign(year=2026)
         return replace(result, plan=pd.concat([result.plan, extra[result.plan.columns]], ignore_index=True))
 
-    monkeypatch.setattr(retrofit.optimise, "optimise", over_budget)
+    monkeypatch.setattr(retrofit.pipeline, "optimise", over_budget)  # the optimiser as the pipeline calls it
     with pytest.raises(RetrofitError, match=r"not stored.*above budget\.total_gbp"):
-        plan_and_store(engine, "small", candidates=candidates_file)
+        run_scenario(engine, "small", candidates=candidates_file)
     assert list_runs(engine) == []

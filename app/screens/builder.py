@@ -6,6 +6,7 @@ import streamlit as st
 
 from app import auth, data, warmup
 from app.widgets import attempt, job_progress, literal
+from retrofit import pipeline
 from retrofit.present import scenario_form
 from retrofit.service import access, workspace
 from retrofit.candidates import TRADES
@@ -98,8 +99,8 @@ def submit(run: bool) -> None:
 
 def start_run(run_name: str, run_version: int) -> None:
     def work(progress, cancel):
-        stored = workspace.run_scenario(engine, run_name, run_version, stock=stock, library=library,
-                                        who=principal.who, progress=progress, cancel=cancel)
+        stored = pipeline.run_scenario(engine, run_name, run_version, stock=stock, library=library,
+                                       who=principal.who, progress=progress, cancel=cancel)
         if stored is None:
             return None
         warmup.after_storing(stored.id, progress)  # its pages ready by the time they are opened
@@ -109,7 +110,7 @@ def start_run(run_name: str, run_version: int) -> None:
     st.session_state["builder_job"] = job.id
 
 
-homes = attempt(workspace.stock_homes, stock)
+homes = attempt(pipeline.stock_homes, stock)
 full = workspace.full_stock_homes()
 if homes < 0.9 * full:
     note, button = st.columns([4, 1])

@@ -16,11 +16,10 @@ from retrofit.frames import atomic_write
 def _candidates(stock: Path | None, candidates: Path | None) -> pd.DataFrame:
     if (stock is None) == (candidates is None):
         raise RetrofitError("give exactly one of --stock STOCK or --candidates CANDIDATES")
+    from retrofit.pipeline import candidates_for, candidates_from_file
     if candidates is not None:
-        from retrofit.candidates import read_candidates
-        return read_candidates(candidates)
-    from retrofit.pipeline import candidates_from_stock
-    return candidates_from_stock(stock, progress=TerminalProgress("appraise"))[0]
+        return candidates_from_file(candidates)[0]
+    return candidates_for(stock, progress=TerminalProgress("appraise"))[0]
 
 
 def _write_csv(table: pd.DataFrame, out: Path) -> None:

@@ -44,10 +44,10 @@ def _headline(kpis: dict) -> str:
 def run(name: str, version: int | None, stock: Path | None, candidates: Path | None, database: str | None,
         as_json: bool) -> None:
     """Plan a stored scenario (by its name) and store the run."""
-    from retrofit.pipeline import plan_and_store
+    from retrofit.pipeline import run_scenario
 
-    stored = plan_and_store(open_store(database), name, version=version, stock=stock, candidates=candidates,
-                            progress=TerminalProgress("run"))
+    stored = run_scenario(open_store(database), name, version, stock=stock, candidates=candidates,
+                          progress=TerminalProgress("run"))
     if as_json:
         emit_json(_summary(stored))
         return

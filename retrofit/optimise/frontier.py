@@ -1,4 +1,5 @@
-"""Trade-offs: a weight sweep between two objectives, each point a full plan.
+"""Trade-offs: a weight sweep between two objectives, each point a full plan; and how the KPIs
+move as one weight moves.
 
 With normalise = "ideal" the weights are on a common scale, so sweeping the share of
 weight from one objective to the other (the third keeps its scenario weight) traces the
@@ -34,3 +35,30 @@ def trace_frontier(candidates: pd.DataFrame, scenario: Scenario, first: str = "c
     if progress:
         progress(1.0, "done")
     return pd.DataFrame(records), results
+
+
+def weight_sensitivity(candidates: pd.DataFrame, scenario: Scenario, weight: str, values: list[float],
+                       progress=None, cancel=None) -> pd.DataFrame:
+    """How the KPIs move as one weight moves (the others as in the scenario): one solve per value.
+
+    Re-solves reuse the first solve's model and ideals (the optimiser's warm start).
+    """
+    if weight not in METRICS:
+        raise ValueError(f"weight must be one of {list(METRICS)}")
+    records, warm = [], None
+    for i, value in enumerate(values):
+        if cancel is not None and cancel.is_set():
+            break
+        if progress:
+            progress(i / len(values), f"{weight} weight {value:g} ({i + 1} of {len(values)})")
+        try:
+            point = scenario.model_copy(update={"weights": scenario.weights.model_copy(update={weight: float(value)})})
+            result = optimise(candidates, point, cancel=cancel, warm_start=warm)
+        except ValueError:
+            continue
+        warm = result
+        records.append({"weight": weight, "value": float(value), "status": result.status, "gap": result.gap,
+                        **{k: v for k, v in result.kpis.items() if isinstance(v, (int, float))}})
+    if progress:
+        progress(1.0, "done")
+    return pd.DataFrame(records)

@@ -311,38 +311,6 @@ def csv_bytes(table: pd.DataFrame) -> bytes:
 
 # --- trade-offs ------------------------------------------------------------------------------
 
-WEIGHTS = ("carbon", "fuel_poverty", "jobs")
-
-
-def weight_sensitivity(candidates: pd.DataFrame, scenario, weight: str, values: list[float], progress=None,
-                       cancel=None) -> pd.DataFrame:
-    """How the KPIs move as one weight moves (the others as in the scenario): one solve per value.
-
-    Re-solves reuse the first solve's model and ideals (the optimiser's warm start).
-    """
-    from retrofit.optimise import optimise
-
-    if weight not in WEIGHTS:
-        raise ValueError(f"weight must be one of {WEIGHTS}")
-    records, warm = [], None
-    for i, value in enumerate(values):
-        if cancel is not None and cancel.is_set():
-            break
-        if progress:
-            progress(i / len(values), f"{weight} weight {value:g} ({i + 1} of {len(values)})")
-        try:
-            point = scenario.model_copy(update={"weights": scenario.weights.model_copy(update={weight: float(value)})})
-            result = optimise(candidates, point, cancel=cancel, warm_start=warm)
-        except ValueError:
-            continue
-        warm = result
-        records.append({"weight": weight, "value": float(value), "status": result.status, "gap": result.gap,
-                        **{k: v for k, v in result.kpis.items() if isinstance(v, (int, float))}})
-    if progress:
-        progress(1.0, "done")
-    return pd.DataFrame(records)
-
-
 def marginal_values(details: dict, objective: float | None = None, spend_gbp: float | None = None) -> pd.DataFrame:
     """Per city and year: the objective gained by £1m more budget and by 100 more homes of capacity.
 

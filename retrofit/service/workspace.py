@@ -1,13 +1,10 @@
-"""The app's working set: stocks, measure library versions, cached candidates and runs.
+"""The app's working set: stock files, measure library versions, example scenarios, runs' views
+and EPC uploads.
 
-The appraisal of the full stock (about 3 million candidate rows) takes a while, and every
-run from the app needs it. So a stock's candidates are appraised once per measure library
-version and kept on disk under `var/candidates/<stock hash>-<library version>.parquet`
-(with their hashes beside them), and in memory once per process, shared by every user.
-A run from the app plans on those candidates and stores the run as `retrofit run` does.
-
-Library versions edited in the app live under `var/library/<version>/`: a full copy of the
-library files, validated by `retrofit.appraisal.measures.load_library` before it is kept.
+Candidates are the pipeline's (`retrofit.pipeline`: appraised once per stock and library
+version, cached on disk and in memory); a run from the app goes through `pipeline.run_scenario`
+like `retrofit run`. Library versions edited in the app live under `var/library/<version>/`:
+a full copy of the library files, validated by `load_library` before it is kept.
 """
 
 from __future__ import annotations
@@ -16,7 +13,6 @@ import json
 import shutil
 import tempfile
 import threading
-from collections import OrderedDict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -24,25 +20,15 @@ from typing import Callable
 import pandas as pd
 
 from retrofit.errors import RetrofitError
-from retrofit.frames import atomic_write, write_table
-from retrofit.hashing import table_hash
-from retrofit.pipeline import phase
+from retrofit.frames import write_json
+from retrofit.pipeline import SHIPPED, library_dir, phase, run_inputs
 from retrofit.paths import DATA_DIR, default_stock_path, var_dir
 from retrofit.scenario import Scenario, scenario_from_dict
+from retrofit.store.runs import run_rows
 
 Progress = Callable[[float, str], None] | None
 
-SHIPPED = "shipped"          # the library in data/ (not a folder under var/library/)
-MEMORY_SLOTS = 2             # candidate tables kept in memory (the full stock's is ~350 MB)
 EXAMPLES_DIR = DATA_DIR / "scenarios"
-
-
-
-
-def _write_json(path: Path, data: dict) -> None:
-    """Write JSON atomically (temp name, then rename)."""
-    with atomic_write(path) as temporary:
-        temporary.write_text(json.dumps(data, indent=1), encoding="utf-8")
 
 
 # --- stocks ------------------------------------------------------------------------------
@@ -53,39 +39,6 @@ def stock_files() -> list[Path]:
     found = sorted(p for p in folder.glob("*.parquet")) if folder.is_dir() else []
     default = default_stock_path()
     return ([default] if default in found else []) + [p for p in found if p != default]
-
-
-def stock_hash(path: str | Path) -> str:
-    """The stock's content hash, remembered per file (path, size, modification time)."""
-    from retrofit.stock.schema import read_stock
-
-    path = Path(path)
-    if not path.exists():
-        raise RetrofitError(f"stock file {path} does not exist; build it with `make stock` "
-                            f"(or `retrofit stock generate --out {path}`), or import EPC data on the Data page")
-    index_path = var_dir() / "candidates" / "stocks.json"
-    stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    with _LOCK:
-        index = json.loads(index_path.read_text(encoding="utf-8")) if index_path.exists() else {}
-    if key in index:
-        return index[key]["stock_hash"]
-    stock = read_stock(path)
-    value = table_hash(stock)
-    with _LOCK:
-        index = json.loads(index_path.read_text(encoding="utf-8")) if index_path.exists() else {}
-        index[key] = {"stock_hash": value, "homes": len(stock)}
-        _write_json(index_path, index)
-    return value
-
-
-def stock_homes(path: str | Path) -> int:
-    """Number of homes in a stock file (from the hash index when known)."""
-    stock_hash(path)
-    path = Path(path)
-    stat = path.stat()
-    index = json.loads((var_dir() / "candidates" / "stocks.json").read_text(encoding="utf-8"))
-    return int(index[f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"]["homes"])
 
 
 def synthetic_share(path: str | Path | None) -> float | None:
@@ -100,17 +53,6 @@ def synthetic_share(path: str | Path | None) -> float | None:
 
 
 # --- measure library versions -------------------------------------------------------------
-
-def library_dir(version: str | None) -> Path | None:
-    """The folder of a saved library version (None for the shipped library)."""
-    if version in (None, SHIPPED):
-        return None
-    folder = var_dir() / "library" / version
-    if not (folder / "measures.csv").exists():
-        raise RetrofitError(f"measure library version {version} is not saved in {folder.parent}; "
-                            f"choose one listed on the Data page")
-    return folder
-
 
 def library_versions() -> list[dict]:
     """The shipped library, then saved versions (newest first): version, folder, note, who, when."""
@@ -181,7 +123,7 @@ def save_library(engine, principal, edits: dict[str, pd.DataFrame], base: str | 
         target = root / library.version
         if not target.exists():
             based_on = load_library(library_dir(base)).version
-            _write_json(staging / "meta.json", {
+            write_json(staging / "meta.json", {
                 "note": note, "based_on": based_on, "created_by": principal.who,
                 "created_at": datetime.now(timezone.utc).isoformat()})
             staging.rename(target)
@@ -190,65 +132,6 @@ def save_library(engine, principal, edits: dict[str, pd.DataFrame], base: str | 
         return load_library(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-# --- candidates, appraised once ---------------------------------------------------------
-
-_LOCK = threading.Lock()
-_MEMORY: OrderedDict[tuple[str, str], tuple[pd.DataFrame, object]] = OrderedDict()
-_KEY_LOCKS: dict[tuple[str, str], threading.Lock] = {}
-
-
-def candidates_for(stock: str | Path | None = None, library: str | None = None,
-                   progress: Progress = None):
-    """(candidates, RunInputs) for a stock file and library version, appraised at most once.
-
-    Looked up in memory, then in `var/candidates/`; appraised (and saved there) when new.
-    The returned table is shared: callers must not change it.
-    """
-    from retrofit.appraisal.measures import load_library
-    from retrofit.store.runs import RunInputs
-
-    stock_path = Path(stock) if stock is not None else default_stock_path()
-    report = progress or (lambda fraction, message: None)
-    report(0.0, f"checking {stock_path.name}")
-    stock_key = stock_hash(stock_path)
-    lib = load_library(library_dir(library))
-    key = (stock_key, lib.version)
-    with _LOCK:
-        key_lock = _KEY_LOCKS.setdefault(key, threading.Lock())
-    with key_lock:  # two users asking for the same new stock: one appraisal
-        with _LOCK:
-            if key in _MEMORY:
-                _MEMORY.move_to_end(key)
-                return _MEMORY[key]
-        folder = var_dir() / "candidates"
-        table_path = folder / f"{stock_key}-{lib.version}.parquet"
-        meta_path = table_path.with_suffix(".json")
-        if table_path.exists() and meta_path.exists():
-            report(0.2, "reading the appraised candidates")
-            table = pd.read_parquet(table_path)
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        else:
-            from retrofit.appraisal import appraise
-            from retrofit.stock.schema import read_stock
-
-            report(0.02, f"reading {stock_path.name}")
-            homes = read_stock(stock_path)
-            table = appraise(homes, lib, progress=phase(progress, 0.05, 0.9))
-            report(0.9, "saving the candidates for the next run")
-            meta = {"candidates_hash": table_hash(table), "stock_hash": stock_key, "library_version": lib.version,
-                    "homes": len(homes), "rows": len(table)}
-            write_table(table, table_path)
-            _write_json(meta_path, meta)
-        inputs = RunInputs(candidates_hash=meta["candidates_hash"], stock_hash=stock_key,
-                           library_version=lib.version, stock_source=str(stock_path))
-        with _LOCK:
-            _MEMORY[key] = (table, inputs)
-            while len(_MEMORY) > MEMORY_SLOTS:
-                _MEMORY.popitem(last=False)
-        report(1.0, f"{len(table):,} candidate rows")
-        return table, inputs
 
 
 # --- scenarios --------------------------------------------------------------------------
@@ -291,24 +174,6 @@ def scale_scenario(scenario: Scenario, factor: float) -> Scenario:
 
 
 # --- runs ---------------------------------------------------------------------------------
-
-def run_scenario(engine, name: str, version: int | None = None, stock: str | Path | None = None,
-                 library: str | None = None, who: str | None = None, progress: Progress = None,
-                 cancel: threading.Event | None = None):
-    """Plan a stored scenario on the cached candidates and store the run (None when cancelled)."""
-    from retrofit.optimise import optimise
-    from retrofit.store import get_scenario, parse, save_run
-
-    record = get_scenario(engine, name, version)
-    scenario = parse(record)
-    candidates, inputs = candidates_for(stock, library, phase(progress, 0.0, 0.25))
-    if cancel is not None and cancel.is_set():
-        return None
-    result = optimise(candidates, scenario, progress=phase(progress, 0.25, 0.9), cancel=cancel)
-    if cancel is not None and cancel.is_set():
-        return None
-    return save_run(engine, record, result, inputs, who=who, progress=phase(progress, 0.9, 1.0))
-
 
 RUN_COLUMNS = ("id", "scenario_name", "scenario_version", "status", "gap", "solve_seconds", "plan_rows",
                "stock_source", "library_version", "kpis", "created_by", "created_at")
@@ -357,20 +222,11 @@ def run_explanations(engine, principal, run_id: int, home_ids: list[str]) -> pd.
     """
     from retrofit.service.access import allowed_home_cities
     from retrofit.optimise import explain_homes
-    from retrofit.store import get_run, get_scenario, parse, read_plan
+    from retrofit.store import get_run, read_plan
 
     cities = allowed_home_cities(principal)  # refuse before reading anything
     run = get_run(engine, run_id)
-    if run.stock_source is None and run.candidates_source:
-        from retrofit.candidates import read_candidates
-
-        scenario = parse(get_scenario(engine, run.scenario_name, run.scenario_version))
-        candidates = read_candidates(run.candidates_source)
-        if table_hash(candidates) != run.candidates_hash:
-            raise RetrofitError(f"{run.candidates_source} changed since run {run_id} was planned; "
-                                "its explanations need the candidates it used")
-    else:
-        scenario, candidates = _run_inputs(engine, run_id)
+    scenario, candidates = run_inputs(engine, run_id)
     wanted = [str(h) for h in home_ids]
     mine = candidates[candidates["home_id"].astype(str).isin(wanted) & candidates["city"].isin(cities)]
     plan = read_plan(engine, run_id)
@@ -379,30 +235,12 @@ def run_explanations(engine, principal, run_id: int, home_ids: list[str]) -> pd.
     return explanations.set_index("home_id")
 
 
-def _run_inputs(engine, run_id: int, progress: Progress = None):
-    """The scenario and (cached) candidates a stored run was planned on."""
-    from retrofit.appraisal.measures import load_library
-    from retrofit.store import get_run, get_scenario, parse
-
-    run = get_run(engine, run_id)
-    if run.stock_source is None:
-        raise RetrofitError(f"run {run_id} was planned on a candidate file ({run.candidates_source}); "
-                            "trade-offs from the app need a run planned on a stock")
-    library = SHIPPED if run.library_version in (None, load_library().version) else run.library_version
-    candidates, inputs = candidates_for(run.stock_source, library, progress)
-    if inputs.candidates_hash != run.candidates_hash:
-        raise RetrofitError(f"the stock or library of run {run_id} changed since it was planned "
-                            f"(candidates hash now {inputs.candidates_hash}, the run's {run.candidates_hash}); "
-                            "run the scenario again first")
-    return parse(get_scenario(engine, run.scenario_name, run.scenario_version)), candidates
-
-
 def frontier_for_run(engine, run_id: int, first: str = "carbon", second: str = "fuel_poverty", points: int = 5,
                      progress: Progress = None, cancel: threading.Event | None = None) -> pd.DataFrame:
     """The carbon / fuel poverty / jobs frontier around a stored run's scenario: one row per point."""
     from retrofit.optimise.frontier import trace_frontier
 
-    scenario, candidates = _run_inputs(engine, run_id, phase(progress, 0.0, 0.1))
+    scenario, candidates = run_inputs(engine, run_id, phase(progress, 0.0, 0.1))
     curve, _ = trace_frontier(candidates, scenario, first, second, points, progress=phase(progress, 0.1, 1.0),
                               cancel=cancel)
     return curve
@@ -411,9 +249,9 @@ def frontier_for_run(engine, run_id: int, first: str = "carbon", second: str = "
 def sensitivity_for_run(engine, run_id: int, weight: str, values: list[float], progress: Progress = None,
                         cancel: threading.Event | None = None) -> pd.DataFrame:
     """How a stored run's KPIs move as one weight of its scenario moves."""
-    from retrofit.present.views import weight_sensitivity
+    from retrofit.optimise.frontier import weight_sensitivity
 
-    scenario, candidates = _run_inputs(engine, run_id, phase(progress, 0.0, 0.1))
+    scenario, candidates = run_inputs(engine, run_id, phase(progress, 0.0, 0.1))
     return weight_sensitivity(candidates, scenario, weight, values, phase(progress, 0.1, 1.0), cancel)
 
 

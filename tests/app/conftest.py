@@ -47,7 +47,7 @@ def stored_var(tmp_path_factory, sample_stock) -> Path:
     """var/ with the sample stock and runs #1 (carbon weight 1) and #2 (carbon weight 0.2)."""
     import os
 
-    from retrofit.service import workspace
+    from retrofit import pipeline
     from retrofit.store import add_scenario, open_database
 
     var = tmp_path_factory.mktemp("app-stored")
@@ -57,9 +57,9 @@ def stored_var(tmp_path_factory, sample_stock) -> Path:
     try:
         engine = open_database()
         add_scenario(engine, small_scenario())
-        workspace.run_scenario(engine, "Small test")
+        pipeline.run_scenario(engine, "Small test")
         add_scenario(engine, small_scenario(carbon=0.2))
-        workspace.run_scenario(engine, "Small test")
+        pipeline.run_scenario(engine, "Small test")
         engine.dispose()
     finally:
         if before is None:

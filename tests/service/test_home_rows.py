@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from retrofit.present import views
+from retrofit import pipeline
 from retrofit.service import access, review, workspace
 from retrofit.errors import RetrofitError
 from retrofit.stock.schema import write_stock
@@ -34,7 +35,7 @@ def stored(tmp_path_factory):
         patch.delenv("RETROFIT_DATABASE_URL", raising=False)
         engine = open_database()
         add_scenario(engine, small_scenario(budget=1_500_000))
-        run = workspace.run_scenario(engine, "Small test")
+        run = pipeline.run_scenario(engine, "Small test")
         plan = read_plan(engine, run.id)
         assert set(plan["city"]) == {"Birmingham", "Coventry", "Wolverhampton"}
         yield engine, run, plan

@@ -8,6 +8,7 @@ import threading
 import pandas as pd
 import pytest
 
+from retrofit import pipeline
 from retrofit.service import access, workspace
 from retrofit.errors import RetrofitError
 from retrofit.hashing import table_hash
@@ -24,7 +25,7 @@ def var(tmp_path, sample_stock, monkeypatch):
     write_stock(sample_stock, tmp_path / "stock" / "default.parquet")
     monkeypatch.setenv("RETROFIT_VAR_DIR", str(tmp_path))
     monkeypatch.delenv("RETROFIT_DATABASE_URL", raising=False)
-    workspace._MEMORY.clear()
+    pipeline._MEMORY.clear()
     return tmp_path
 
 
@@ -32,31 +33,31 @@ def test_candidates_are_appraised_once_then_read_from_memory_or_disk(var, sample
     from retrofit.appraisal import appraise
     from retrofit.appraisal.measures import load_library
 
-    table, inputs = workspace.candidates_for()
-    again, _ = workspace.candidates_for()
+    table, inputs = pipeline.candidates_for()
+    again, _ = pipeline.candidates_for()
     assert again is table  # the same object from memory: no copy per user
     files = sorted((var / "candidates").glob("*.parquet"))
     assert [f.name for f in files] == [f"{inputs.stock_hash}-{inputs.library_version}.parquet"]
     assert inputs.stock_hash == table_hash(sample_stock)
     assert inputs.candidates_hash == table_hash(appraise(sample_stock, load_library()))
 
-    workspace._MEMORY.clear()  # a new process: read from disk, no appraisal
+    pipeline._MEMORY.clear()  # a new process: read from disk, no appraisal
     modified = files[0].stat().st_mtime_ns
-    from_disk, inputs_disk = workspace.candidates_for()
+    from_disk, inputs_disk = pipeline.candidates_for()
     assert files[0].stat().st_mtime_ns == modified
     assert inputs_disk == inputs and len(from_disk) == len(table)
 
 
 def test_a_missing_stock_says_how_to_make_one(var):
     with pytest.raises(RetrofitError, match="make stock"):
-        workspace.candidates_for(var / "stock" / "nope.parquet")
+        pipeline.candidates_for(var / "stock" / "nope.parquet")
 
 
 def test_run_scenario_stores_the_run_with_its_inputs(var):
     engine = open_database()
     add_scenario(engine, small_scenario())
     seen = []
-    run = workspace.run_scenario(engine, "Small test", progress=lambda f, m: seen.append(f))
+    run = pipeline.run_scenario(engine, "Small test", progress=lambda f, m: seen.append(f))
     assert run.id == 1 and run.plan_rows == len(read_plan(engine, 1)) > 0
     assert run.stock_source.endswith("default.parquet") and run.library_version
     assert seen[-1] == 1.0 and seen == sorted(seen)
@@ -82,7 +83,7 @@ def test_a_cancelled_run_stores_nothing(var):
     add_scenario(engine, small_scenario())
     cancel = threading.Event()
     cancel.set()
-    assert workspace.run_scenario(engine, "Small test", cancel=cancel) is None
+    assert pipeline.run_scenario(engine, "Small test", cancel=cancel) is None
     assert list_runs(engine) == []
 
 
@@ -133,8 +134,8 @@ def test_a_valid_library_edit_becomes_a_version_runs_can_use(var):
     saved = access.audit_events(engine, MANAGER, action="library.save")
     assert saved[["who", "target"]].values.tolist() == [[ANALYST.who, f"library:{library.version}"]]
     assert saved["details"].iloc[0]["files"] == ["measures.csv"] and saved["details"].iloc[0]["note"] == "dearer lofts"
-    shipped, _ = workspace.candidates_for()
-    edited, inputs = workspace.candidates_for(library=library.version)
+    shipped, _ = pipeline.candidates_for()
+    edited, inputs = pipeline.candidates_for(library=library.version)
     assert inputs.library_version == library.version
     loft = edited["measures"].astype(str).str.contains("loft_insulation")
     assert (edited.loc[loft, "cost_gbp"].sum() > shipped.loc[shipped["measures"].astype(str)
