@@ -184,6 +184,13 @@ class Rules(_Strict):
     mobilisation_area: Literal["lsoa_code", "ward"] = "lsoa_code"
     """The area a mobilisation cost is paid for: a candidate column."""
 
+    @property
+    def bands_allowed(self) -> tuple[str, ...]:
+        """The EPC bands a package may bring a home to: min_band_after or better (all when unset)."""
+        if self.min_band_after is None:
+            return BANDS
+        return BANDS[: BANDS.index(self.min_band_after) + 1]
+
     @model_validator(mode="after")
     def _lists(self):
         both = sorted(set(self.must_include) & set(self.exclude))

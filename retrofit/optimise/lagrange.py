@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from dataclasses import dataclass
 
 import highspy
@@ -31,7 +32,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from retrofit.optimise.limits import UNLIMITED, Stage
-from retrofit.optimise.model import Model, penalty_tables, usage, usage_from_cells
+from retrofit.optimise.model import Model, penalty_tables, usage
 from retrofit.reference import CITIES
 
 TIE_BREAK = 1e-7  # value per (home, year) that spreads otherwise-tied homes over the years (value units ~1)
@@ -50,7 +51,8 @@ SIMPLEX_ITERATIONS = 100_000
 REFINE_STEPS = ((0.1, (0.003,)), (0.02, (0.001, 0.0003)))
 SOFT_FLOOR = 700.0  # the soft maximum's weights stop at exp(-700), a normal number (below: subnormal, slow)
 HIGHS_OPTIONS: dict = {"solver": "ipm"}  # interior point + crossover: 2-4x faster than dual simplex on the core and year LPs
-_banner_shown = False
+_banner_shown = False  # HiGHS prints its banner on stdout at its first construction in a process
+_FIRST_HIGHS = threading.Lock()
 
 
 def new_highs(seed: int | None = None, stage: Stage | None = None) -> highspy.Highs:
@@ -58,19 +60,20 @@ def new_highs(seed: int | None = None, stage: Stage | None = None) -> highspy.Hi
     stays clean); with ``seed``, seeded and set for the LPs here (interior point), its time limit
     the end of ``stage`` (the hard stop: `run_highs` records it when it cuts)."""
     global _banner_shown
-    if _banner_shown:
-        highs = highspy.Highs()
-    else:
-        sys.stdout.flush()
-        saved = os.dup(1)
-        try:
-            with open(os.devnull, "w") as devnull:
-                os.dup2(devnull.fileno(), 1)
-                highs = highspy.Highs()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-        _banner_shown = True
+    with _FIRST_HIGHS:  # two solves in two threads (the app's jobs): one redirect, never interleaved
+        if not _banner_shown:
+            sys.stdout.flush()
+            saved = os.dup(1)
+            try:
+                with open(os.devnull, "w") as devnull:
+                    os.dup2(devnull.fileno(), 1)
+                    highs = highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+            _banner_shown = True
+        else:
+            highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
     if seed is not None:
         highs.setOptionValue("random_seed", int(seed))

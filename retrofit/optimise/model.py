@@ -19,7 +19,6 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from retrofit.energy import BANDS
 from retrofit.reference import CITIES
 from retrofit.scenario import Scenario
 
@@ -166,8 +165,7 @@ def eligible_mask(candidates: pd.DataFrame, scenario: Scenario) -> tuple[np.ndar
     if rules.eligible_packages is not None:
         drop("rules.eligible_packages", ~candidates["package_id"].astype(str).isin(rules.eligible_packages).to_numpy())
     if rules.min_band_after is not None:
-        allowed = BANDS[: BANDS.index(rules.min_band_after) + 1]
-        drop("rules.min_band_after", ~candidates["band_after"].astype(str).isin(allowed).to_numpy())
+        drop("rules.min_band_after", ~candidates["band_after"].astype(str).isin(rules.bands_allowed).to_numpy())
     if rules.exclude:
         drop("rules.exclude", candidates["home_id"].astype(str).isin(rules.exclude).to_numpy())
     return keep, removed
