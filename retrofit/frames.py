@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from retrofit.errors import RetrofitError
+
 
 def positions(index, values) -> np.ndarray:
     """Position of each value in ``index`` (-1 when absent), fast for many repeated strings."""
@@ -63,8 +65,6 @@ def write_json(path: str | Path, data: dict) -> None:
 
 def read_table(path: str | Path, what: str, how_to_make: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """Read a Parquet or CSV table; a missing or unreadable file is a RetrofitError saying what to do."""
-    from retrofit.errors import RetrofitError
-
     path = Path(path)
     if not path.exists():
         raise RetrofitError(f"{what} file {path} does not exist; {how_to_make}")

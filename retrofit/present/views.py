@@ -13,8 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from retrofit.present.format import count, gbp, per_tonne, tonnes
+from retrofit.geo import MAP_DIGITS, WITHHELD, add_fill_colours, lsoa_feature_collection
 from retrofit.plan import breakdown
+from retrofit.present.format import count, gbp, per_tonne, tonnes
+from retrofit.reference import lsoas
+from retrofit.service.access import require
+from retrofit.store.compare import compare_plans
+from retrofit.store.export import export_run
 
 # (KPI, label, how it is written)
 KPIS = (
@@ -104,8 +109,6 @@ def runs_by(plans: dict[str, pd.DataFrame], by: str) -> pd.DataFrame:
 
 def homes_in_common(plans: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """For each run after the first: homes in both, only in the first, only in it, same package."""
-    from retrofit.store.compare import compare_plans
-
     labels = list(plans)
     base = labels[0]
     rows = []
@@ -155,8 +158,6 @@ def withheld_lsoas(figures: pd.DataFrame, year: int | None, cities: list[str] | 
     """
     if open_cities is None:
         return {}
-    from retrofit.reference import lsoas
-
     areas = lsoas()[["lsoa_code", "city"]]
     closed = areas[~areas["city"].isin(open_cities) & (areas["city"].isin(cities) if cities else True)]
     if year is not None:
@@ -187,8 +188,6 @@ def plan_layer(plan: pd.DataFrame, value: str, year: int | None = None, cities: 
     and carry no figure. Sized for the map: coordinates to about 1 m (geo.MAP_DIGITS) and
     figures to MAP_FIGURE_DIGITS once coloured.
     """
-    from retrofit.geo import MAP_DIGITS, WITHHELD, add_fill_colours, lsoa_feature_collection
-
     figures = lsoa_figures(plan, year, cities)
     withheld = withheld_lsoas(figures, year, cities, open_cities)
     figures = figures.drop(index=[code for code in withheld if code in figures.index])
@@ -295,9 +294,6 @@ def _ratio(ratio: float) -> str:
 def export_bytes(engine, principal, run_id: int, fmt: str) -> bytes:
     """A stored run exported as csv, xlsx or geojson (see retrofit.store.export), as bytes: every
     city's homes, so only for those who may export a whole plan (a RetrofitError for anyone else)."""
-    from retrofit.service.access import require
-    from retrofit.store.export import export_run
-
     require(principal, "export_plan")
     with tempfile.TemporaryDirectory() as folder:
         path = export_run(engine, run_id, fmt, Path(folder) / f"run.{fmt}")

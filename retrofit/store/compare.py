@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from retrofit.plan import breakdown
+from retrofit.store.runs import get_run, read_plan
 
 # KPIs shown in the city-and-year table (the JSON carries every KPI breakdown gives).
 HEADLINE = ("homes", "spend_gbp", "annual_co2_t_saved", "lifetime_co2_t_saved", "fuel_poor_lifted", "jobs_fte_years")
@@ -111,8 +112,6 @@ def compare_plans(plan_a: pd.DataFrame, plan_b: pd.DataFrame, kpis_a: dict, kpis
 
 def compare_runs(engine, a: int, b: int, progress: Callable[[float, str], None] | None = None) -> Comparison:
     """Compare two stored runs by id."""
-    from retrofit.store.runs import get_run, read_plan
-
     report = progress or (lambda fraction, message: None)
     run_a, run_b = get_run(engine, a), get_run(engine, b)
     report(0.0, f"reading run {a}")

@@ -19,6 +19,7 @@ import pandas as pd
 
 from retrofit.errors import RetrofitError
 from retrofit.frames import atomic_write
+from retrofit.geo import lsoa_feature_collection
 from retrofit.plan import breakdown
 from retrofit.store.models import Run
 from retrofit.store.runs import get_run, read_plan
@@ -85,8 +86,6 @@ def _xlsx(plan: pd.DataFrame, kpis: dict, about: dict, path: Path) -> None:
 
 
 def _geojson(plan: pd.DataFrame, kpis: dict, about: dict, path: Path) -> None:
-    from retrofit.geo import lsoa_feature_collection
-
     collection = lsoa_feature_collection(_grouped(plan, "lsoa_code"))
     collection["provenance"] = about  # foreign members (RFC 7946 section 6.1)
     collection["kpis"] = kpis
