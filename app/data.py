@@ -16,19 +16,19 @@ import os
 import streamlit as st
 
 from retrofit import pipeline
+from retrofit.appraisal import load_library
 from retrofit.present import views
 from retrofit.service import access, workspace
 from retrofit.errors import RetrofitError
 from retrofit.service.jobs import JobBoard
+from retrofit.stock.schema import read_stock
+from retrofit.stock.summary import summarise
 from retrofit.paths import default_stock_path
 from retrofit.store import database_url, open_database, read_plan
 
 
 @st.cache_data(show_spinner="Reading the housing stock...")
 def stock_summary(path: str, signature: tuple | None = None) -> dict:
-    from retrofit.stock.schema import read_stock
-    from retrofit.stock.summary import summarise
-
     return summarise(read_stock(path))
 
 
@@ -52,8 +52,6 @@ def synthetic_share(path: str | None) -> float | None:
 @st.cache_data(show_spinner=False)
 def package_ids(library: str | None) -> list[str]:
     """The package ids of a measure library version."""
-    from retrofit.appraisal.measures import load_library
-
     return list(load_library(pipeline.library_dir(library)).packages.index)
 
 

@@ -23,6 +23,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from app.served import LOOKUP_THREAD
+from retrofit.present import views
+from retrofit.service import access
+
+# app.data and app.maps (the pages' shared caches) are imported inside the functions below: this
+# module is imported by app/main.py before Streamlit's runtime exists, and their caches want it.
 
 THREAD = "warm-up"
 QUIET_THREADS = (THREAD, LOOKUP_THREAD)  # use the shared caches outside any page, on purpose
@@ -61,8 +66,6 @@ def warm_overview(run_id: int) -> None:
 def warm_pages(run_id: int) -> None:
     """The first view of a stored run's Plan explorer and Map (its plan already read)."""
     from app import data, maps
-    from retrofit.present import views
-    from retrofit.service import access
 
     everyone = access.local_principal()  # a programme manager: every city (the caches are keyed by city)
     data.plan_rows(everyone, run_id)
@@ -73,7 +76,6 @@ def warm_pages(run_id: int) -> None:
 def warm_comparison(run_id: int) -> None:
     """Compare's first view for a run: it beside the newest other run."""
     from app import data
-    from retrofit.service import access
 
     table = data.runs()
     labels = dict(zip(table["id"].astype(int), table["label"]))
