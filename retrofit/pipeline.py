@@ -200,7 +200,12 @@ def run_scenario(engine, name: str, version: int | None = None, *, stock: str | 
         table, inputs = candidates_for(stock, library, phase(progress, 0.0, 0.25))
     if cancel is not None and cancel.is_set():
         return None
-    result = optimise(table, scenario, progress=phase(progress, 0.25, 0.9), cancel=cancel)
+    try:
+        result = optimise(table, scenario, progress=phase(progress, 0.25, 0.9), cancel=cancel)
+    except RetrofitError:
+        if cancel is not None and cancel.is_set():
+            return None  # cancelled before a plan was found: nothing to store, as when cancelled after
+        raise
     if cancel is not None and cancel.is_set():
         return None
     return save_run(engine, record, result, inputs, who=who, progress=phase(progress, 0.9, 1.0))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from retrofit.errors import RetrofitError
 from retrofit.optimise.model import METRICS
 from retrofit.optimise.solve import optimise
 from retrofit.scenario import Scenario
@@ -27,7 +28,12 @@ def trace_frontier(candidates: pd.DataFrame, scenario: Scenario, first: str = "c
         point = scenario.model_copy(update={"weights": weights})
         if progress:
             progress(i / points, f"point {i + 1} of {points}: {first} {1 - share:.2f}, {second} {share:.2f}")
-        result = optimise(candidates, point, cancel=cancel, warm_start=warm)
+        try:
+            result = optimise(candidates, point, cancel=cancel, warm_start=warm)
+        except RetrofitError:
+            if cancel is not None and cancel.is_set():
+                break  # cancelled: the points traced so far
+            raise
         warm = result
         results.append(result)
         records.append({f"weight_{first}": 1 - share, f"weight_{second}": share, "status": result.status,
@@ -56,6 +62,10 @@ def weight_sensitivity(candidates: pd.DataFrame, scenario: Scenario, weight: str
             result = optimise(candidates, point, cancel=cancel, warm_start=warm)
         except ValueError:
             continue
+        except RetrofitError:
+            if cancel is not None and cancel.is_set():
+                break  # cancelled: the values solved so far
+            raise
         warm = result
         records.append({"weight": weight, "value": float(value), "status": result.status, "gap": result.gap,
                         **{k: v for k, v in result.kpis.items() if isinstance(v, (int, float))}})

@@ -25,6 +25,7 @@ from typing import Callable
 _now = time.perf_counter  # the one clock every limit reads (a test may replace it)
 
 Progress = Callable[[float, str], None]
+CANCEL_POLL_S = 0.1  # how often the caller looks at its cancel event while the worker is in a long step
 
 
 class TimeUp(Exception):
@@ -49,8 +50,8 @@ class Clock:
         return _now() - self.started
 
     def over(self) -> bool:
-        """The hard stop has passed (or the caller waiting on the solve has given up on it)."""
-        return self._halted.is_set() or _now() >= self.deadline
+        """The hard stop has passed, the caller cancelled, or the caller waiting on the solve has given up on it."""
+        return self._halted.is_set() or self.cancelled() or _now() >= self.deadline
 
     def halt(self) -> None:
         """Stop the solve at its next check: its answer is no longer awaited."""
@@ -65,10 +66,11 @@ class Clock:
                 self.cuts.append(step)
 
     def check(self, step: str) -> None:
-        """Raise TimeUp once the hard stop has passed, recording the step it cut."""
+        """Raise TimeUp once the hard stop has passed (or the caller cancelled), recording the step it cut."""
         self.step = step
         if self.over():
-            self.cut(step)
+            if not self.cancelled():
+                self.cut(step)
             raise TimeUp(step)
 
     def stage(self, step: str, until: float = 1.0) -> Stage:
@@ -114,7 +116,8 @@ def within_limit(clock: Clock, solve: Callable[[Progress], None], progress: Prog
     is first; True when it returned. Its progress is reported on this thread (a UI's callbacks
     stay on the UI's thread); its exceptions are raised here (TimeUp is a normal end: False).
 
-    At the hard stop the worker is told to stop (it does at its next check, a fraction of a
+    A cancel is a stop too: the caller answers within CANCEL_POLL_S of it. At the hard stop the
+    worker is told to stop (it does at its next check, a fraction of a
     second later) and this returns at once: whatever the worker published by then is the answer.
     The worker is not a daemon, so a process that exits meanwhile waits for it to stop cleanly."""
     events: queue.SimpleQueue = queue.SimpleQueue()
@@ -136,8 +139,12 @@ def within_limit(clock: Clock, solve: Callable[[Progress], None], progress: Prog
     try:
         while True:
             try:
-                kind, payload = events.get(timeout=max(0.0, clock.deadline - _now()))
+                kind, payload = events.get(timeout=min(CANCEL_POLL_S, max(0.0, clock.deadline - _now())))
             except queue.Empty:
+                if clock.cancelled():
+                    return False  # the caller gave up: it has the best plan so far, at once
+                if _now() < clock.deadline:
+                    continue
                 clock.cut(clock.step)
                 return False
             if kind == "progress":

@@ -308,6 +308,9 @@ def _answer(scenario: Scenario, clock: Clock, answers: Answers, finished: bool, 
     best, bound, refused = answers.snapshot()
     limit = scenario.solver.time_limit_s
     if best is None:
+        if clock.cancelled():
+            raise RetrofitError(f"the solve was cancelled (during {clock.step}) before it found a plan that keeps "
+                                f"every rule; nothing was planned")
         if refused:  # the model's arithmetic passed a plan that the independent check did not
             raise RetrofitError(f"no plan that keeps every rule was found: the independent check (check_plan) "
                                 f"refused {refused[0]}; loosening that rule a little (or a longer "

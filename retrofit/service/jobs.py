@@ -61,8 +61,8 @@ class Job:
         try:
             result = self.work(self._progress, self.cancel_event)
             state, error = ("cancelled" if self.cancel_event.is_set() else "done"), None
-        except RetrofitError as problem:
-            result, state, error = None, "failed", str(problem)
+        except RetrofitError as problem:  # cancelled work may stop by saying it was cancelled
+            result, state, error = None, ("cancelled" if self.cancel_event.is_set() else "failed"), str(problem)
         except Exception as problem:  # a bug: keep the details for the log, show one line
             traceback.print_exc()
             result, state, error = None, "failed", f"internal error: {type(problem).__name__}: {problem}"
