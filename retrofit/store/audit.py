@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import getpass
 import os
+from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Engine
 
-from retrofit.store.database import writing
+from retrofit.store.database import reading, writing
 from retrofit.store.models import AuditEvent, utc_now
 
 ENV_USER = "RETROFIT_USER"
@@ -36,3 +37,23 @@ def log_event(engine: Engine, who: str, action: str, target: str = "", details: 
     (a measure library version, an imported stock), or for what the server refused to do."""
     with writing(engine) as connection:
         record_event(connection, who, action, target, details)
+
+
+def read_events(engine: Engine, *, who: str | None = None, action_prefix: str | None = None,
+                since: datetime | None = None, until: datetime | None = None,
+                limit: int | None = None) -> list[dict]:
+    """Audit events newest first, each as a dict of its columns: by exactly ``who``, with an action
+    starting ``action_prefix``, created at ``since`` or later and before ``until``, at most ``limit``."""
+    query = select(AuditEvent).order_by(AuditEvent.id.desc())
+    if who:
+        query = query.where(AuditEvent.who == who)
+    if action_prefix:
+        query = query.where(AuditEvent.action.startswith(action_prefix))
+    if since is not None:
+        query = query.where(AuditEvent.created_at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.created_at < until)
+    if limit is not None:
+        query = query.limit(int(limit))
+    with reading(engine) as connection:
+        return [dict(row._mapping) for row in connection.execute(query).all()]

@@ -244,6 +244,14 @@ def list_runs(engine: Engine, scenario: str | None = None) -> list[Run]:
         return [_run(row) for row in connection.execute(query).all()]
 
 
+def run_rows(engine: Engine, columns: tuple[str, ...] | list[str]) -> pd.DataFrame:
+    """Every stored run, newest first, with only ``columns`` of the run table (its details can be large)."""
+    with reading(engine) as connection:
+        rows = connection.execute(select(*(getattr(Run, column) for column in columns))
+                                  .order_by(Run.id.desc())).all()
+    return pd.DataFrame([tuple(row) for row in rows], columns=list(columns))
+
+
 def read_plan(engine: Engine, run_id: int) -> pd.DataFrame:
     """A stored run's plan, one row per home (by home_id); optional columns it lacked are left out."""
     run = get_run(engine, run_id)
