@@ -11,27 +11,30 @@ Four roles (`retrofit.store.models.ROLES`):
 Access is enforced here, not by hiding widgets: every function that returns home-level rows
 or writes takes the acting `Principal` and refuses in words (a RetrofitError naming the rule)
 what their role and city do not allow. Pages only lay out what these functions return.
+
+The rules (`can`, `require`, `user_values`, `sign_in_refusal`, ...) are pure functions of
+plain values; the queries are `retrofit.store.users` and `retrofit.store.audit`'s. A change
+and its audit event are written in one transaction.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
 from retrofit.errors import RetrofitError
-from retrofit.plan import breakdown
+from retrofit.plan import breakdown, plan_kpis
 from retrofit.reference import CITIES
-from retrofit.store.audit import current_user, record_event
-from retrofit.store.database import reading, retrying, writing
-from retrofit.store.models import ROLES, AuditEvent, User, utc_now
+from retrofit.store import Engine, users
+from retrofit.store.audit import current_user, read_events, record_event
+from retrofit.store.database import retrying, writing
+from retrofit.store.models import ROLES, User, utc_now
 from retrofit.store.runs import get_run, read_plan
 
 PROGRAMME_MANAGER, CITY_PARTNER, ANALYST, VIEWER = ROLES
@@ -156,8 +159,6 @@ def plan_rows_for(engine: Engine, principal: Principal, run_id: int, cities=None
 
 def aggregates_of(plan: pd.DataFrame, kpis: dict | None = None) -> dict:
     """The programme's aggregates of a plan: KPIs overall, by city, by year and by city and year."""
-    from retrofit.plan import plan_kpis
-
     return {"kpis": kpis if kpis is not None else plan_kpis(plan), "by_city": breakdown(plan, "city"),
             "by_year": breakdown(plan, "year"), "by_city_year": breakdown(plan, ["city", "year"])}
 
@@ -169,13 +170,20 @@ def programme_aggregates(engine: Engine, principal: Principal, run_id: int) -> d
     return aggregates_of(read_plan(engine, run_id), run.kpis)
 
 
-# --- users ----------------------------------------------------------------------------------
+# --- users: the rules -----------------------------------------------------------------------
 
 _UNCHANGED = object()
 
 
-def _user_values(email: str, role: str, city: str | None, name: str | None) -> dict:
-    email = (email or "").strip().lower()
+def normal_email(email: str | None) -> str:
+    """An email as people are known by it: no surrounding spaces, lower case."""
+    return (email or "").strip().lower()
+
+
+def user_values(email: str, role: str, city: str | None, name: str | None) -> dict:
+    """A user's email, role, city and name, checked and normalised; a refusal in words for a user
+    that makes no sense (not an email, an unknown role, a partner without a city, a city for anyone else)."""
+    email = normal_email(email)
     if not EMAIL.match(email):
         raise RetrofitError(f"{email!r} is not an email address; users are known by the email they sign in with")
     if role not in ROLES:
@@ -191,34 +199,60 @@ def _user_values(email: str, role: str, city: str | None, name: str | None) -> d
             "name": (name or "").strip() or email}
 
 
-def _user(row) -> User:
-    user = User.model_validate(dict(row._mapping))
-    if user.created_at.tzinfo is None:
-        user.created_at = user.created_at.replace(tzinfo=timezone.utc)
-    return user
+def changes_to(user: User, values: dict) -> dict:
+    """What ``values`` change in ``user``: {column: [before, after]} (empty when nothing)."""
+    return {column: [getattr(user, column), value] for column, value in values.items()
+            if getattr(user, column) != value}
 
+
+def takes_away_a_programme_manager(user: User, values: dict) -> bool:
+    """Whether giving ``user`` these ``values`` leaves one active programme manager fewer."""
+    if user.role != PROGRAMME_MANAGER or not user.active:
+        return False
+    return not (values["role"] == PROGRAMME_MANAGER and values["active"])
+
+
+def bound_elsewhere(user: User, subject: str | None) -> bool:
+    """Whether ``user`` is bound to another account of the identity provider than ``subject``."""
+    return subject is not None and user.identity_subject not in (None, subject)
+
+
+def sign_in_refusal(user: User | None, subject: str | None) -> str:
+    """Why ``user`` may not sign in with ``subject``, as the audit log says it ("" when they may)."""
+    if user is None:
+        return "not registered"
+    if not user.active:
+        return "deactivated"
+    if bound_elsewhere(user, subject):
+        return "another account"
+    return ""
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(name=user.name, role=user.role, city=user.city, email=user.email)
+
+
+# --- users: stored ----------------------------------------------------------------------------
 
 def add_user(engine: Engine, actor: Principal, email: str, role: str, city: str | None = None,
              name: str | None = None) -> User:
     """Register a person by the email they sign in with, with a role (and a city for a partner)."""
     require(actor, "manage_users")
-    values = _user_values(email, role, city, name)
+    values = user_values(email, role, city, name)
 
     def attempt() -> User:
         with writing(engine) as connection:
-            taken = connection.execute(select(User).where((User.email == values["email"])
-                                                          | (User.name == values["name"]))).first()
+            taken = users.user_with_email_or_name(connection, values["email"], values["name"])
             if taken is not None:
                 field = "email" if taken.email == values["email"] else "name"
                 raise RetrofitError(f"a user with {field} {values[field]!r} already exists; change that user instead")
             stamped = {**values, "active": True, "created_at": utc_now()}
-            new_id = connection.execute(insert(User.__table__).values(**stamped)
-                                        .returning(User.__table__.c.id)).scalar_one()
+            new_id = users.insert_user(connection, stamped)
             record_event(connection, actor.who, "user.add", f"user:{values['email']}",
                          {"role": role, "city": values["city"]})
             return User(id=new_id, **stamped)
 
-    return retrying(attempt, retry_on=(IntegrityError,))
+    return retrying(attempt, retry_on=users.KEY_RACES)
 
 
 def change_user(engine: Engine, actor: Principal, email: str, *, role: str | None = None, city=_UNCHANGED,
@@ -229,44 +263,39 @@ def change_user(engine: Engine, actor: Principal, email: str, *, role: str | Non
     a new one (for a person whose account at the identity provider was replaced).
     """
     require(actor, "manage_users")
-    email = (email or "").strip().lower()
+    email = normal_email(email)
 
     def attempt() -> User:
         with writing(engine) as connection:
-            row = connection.execute(select(User).where(User.email == email)).first()
-            if row is None:
+            user = users.user_by_email(connection, email)
+            if user is None:
                 raise RetrofitError(f"no user with email {email!r}; add them first")
-            user = _user(row)
             new_role = role or user.role
             new_city = user.city if city is _UNCHANGED else city
             if new_role != CITY_PARTNER and city is _UNCHANGED:
                 new_city = None
-            values = _user_values(email, new_role, new_city, name if name is not None else user.name)
+            values = user_values(email, new_role, new_city, name if name is not None else user.name)
             values["active"] = user.active if active is None else bool(active)
             _keep_a_programme_manager(connection, user, values)
-            changes = {k: [getattr(user, k), v] for k, v in values.items() if getattr(user, k) != v}
+            changes = changes_to(user, values)
             if forget_identity and user.identity_subject is not None:
                 values["identity_subject"] = None
                 changes["identity_subject"] = ["bound", "forgotten"]
             if not changes:
                 return user
-            connection.execute(update(User.__table__).where(User.__table__.c.id == user.id).values(**values))
+            users.update_user(connection, user.id, values)
             action = "user.deactivate" if changes.get("active") == [True, False] else "user.change"
             record_event(connection, actor.who, action, f"user:{email}", changes)
             return user.model_copy(update=values)
 
-    return retrying(attempt, retry_on=(IntegrityError,))
+    return retrying(attempt, retry_on=users.KEY_RACES)
 
 
 def _keep_a_programme_manager(connection, user: User, values: dict) -> None:
     """Nobody may remove the last active programme manager: no one could manage users after."""
-    if user.role != PROGRAMME_MANAGER or not user.active:
+    if not takes_away_a_programme_manager(user, values):
         return
-    if values["role"] == PROGRAMME_MANAGER and values["active"]:
-        return
-    others = connection.execute(select(func.count()).select_from(User).where(
-        (User.role == PROGRAMME_MANAGER) & User.active.is_(True) & (User.id != user.id))).scalar_one()
-    if not others:
+    if not users.count_active(connection, PROGRAMME_MANAGER, other_than=user.id):
         raise RetrofitError(f"{user.email} is the last active programme manager; make someone else programme "
                             f"manager first")
 
@@ -278,11 +307,10 @@ def deactivate_user(engine: Engine, actor: Principal, email: str) -> User:
 
 def list_users(engine: Engine, actor: Principal) -> pd.DataFrame:
     require(actor, "manage_users")
-    with reading(engine) as connection:
-        rows = connection.execute(select(User).order_by(User.role, User.city, User.email)).all()
     columns = ["email", "name", "role", "city", "active", "account_bound", "created_at"]
-    users = [{**_user(r).model_dump(), "account_bound": r.identity_subject is not None} for r in rows]
-    return pd.DataFrame(users, columns=["id", *columns])[columns]
+    people = [{**user.model_dump(), "account_bound": user.identity_subject is not None}
+              for user in users.all_users(engine)]
+    return pd.DataFrame(people, columns=["id", *columns])[columns]
 
 
 def principal_for(engine: Engine, email: str | None, subject: str | None = None) -> Principal | None:
@@ -290,12 +318,10 @@ def principal_for(engine: Engine, email: str | None, subject: str | None = None)
 
     With ``subject`` (the sign-in's fixed identity), None too when the user is bound to another one.
     """
-    email = (email or "").strip().lower()
-    with reading(engine) as connection:
-        row = connection.execute(select(User).where((User.email == email) & User.active.is_(True))).first()
-    if row is None or (subject is not None and row.identity_subject not in (None, subject)):
+    user = users.active_user(engine, normal_email(email))
+    if user is None or bound_elsewhere(user, subject):
         return None
-    return Principal(name=row.name, role=row.role, city=row.city, email=row.email)
+    return principal_of(user)
 
 
 def sign_in(engine: Engine, email: str | None, name: str | None = None,
@@ -309,38 +335,34 @@ def sign_in(engine: Engine, email: str | None, name: str | None = None,
     subject is refused (someone else's account claiming the email). Unknown or deactivated
     people are refused too; every refusal is audited (`sign_in.refused`).
     """
-    email = (email or "").strip().lower()
+    email = normal_email(email)
     if not email:
         raise RetrofitError("the identity provider gave no email for this account; ask its administrator to "
                             "release the email claim")
-    bootstrap = email in {e.strip().lower() for e in programme_managers}
+    bootstrap = email in {normal_email(listed) for listed in programme_managers}
 
     def attempt() -> tuple[Principal | None, str]:
         with writing(engine) as connection:
-            row = connection.execute(select(User).where(User.email == email)).first()
-            if row is None and bootstrap:
-                values = {**_user_values(email, PROGRAMME_MANAGER, None, name), "active": True,
+            user = users.user_by_email(connection, email)
+            if user is None and bootstrap:
+                values = {**user_values(email, PROGRAMME_MANAGER, None, name), "active": True,
                           "created_at": utc_now()}
-                connection.execute(insert(User.__table__).values(**values))
+                users.insert_user(connection, values)
                 record_event(connection, email, "user.add", f"user:{email}",
                              {"role": PROGRAMME_MANAGER, "city": None, "source": "programme_managers in secrets"})
-                row = connection.execute(select(User).where(User.email == email)).first()
-            reason = ("not registered" if row is None else "deactivated" if not row.active else
-                      "another account" if subject is not None and row.identity_subject not in (None, subject)
-                      else "")
+                user = users.user_by_email(connection, email)
+            reason = sign_in_refusal(user, subject)
             if reason:
                 record_event(connection, email, "sign_in.refused", f"user:{email}", {"reason": reason})
                 return None, reason
-            user = _user(row)
             details = {"role": user.role, "city": user.city}
             if subject is not None and user.identity_subject is None:
-                connection.execute(update(User.__table__).where(User.__table__.c.id == user.id)
-                                   .values(identity_subject=subject))
+                users.bind_identity(connection, user.id, subject)
                 details["identity"] = "bound at first sign-in"
             record_event(connection, email, "sign_in", f"user:{email}", details)
-            return Principal(name=user.name, role=user.role, city=user.city, email=user.email), ""
+            return principal_of(user), ""
 
-    principal, reason = retrying(attempt, retry_on=(IntegrityError,))
+    principal, reason = retrying(attempt, retry_on=users.KEY_RACES)
     if reason == "another account":
         raise RetrofitError(f"{email} is registered to another account of the identity provider: this sign-in is "
                             f"refused. If the person's account was replaced, a programme manager can clear the "
@@ -361,19 +383,9 @@ def audit_events(engine: Engine, principal: Principal, *, who: str | None = None
                  limit: int | None = None) -> pd.DataFrame:
     """The audit log, newest first, filtered by who, action (prefix, e.g. "review.") and time."""
     require(principal, "read_audit")
-    query = select(AuditEvent).order_by(AuditEvent.id.desc())
-    if who:
-        query = query.where(AuditEvent.who == who.strip().lower() if "@" in who else AuditEvent.who == who)
-    if action:
-        query = query.where(AuditEvent.action.startswith(action))
-    if since is not None:
-        query = query.where(AuditEvent.created_at >= since)
-    if until is not None:
-        query = query.where(AuditEvent.created_at < until)
-    if limit is not None:
-        query = query.limit(int(limit))
-    with reading(engine) as connection:
-        rows = [dict(r._mapping) for r in connection.execute(query).all()]
+    if who and "@" in who:
+        who = normal_email(who)  # people who sign in are logged by their email
+    rows = read_events(engine, who=who, action_prefix=action, since=since, until=until, limit=limit)
     table = pd.DataFrame(rows, columns=AUDIT_COLUMNS)
     if len(table):
         table["created_at"] = pd.to_datetime(table["created_at"], utc=True)
@@ -382,8 +394,6 @@ def audit_events(engine: Engine, principal: Principal, *, who: str | None = None
 
 def audit_csv(engine: Engine, principal: Principal, **filters) -> bytes:
     """The audit log as CSV (details as JSON); the export itself is audited."""
-    import json
-
     table = audit_events(engine, principal, **filters)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -393,5 +403,5 @@ def audit_csv(engine: Engine, principal: Principal, **filters) -> bytes:
                          json.dumps(row.details, sort_keys=True)])
     with writing(engine) as connection:
         record_event(connection, principal.who, "audit.export", "audit", {"rows": len(table), **{
-            k: str(v) for k, v in filters.items() if v is not None}})
+            key: str(value) for key, value in filters.items() if value is not None}})
     return buffer.getvalue().encode("utf-8")

@@ -11,7 +11,8 @@ from retrofit.service import access
 from retrofit.service.access import Principal, can, home_cities, local_principal, require
 from retrofit.errors import RetrofitError
 from retrofit.reference import CITIES
-from tests.reviewing import ANALYST, BIRMINGHAM, COVENTRY, MANAGER, VIEWER, city_plan, store_run
+from retrofit.store.models import User
+from tests.reviewing import ANALYST, BIRMINGHAM, COVENTRY, MANAGER, VIEWER, WOLVERHAMPTON, city_plan, store_run
 
 # --- the rules, without a database ----------------------------------------------------------
 
@@ -44,6 +45,164 @@ LETTERS = {"M": MANAGER, "C": COVENTRY, "A": ANALYST, "V": VIEWER}
 def test_who_may_do_what(action, city):
     allowed = {letter for letter, principal in LETTERS.items() if can(principal, action, city)}
     assert allowed == set(MATRIX[(action, city)])
+
+
+# Every action for every role, for the programme or run as a whole, a partner's own city and
+# another city: who may (M manager, C the city's partner, A analyst, V viewer). Written out from
+# the README's table, not from access.PERMISSIONS.
+WHOLE_MATRIX = {
+    # action:          (as a whole, own city, another city)
+    "read_aggregates": ("MCAV", "MCAV", "MCAV"),
+    "read_homes": ("MA", "MCA", "MA"),
+    "export_plan": ("MA", "MA", "MA"),
+    "read_comments": ("MCA", "MCA", "MA"),
+    "comment": ("MCA", "MCA", "MA"),
+    "submit_review": ("M", "MC", "M"),
+    "decide_review": ("", "C", ""),
+    "final_approval": ("M", "M", "M"),
+    "edit_scenarios": ("MA", "MA", "MA"),
+    "run": ("MA", "MA", "MA"),
+    "edit_library": ("MA", "MA", "MA"),
+    "import_stock": ("MA", "MA", "MA"),
+    "manage_users": ("M", "M", "M"),
+    "read_audit": ("M", "M", "M"),
+}
+PEOPLE = {"M": MANAGER, "A": ANALYST, "V": VIEWER}
+CITY_PARTNERS = {"Birmingham": BIRMINGHAM, "Coventry": COVENTRY, "Wolverhampton": WOLVERHAMPTON}
+
+
+def test_the_whole_matrix_names_every_action():
+    assert set(WHOLE_MATRIX) == set(access.PERMISSIONS)
+
+
+@pytest.mark.parametrize("action", list(WHOLE_MATRIX))
+@pytest.mark.parametrize("partner_city", list(CITY_PARTNERS))
+def test_every_role_for_every_action_and_city(action, partner_city):
+    whole, own, other = WHOLE_MATRIX[action]
+    partner = CITY_PARTNERS[partner_city]
+    assert can(partner, action) == ("C" in whole)
+    assert can(partner, action, partner_city) == ("C" in own)
+    for city in CITIES:
+        if city != partner_city:
+            assert can(partner, action, city) == ("C" in other), city
+    for letter, principal in PEOPLE.items():  # no city of their own: every city reads as "another"
+        assert can(principal, action) == (letter in whole)
+        for city in CITIES:
+            assert can(principal, action, city) == (letter in own) == (letter in other), city
+
+
+def test_an_unknown_action_is_a_programming_error():
+    with pytest.raises(ValueError, match="unknown action 'delete_everything'"):
+        can(MANAGER, "delete_everything")
+
+
+@pytest.mark.parametrize(("principal", "action", "city", "message"), [
+    (VIEWER, "read_homes", None, "the viewer (vic@westmids.example) may not read home-level rows: only the "
+                                 "programme manager, city partner (own city), analyst may"),
+    (COVENTRY, "read_comments", "Birmingham", "Coventry's city partner (cora@coventry.example) may not read "
+                                              "comments of Birmingham: city partners may do this for Coventry only"),
+    (COVENTRY, "read_homes", None, "Coventry's city partner (cora@coventry.example) may not read home-level rows "
+                                   "for the programme as a whole: city partners may do this for Coventry only"),
+    (ANALYST, "decide_review", "Coventry", "the analyst (ann@westmids.example) may not approve or request changes "
+                                           "to a city's part of a run: only the city partner (own city) may"),
+    (COVENTRY, "manage_users", None, "Coventry's city partner (cora@coventry.example) may not manage users: only "
+                                     "the programme manager may"),
+])
+def test_each_refusal_in_words(principal, action, city, message):
+    with pytest.raises(RetrofitError) as refused:
+        require(principal, action, city)
+    assert str(refused.value) == message
+
+
+def test_home_cities_to_read_are_checked_before_anything_is_read():
+    assert access.allowed_home_cities(COVENTRY) == ["Coventry"]
+    assert access.allowed_home_cities(MANAGER, ("Coventry", "Birmingham")) == ["Coventry", "Birmingham"]
+    with pytest.raises(RetrofitError, match="unknown city 'Leeds'"):
+        access.allowed_home_cities(MANAGER, ["Leeds"])
+    with pytest.raises(RetrofitError, match="may not read home-level rows of Birmingham"):
+        access.allowed_home_cities(COVENTRY, ["Coventry", "Birmingham"])
+
+
+def user(role: str, active: bool = True, subject: str | None = None) -> User:
+    return User(id=1, name="Pat", email="pat@westmids.example", role=role, active=active, identity_subject=subject)
+
+
+@pytest.mark.parametrize(("args", "values"), [
+    ((" Cora@Coventry.Example ", "city_partner", "Coventry", " Cora "),
+     {"email": "cora@coventry.example", "role": "city_partner", "city": "Coventry", "name": "Cora"}),
+    (("ann@westmids.example", "analyst", None, None),
+     {"email": "ann@westmids.example", "role": "analyst", "city": None, "name": "ann@westmids.example"}),
+    (("vic@westmids.example", "viewer", "", "  "),
+     {"email": "vic@westmids.example", "role": "viewer", "city": None, "name": "vic@westmids.example"}),
+])
+def test_a_users_values_are_normalised(args, values):
+    assert access.user_values(*args) == values
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("bo@birmingham.example", "city_partner", None, None),
+     "a city partner needs a city (Birmingham, Coventry, Wolverhampton); none given for bo@birmingham.example"),
+    (("bo@birmingham.example", "city_partner", "Leeds", None),
+     "unknown city 'Leeds': use one of Birmingham, Coventry, Wolverhampton"),
+    (("vic@westmids.example", "viewer", "Coventry", None),
+     "only city partners have a city; a viewer (vic@westmids.example) sees every city: leave the city empty"),
+    (("ann@westmids.example", "admin", None, None),
+     "unknown role 'admin': use one of programme_manager, city_partner, analyst, viewer"),
+    ((" not an email ", "viewer", None, None),
+     "'not an email' is not an email address; users are known by the email they sign in with"),
+    ((None, "viewer", None, None), "'' is not an email address; users are known by the email they sign in with"),
+])
+def test_a_user_that_makes_no_sense_is_refused_in_words(args, message):
+    with pytest.raises(RetrofitError) as refused:
+        access.user_values(*args)
+    assert str(refused.value) == message
+
+
+# (role, active) before -> (role, active) after -> whether an active programme manager is lost
+LOSES_A_MANAGER = [
+    (("programme_manager", True), ("programme_manager", True), False),
+    (("programme_manager", True), ("programme_manager", False), True),
+    (("programme_manager", True), ("viewer", True), True),
+    (("programme_manager", True), ("analyst", False), True),
+    (("programme_manager", False), ("viewer", False), False),  # an inactive one manages nothing already
+    (("analyst", True), ("viewer", False), False),
+    (("viewer", True), ("programme_manager", True), False),
+]
+
+
+@pytest.mark.parametrize(("before", "after", "loses"), LOSES_A_MANAGER)
+def test_which_changes_take_a_programme_manager_away(before, after, loses):
+    assert access.takes_away_a_programme_manager(user(*before), {"role": after[0], "active": after[1]}) is loses
+
+
+def test_a_change_lists_what_it_changes_only():
+    before = user("city_partner")
+    before.city = "Coventry"
+    values = {"email": before.email, "role": "analyst", "city": None, "name": "Pat", "active": True}
+    assert access.changes_to(before, values) == {"role": ["city_partner", "analyst"], "city": ["Coventry", None]}
+    assert access.changes_to(before, {"name": "Pat", "active": True}) == {}
+
+
+# (registered?, active, bound subject, signing in with subject) -> the refusal ("" signs in)
+SIGN_INS = [
+    (False, True, None, None, "not registered"),
+    (False, True, None, "oid:a", "not registered"),
+    (True, False, None, None, "deactivated"),
+    (True, False, "oid:b", "oid:a", "deactivated"),
+    (True, True, None, None, ""),
+    (True, True, None, "oid:a", ""),  # bound at this first sign-in
+    (True, True, "oid:a", "oid:a", ""),
+    (True, True, "oid:a", None, ""),  # no subject given (local lookups): not compared
+    (True, True, "oid:b", "oid:a", "another account"),
+]
+
+
+@pytest.mark.parametrize(("registered", "active", "bound", "subject", "refusal"), SIGN_INS)
+def test_who_may_sign_in(registered, active, bound, subject, refusal):
+    person = user("analyst", active, bound) if registered else None
+    assert access.sign_in_refusal(person, subject) == refusal
+    if registered and active:  # principal_for looks up active users only, by the same rule
+        assert access.bound_elsewhere(person, subject) is (refusal == "another account")
 
 
 def test_a_refusal_names_the_rule():
