@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime, timezone
 
 import pytest
 
 from retrofit.service import access, review
 from retrofit.errors import RetrofitError
 from retrofit.reference import CITIES
+from retrofit.store.models import Run
 from tests.reviewing import (
     ANALYST, BIRMINGHAM, COVENTRY, MANAGER, PARTNERS, VIEWER, WOLVERHAMPTON, lsoa_of, store_run,
 )
@@ -29,7 +31,226 @@ def sign_off(engine, run_id, cities=CITIES) -> None:
         review.approve(engine, PARTNERS[city], run_id, city, note="fine by us")
 
 
-# --- the state machine ------------------------------------------------------------------------
+# --- the rules, without a database -----------------------------------------------------------
+
+AT = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
+WHEN = "02 Mar 2026 09:30"
+BY = "pat@westmids.example"
+PART = "Coventry's part of run 7"
+# Every (state, step): the state it leads to, or the exact refusal. Written out from the
+# README's workflow (draft -> submitted -> approved | changes_requested -> submitted).
+MACHINE = {
+    ("draft", "submit"): "submitted",
+    ("draft", "approve"): f"{PART} is a draft: it must be submitted before it can be approved",
+    ("draft", "request_changes"): f"{PART} is a draft: it must be submitted before it can be sent back",
+    ("submitted", "submit"): f"{PART} is already submitted by {BY} on {WHEN}: it cannot be submitted twice",
+    ("submitted", "approve"): "approved",
+    ("submitted", "request_changes"): "changes_requested",
+    ("approved", "submit"): f"{PART} is already approved by {BY} on {WHEN}: it cannot be submitted now. Comment "
+                            f"on it, or plan a new scenario version (its run starts a new review)",
+    ("approved", "approve"): f"{PART} is already approved by {BY} on {WHEN}: it cannot be approved twice",
+    ("approved", "request_changes"): f"{PART} is already approved by {BY} on {WHEN}: it cannot be sent back now. "
+                                     f"Comment on it, or plan a new scenario version (its run starts a new review)",
+    ("changes_requested", "submit"): "submitted",
+    ("changes_requested", "approve"): f"{PART} had changes requested (changes requested by {BY} on {WHEN}): it "
+                                      f"must be submitted again before it can be approved",
+    ("changes_requested", "request_changes"): f"{PART} is already changes requested by {BY} on {WHEN}: it cannot "
+                                              f"be sent back twice",
+}
+STATES = ("draft", "submitted", "approved", "changes_requested")
+STEPS = ("submit", "approve", "request_changes")
+
+
+def test_the_machine_names_every_state_and_step():
+    assert set(MACHINE) == {(state, step) for state in STATES for step in STEPS}
+    assert set(review.REVIEW_STATES) == set(STATES) and set(review.STEPS) == set(STEPS)
+
+
+@pytest.mark.parametrize(("state", "step"), list(MACHINE))
+def test_every_step_from_every_state(state, step):
+    current = review.Step(state) if state == "draft" else review.Step(state, BY, AT, "a note")
+    expected = MACHINE[(state, step)]
+    if expected in STATES:
+        assert review.next_state(7, "Coventry", current, step) == expected
+    else:
+        with pytest.raises(RetrofitError) as refused:
+            review.next_state(7, "Coventry", current, step)
+        assert str(refused.value) == expected
+
+
+def a_run(run_id: int = 7) -> Run:
+    return Run(id=run_id, scenario_name="Pilot", scenario_version=1)
+
+
+def step_row(city, state, note="", by=BY, at=AT) -> dict:
+    return {"city": city, "state": state, "note": note, "created_by": by, "created_at": at}
+
+
+def test_a_status_is_each_citys_latest_step():
+    steps = [step_row("Coventry", "submitted"), step_row("Birmingham", "submitted"),
+             step_row("Coventry", "changes_requested", "COV-1 twice", by=COVENTRY.who),
+             step_row("Birmingham", "approved", "fine", by=BIRMINGHAM.who, at=AT.replace(tzinfo=None))]
+    status = review.status_of(a_run(), steps, [2, 3])
+    assert {city: step.state for city, step in status.cities.items()} == {
+        "Birmingham": "approved", "Coventry": "changes_requested", "Wolverhampton": "draft"}
+    assert status.cities["Birmingham"] == review.Step("approved", BIRMINGHAM.who, AT, "fine")  # stored without zone: UTC
+    assert status.cities["Wolverhampton"] == review.Step("draft")
+    assert (status.final, status.locked, status.all_cities_approved, status.newer_versions) == (None, False, False, [2, 3])
+    as_coventry = review.status_of(a_run(), steps, [], COVENTRY)
+    assert (as_coventry.cities["Coventry"].note, as_coventry.cities["Birmingham"].note) == ("COV-1 twice", "")
+    assert as_coventry.cities["Birmingham"].by == BIRMINGHAM.who  # who and when are the programme's to see
+
+
+def test_the_final_approval_waits_for_every_city_and_then_locks():
+    approved = [step_row(city, "approved") for city in CITIES]
+    waiting = review.status_of(a_run(), approved[:2] + [step_row("Wolverhampton", "changes_requested", "no")], [])
+    with pytest.raises(RetrofitError) as refused:
+        review.check_final_approval(waiting)
+    assert str(refused.value) == ("run 7 cannot get the final approval yet: Wolverhampton is changes requested; all "
+                                  "three cities must approve first")
+    ready = review.status_of(a_run(), approved, [])
+    review.check_final_approval(ready)
+    review.check_open(ready)
+    review.check_open(ready, comment=True)
+    locked = review.status_of(a_run(), [*approved, step_row(None, "approved", "signed off")], [])
+    assert locked.locked and locked.final.note == "signed off"
+    with pytest.raises(RetrofitError) as closed:
+        review.check_open(locked)
+    assert str(closed.value) == (f"run 7 is locked: all three cities and the programme manager approved it (approved "
+                                 f"by {BY} on {WHEN}); nothing in it can change. A changed plan needs a new version "
+                                 f"of scenario 'Pilot', whose run starts a new review")
+    with pytest.raises(RetrofitError) as no_comments:
+        review.check_open(locked, comment=True)
+    assert str(no_comments.value) == (f"run 7 is locked (signed off: approved by {BY} on {WHEN}); comments are closed. "
+                                      f"Discuss the next scenario version's run instead")
+
+
+def test_a_request_for_changes_needs_a_note():
+    assert review.step_note("submit", None) == ""
+    assert review.step_note("request_changes", " more homes in Foleshill\r\n") == "more homes in Foleshill"
+    for empty in ("", "  \n", "\u200b"):
+        with pytest.raises(RetrofitError, match="^say what needs to change: a note is required when requesting"):
+            review.step_note("request_changes", empty)
+
+
+@pytest.mark.parametrize(("written", "kept"), [
+    (None, ""),
+    ("  plain  ", "plain"),
+    ("one\r\ntwo\rthree", "one\ntwo\nthree"),
+    ("tab\tkept\x00\x1b\x7f\x85", "tab\tkept"),  # C0, DEL and C1 controls dropped
+    ("left\u202eright\u2066\u200b\u200d\ufeff", "leftright"),  # bidirectional and zero-width
+    ("<b>markup</b> **stays** as text", "<b>markup</b> **stays** as text"),
+])
+def test_text_is_kept_as_written_less_invisible_characters(written, kept):
+    assert review.clean_text(written, 100, "comment") == kept
+
+
+def test_text_too_long_or_not_text_is_refused_in_words():
+    assert review.clean_text("x" * 10 + "\u200b" * 5, 10, "note") == "x" * 10  # counted after cleaning
+    with pytest.raises(RetrofitError) as long:
+        review.clean_text("x" * 4_001, 4_000, "comment")
+    assert str(long.value) == "the comment is 4,001 characters long; the limit is 4,000: shorten it"
+    with pytest.raises(RetrofitError) as surrogate:
+        review.clean_text("ab\ud800", 10, "note")
+    assert str(surrogate.value) == ("the note holds a character that is not text (U+D800 at character 3, half of a "
+                                    "UTF-16 pair): type or paste it again")
+    with pytest.raises(RetrofitError) as number:
+        review.clean_text(12, 10, "home id")
+    assert str(number.value) == "the home id must be text, not int"
+
+
+@pytest.mark.parametrize(("reply_to", "number"), [(None, None), (12, 12), ("12", 12), (" 7 ", 7), (2**31 - 1, 2**31 - 1)])
+def test_a_reply_answers_a_comment_number(reply_to, number):
+    assert review.comment_number(reply_to) == number
+
+
+@pytest.mark.parametrize("reply_to", [True, 0, -1, 2**31, "abc", "1e3", 2.0, "²", [1]])
+def test_anything_else_is_not_a_comment_number(reply_to):
+    with pytest.raises(RetrofitError, match=r"^reply_to must be a comment's number \(e.g. 12\), not "):
+        review.comment_number(reply_to)
+
+
+def test_a_reply_joins_its_parents_subject_if_the_person_may_read_it():
+    parent = {"id": 3, "run_id": 7, "city": "Birmingham", "lsoa_code": "E01", "home_id": "BHM-0"}
+    assert review.reply_subject(MANAGER, 7, 3, parent) == ("Birmingham", "E01", "BHM-0")
+    on_run = {**parent, "city": None, "lsoa_code": None, "home_id": None}
+    assert review.reply_subject(COVENTRY, 7, 3, on_run) == (None, None, None)
+    for principal, found in ((COVENTRY, parent), (MANAGER, None), (MANAGER, {**parent, "run_id": 8})):
+        with pytest.raises(RetrofitError) as refused:
+            review.reply_subject(principal, 7, 3, found)
+        assert str(refused.value) == "no comment 3 on run 7 that you can reply to"
+
+
+def test_a_comment_on_a_home_takes_the_homes_city_and_lsoa():
+    place = ("Coventry", "E01009550")
+    assert review.home_subject(COVENTRY, 7, "COV-1", place, None, None) == ("Coventry", "E01009550", "COV-1")
+    assert review.home_subject(MANAGER, 7, "COV-1", place, "Coventry", "E01009550") == place + ("COV-1",)
+    assert review.home_subject(MANAGER, 7, "COV-1", ("Coventry", ""), None, None) == ("Coventry", None, "COV-1")
+    for city, lsoa_code, mismatch in (("Birmingham", None, "Birmingham"), (None, "E01000001", "E01000001")):
+        with pytest.raises(RetrofitError) as refused:
+            review.home_subject(MANAGER, 7, "COV-1", place, city, lsoa_code)
+        assert str(refused.value) == f"home COV-1 is in Coventry, LSOA E01009550, not {mismatch}"
+    # another city's home and an absent one are refused in the same words
+    for found in (("Birmingham", "E01000001"), None):
+        with pytest.raises(RetrofitError) as refused:
+            review.home_subject(COVENTRY, 7, "BHM-1", found, None, None)
+        assert str(refused.value) == ("home BHM-1 is not among Coventry's homes in run 7: comment on a home of the "
+                                      "plan, or on its LSOA")
+    with pytest.raises(RetrofitError) as absent:
+        review.home_subject(MANAGER, 7, "NOPE", None, None, None)
+    assert str(absent.value) == "home NOPE is not in run 7's plan: comment on a home of the plan, or on its LSOA"
+
+
+def test_a_comment_on_an_lsoa_takes_its_city():
+    coventry = lsoa_of("Coventry")
+    assert review.lsoa_subject(coventry, None) == ("Coventry", coventry, None)
+    assert review.lsoa_subject(coventry, "Coventry") == ("Coventry", coventry, None)
+    with pytest.raises(RetrofitError) as elsewhere:
+        review.lsoa_subject(coventry, "Birmingham")
+    assert str(elsewhere.value) == f"LSOA {coventry} is in Coventry, not Birmingham"
+    with pytest.raises(RetrofitError, match="^LSOA 'E00000000' is not one of the three cities' 2021 LSOAs"):
+        review.lsoa_subject("E00000000", None)
+
+
+@pytest.mark.parametrize(("subject", "name"), [
+    ((None, None, None), "run"), (("Coventry", None, None), "city:Coventry"),
+    (("Coventry", "E01", None), "city:Coventry/lsoa:E01"), (("Coventry", "E01", "COV-1"), "city:Coventry/lsoa:E01/home:COV-1"),
+    (("Coventry", None, "COV-1"), "city:Coventry/home:COV-1"),
+])
+def test_how_a_subject_is_named(subject, name):
+    assert review.subject_name(*subject) == name
+
+
+def comment_row(comment_id, city=None, reply_to=None, home_id=None) -> dict:
+    return {"id": comment_id, "run_id": 7, "city": city, "lsoa_code": None, "home_id": home_id, "reply_to": reply_to,
+            "author": BY, "text": f"comment {comment_id}", "created_at": AT.replace(tzinfo=None)}
+
+
+def test_threads_in_order_and_only_what_the_person_may_read():
+    comments = [comment_row(1, "Coventry", home_id="COV-1"), comment_row(2), comment_row(3, "Coventry", 1, "COV-1"),
+                comment_row(4, "Birmingham"), comment_row(5, "Coventry", 3, "COV-1"), comment_row(6, None, 2),
+                comment_row(7, "Coventry", 1, "COV-1"), comment_row(8, "Birmingham", 4)]
+    table = review.comment_table(MANAGER, comments)
+    assert list(zip(table["id"], table["thread"], table["depth"])) == [
+        (1, 1, 0), (3, 1, 1), (5, 1, 2), (7, 1, 1), (2, 2, 0), (6, 2, 1), (4, 4, 0), (8, 4, 1)]
+    assert table["created_at"].map(lambda moment: moment.tzinfo is not None).all()
+    assert table.loc[0, "subject"] == "city:Coventry/home:COV-1"
+    assert review.comment_table(COVENTRY, comments)["id"].tolist() == [1, 3, 5, 7, 2, 6]
+    assert review.comment_table(MANAGER, comments, city="Birmingham")["id"].tolist() == [4, 8]
+    assert review.comment_table(MANAGER, comments, home_id="COV-1")["id"].tolist() == [1, 3, 5, 7]
+    assert comments[0]["created_at"].tzinfo is None  # the rows given are left as they were
+
+
+def test_a_partners_history_is_their_citys_and_the_final_approval():
+    steps = [{**step_row(city, "approved"), "id": number, "run_id": 7} for number, city in enumerate(CITIES, 1)]
+    steps.append({**step_row(None, "approved"), "id": 4, "run_id": 7})
+    assert review.history_table(COVENTRY, steps)["id"].tolist() == [2, 4]
+    assert review.history_table(MANAGER, steps)["id"].tolist() == [1, 2, 3, 4]
+    assert list(review.history_table(MANAGER, [])) == ["id", "run_id", "city", "state", "note", "created_by",
+                                                       "created_at"]
+
+
+# --- the state machine, stored ----------------------------------------------------------------
 
 def test_a_new_run_is_a_draft_for_every_city(engine, run):
     status = review.review_status(engine, VIEWER, run.id)
