@@ -1,6 +1,6 @@
 """The app in a real browser: first page, moving between pages of a stored run, a run from the builder.
 
-Targets (issue 7, full default stock): first page shown within 3 s of opening; moving between
+Targets (full default stock): first page shown within 3 s of opening; moving between
 pages of a stored run within 1 s; a run of the default scenario from the builder within the
 optimiser's target (30 s for the solve). Starts `streamlit run` on its own var folder and
 drives the system Chromium with Playwright, as tests/browser does. A page counts as shown

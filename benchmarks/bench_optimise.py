@@ -1,8 +1,8 @@
 """The optimiser against greedy, plain CP-SAT and HiGHS MIP on the same model, side by side.
 
-Targets (issue 5), full default stock (about 686,000 homes, every package, 10 years, yearly
+Targets, full default stock (about 686,000 homes, every package, 10 years, yearly
 budgets, per-city capacity and shares, an equity rule): within 0.05% of a proven upper bound
-in under 30 s and under 3 GB; a re-solve after a weight change in under 3 s. Issue 16: the
+in under 30 s and under 3 GB; a re-solve after a weight change in under 3 s. The
 time limit is the user's: with solver.time_limit_s = 1 and 5 on the full stock, the answer (the
 best checked plan, or the error saying none was found in time) comes within 1.1 times the
 limit, reading the candidates apart.

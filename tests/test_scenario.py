@@ -59,7 +59,7 @@ def test_years_in_order():
         parse_scenario(MINIMAL.replace("end = 2027", "end = 2020"))
 
 
-# --- inputs that used to crash or slip through (issue 16) ---
+# --- inputs that used to crash or slip through ---
 
 @pytest.mark.parametrize("old, new, key", [
     ("total_gbp = 1000", "total_gbp = inf", "budget.total_gbp: Input should be a finite number"),

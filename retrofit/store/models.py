@@ -2,7 +2,7 @@
 
 Scenarios are versioned (name + version, never overwritten); runs are immutable and keep
 the hashes of their inputs; a run's plan rows live in their own table, one per chosen home.
-Users, reviews, comments and audit events serve the cross-city review (issue 8): reviews
+Users, reviews, comments and audit events serve the cross-city review: reviews
 and audit events are append-only histories, so "who did what when" is never lost.
 """
 

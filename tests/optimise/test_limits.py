@@ -1,4 +1,4 @@
-"""Solves that keep their word (issue 16): the time limit is a hard stop, the same inputs give the
+"""Solves that keep their word: the time limit is a hard stop, the same inputs give the
 same plan however busy the machine, and a plan the independent check refuses is never returned.
 
 No test here asserts a wall-clock time (the machines are shared and noisy): the hard stop is
@@ -96,7 +96,7 @@ def test_same_inputs_same_plan_on_a_busy_machine():
     """Three runs of a small phased scenario: alone, beside two CPU-burning processes, and beside a
     Python thread contending for the interpreter. Every step ends on counted work, so the plans
     are the same, and each says it is reproducible (the wall clock, 15 s, never came near: these
-    runs take 2-7 s). With the steps' budgets in wall-clock seconds (before issue 16) the same
+    runs take 2-7 s). With the steps' budgets in wall-clock seconds (as they used to be) the same
     three runs gave two or three different plans: the polish MIP stopped wherever the clock found it."""
     table, scen = _medium()
     scen = scen.model_copy(update={"solver": scen.solver.model_copy(update={"time_limit_s": 15.0})})

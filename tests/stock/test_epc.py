@@ -285,7 +285,7 @@ def test_cli_bad_file_writes_nothing(tmp_path):
     assert not out.exists() and not list(tmp_path.glob("*.partial"))
 
 
-# --- files that are not what they seem (issue 16) ---
+# --- files that are not what they seem ---
 
 def test_a_compressed_or_packed_file_says_how_to_unpack_it(tmp_path):
     gz = tmp_path / "certificates.csv"
