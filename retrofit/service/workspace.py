@@ -181,15 +181,7 @@ RUN_COLUMNS = ("id", "scenario_name", "scenario_version", "status", "gap", "solv
 
 def run_table(engine) -> pd.DataFrame:
     """Every stored run, newest first, without its details (which can be large): one row each."""
-    from sqlalchemy import select
-
-    from retrofit.store.database import reading
-    from retrofit.store.models import Run
-
-    columns = [getattr(Run, c) for c in RUN_COLUMNS]
-    with reading(engine) as connection:
-        rows = connection.execute(select(*columns).order_by(Run.id.desc())).all()
-    table = pd.DataFrame([tuple(r) for r in rows], columns=list(RUN_COLUMNS))
+    table = run_rows(engine, RUN_COLUMNS)
     if table.empty:
         return table
     kpis = pd.DataFrame(list(table["kpis"]))
