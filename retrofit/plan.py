@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from retrofit.energy import BANDS
 from retrofit.scenario import Scenario
 
 TOLERANCE_GBP = 0.01    # rounding allowed on money rules, £
@@ -135,15 +134,30 @@ def _given_rows(plan: pd.DataFrame, candidates: pd.DataFrame, rows: np.ndarray |
     return rows
 
 
-def check_plan(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario,
-               rows: np.ndarray | None = None) -> list[str]:
-    """Every rule of the scenario recomputed from the plan itself; [] when the plan keeps them all.
+@dataclass(frozen=True)
+class _Planned:
+    """The plan's rows as the rules read them: each row's position in the candidate table, its
+    home (by id and by the index's code), year, cost and city."""
 
-    ``rows``: each plan row's position in the candidate table, where the caller knows it (the
-    optimiser does): checked to hold the plan's home and package, it saves looking up every
-    home by its id. Otherwise, or when it does not match, each row is found by its ids."""
-    problems: list[str] = []
-    budget, rules = scenario.budget, scenario.rules
+    plan: pd.DataFrame
+    candidates: pd.DataFrame
+    row: np.ndarray
+    lookup: _Lookup
+    home: pd.Series
+    home_code: np.ndarray
+    years: np.ndarray
+    cost: np.ndarray
+    city: pd.Series
+
+    def column(self, name: str) -> np.ndarray:
+        """A candidate column at the plan's rows."""
+        return self.candidates[name].iloc[self.row].to_numpy()
+
+
+def _planned(plan: pd.DataFrame, candidates: pd.DataFrame,
+             rows: np.ndarray | None) -> tuple[_Planned | None, list[str]]:
+    """The plan's rows found in the candidate table (by ``rows`` when they match, else by ids), or
+    None and why: plan rows that are not candidate rows leave nothing else to check."""
     lookup = _lookup(candidates)
     home = plan["home_id"].astype(str)
     row = _given_rows(plan, candidates, rows)
@@ -155,89 +169,137 @@ def check_plan(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario,
         found = (home_code >= 0) & (package_code >= 0) & (len(lookup.keys) > 0)
         found &= lookup.keys[at] == wanted if len(lookup.keys) else found
         if not found.all():
-            unknown = ~found
-            if home.duplicated().any():
-                problems.append(f"{int(home.duplicated().sum())} homes have more than one package")
-            shown = (home + "\x1f" + plan["package_id"].astype(str))[unknown].head(3).tolist()
-            problems.append(f"{int(unknown.sum())} plan rows are not candidate rows, e.g. {shown}")
-            return problems
+            problems = [f"{int(home.duplicated().sum())} homes have more than one package"] \
+                if home.duplicated().any() else []
+            shown = (home + "\x1f" + plan["package_id"].astype(str))[~found].head(3).tolist()
+            return None, problems + [f"{int((~found).sum())} plan rows are not candidate rows, e.g. {shown}"]
         row = lookup.positions[at]
-    home_code = lookup.home_codes[row]
-    repeated = int(len(home_code) - np.count_nonzero(np.bincount(home_code, minlength=1)))
-    if repeated:
-        problems.append(f"{repeated} homes have more than one package")
-
-    def planned(name: str) -> np.ndarray:  # a candidate column at the plan's rows
-        return candidates[name].iloc[row].to_numpy()
-
-    cost = planned("cost_gbp").astype(float)
-    if not np.allclose(cost, plan["cost_gbp"].to_numpy(float)):
-        problems.append("plan costs differ from the candidate table")
-    years = plan["year"].to_numpy()
-    if len(plan) and (years.min() < scenario.years.start or years.max() > scenario.years.end):
-        problems.append(f"years outside {scenario.years.start}-{scenario.years.end}")
-    spend = cost.sum()
-    if spend > budget.total_gbp + TOLERANCE_GBP:
-        problems.append(f"spend £{spend:,.0f} is above budget.total_gbp £{budget.total_gbp:,.0f}")
-    if budget.per_year_gbp is not None:
-        for year, limit in zip(scenario.year_list, budget.per_year_gbp):
-            used = cost[years == year].sum()
-            if used > limit + TOLERANCE_GBP:
-                problems.append(f"spend in {year} £{used:,.0f} is above budget.per_year_gbp £{limit:,.0f}")
     city = candidates["city"].iloc[row]
     if not isinstance(city.dtype, pd.CategoricalDtype):  # categorical compares by code; anything else as text
         city = city.astype(str)
-    trade_days = {}  # per trade with a limit: each plan row's days (read once)
-    for city_rules in scenario.cities.values():
-        for trade in (city_rules.trade_days_per_year.limits() if city_rules.trade_days_per_year is not None else {}):
-            column = f"trade_days_{trade}"
-            trade_days[trade] = planned(column).astype(float) if column in candidates else np.zeros(len(plan))
-    for name, city_rules in scenario.cities.items():
-        mine = (city == name).to_numpy()
-        used = cost[mine].sum()
-        if city_rules.min_share and used < city_rules.min_share * budget.total_gbp - TOLERANCE_GBP:
-            problems.append(f"{name} spend £{used:,.0f} is below its min_share of £{city_rules.min_share * budget.total_gbp:,.0f}")
-        if city_rules.max_share is not None and used > city_rules.max_share * budget.total_gbp + TOLERANCE_GBP:
-            problems.append(f"{name} spend £{used:,.0f} is above its max_share of £{city_rules.max_share * budget.total_gbp:,.0f}")
+    cost = candidates["cost_gbp"].iloc[row].to_numpy().astype(float)
+    return _Planned(plan, candidates, row, lookup, home, lookup.home_codes[row], plan["year"].to_numpy(), cost,
+                    city), []
+
+
+def _one_package_per_home(planned: _Planned, scenario: Scenario) -> list[str]:
+    repeated = int(len(planned.home_code) - np.count_nonzero(np.bincount(planned.home_code, minlength=1)))
+    return [f"{repeated} homes have more than one package"] if repeated else []
+
+
+def _costs_as_candidates(planned: _Planned, scenario: Scenario) -> list[str]:
+    same = np.allclose(planned.cost, planned.plan["cost_gbp"].to_numpy(float))
+    return [] if same else ["plan costs differ from the candidate table"]
+
+
+def _programme_years(planned: _Planned, scenario: Scenario) -> list[str]:
+    years = planned.years
+    if len(years) and (years.min() < scenario.years.start or years.max() > scenario.years.end):
+        return [f"years outside {scenario.years.start}-{scenario.years.end}"]
+    return []
+
+
+def _budget(planned: _Planned, scenario: Scenario) -> list[str]:
+    """budget.total_gbp, then budget.per_year_gbp."""
+    budget, spend = scenario.budget, planned.cost.sum()
+    problems = [f"spend £{spend:,.0f} is above budget.total_gbp £{budget.total_gbp:,.0f}"] \
+        if spend > budget.total_gbp + TOLERANCE_GBP else []
+    for year, limit in zip(scenario.year_list, budget.per_year_gbp or []):
+        used = planned.cost[planned.years == year].sum()
+        if used > limit + TOLERANCE_GBP:
+            problems.append(f"spend in {year} £{used:,.0f} is above budget.per_year_gbp £{limit:,.0f}")
+    return problems
+
+
+def _cities(planned: _Planned, scenario: Scenario) -> list[str]:
+    """Each city's min_share and max_share of the budget, then its homes and trade days per year."""
+    problems, total = [], scenario.budget.total_gbp
+    trade_days = {trade: planned.column(f"trade_days_{trade}").astype(float)
+                  if f"trade_days_{trade}" in planned.candidates else np.zeros(len(planned.plan))
+                  for rules in scenario.cities.values() if rules.trade_days_per_year is not None
+                  for trade in rules.trade_days_per_year.limits()}  # each limited trade's days, read once
+    for name, rules in scenario.cities.items():
+        mine = (planned.city == name).to_numpy()
+        used = planned.cost[mine].sum()
+        if rules.min_share and used < rules.min_share * total - TOLERANCE_GBP:
+            problems.append(f"{name} spend £{used:,.0f} is below its min_share of £{rules.min_share * total:,.0f}")
+        if rules.max_share is not None and used > rules.max_share * total + TOLERANCE_GBP:
+            problems.append(f"{name} spend £{used:,.0f} is above its max_share of £{rules.max_share * total:,.0f}")
         for year in scenario.year_list:
-            here = mine & (years == year)
-            if city_rules.homes_per_year is not None and here.sum() > city_rules.homes_per_year:
-                problems.append(f"{name} has {int(here.sum())} homes in {year}, above homes_per_year {city_rules.homes_per_year}")
-            if city_rules.trade_days_per_year is not None:
-                for trade, limit in city_rules.trade_days_per_year.limits().items():
-                    used_days = trade_days[trade][here].sum()
-                    if used_days > limit + TOLERANCE_DAYS:
-                        problems.append(f"{name} uses {used_days:,.1f} {trade} days in {year}, above {limit:,.1f}")
+            here = mine & (planned.years == year)
+            if rules.homes_per_year is not None and here.sum() > rules.homes_per_year:
+                problems.append(f"{name} has {int(here.sum())} homes in {year}, above homes_per_year "
+                                f"{rules.homes_per_year}")
+            for trade, limit in (rules.trade_days_per_year.limits() if rules.trade_days_per_year else {}).items():
+                used_days = trade_days[trade][here].sum()
+                if used_days > limit + TOLERANCE_DAYS:
+                    problems.append(f"{name} uses {used_days:,.1f} {trade} days in {year}, above {limit:,.1f}")
+    return problems
+
+
+def _eligibility(planned: _Planned, scenario: Scenario) -> list[str]:
+    """rules.eligible_tenures, rules.eligible_packages and rules.min_band_after."""
+    rules, problems = scenario.rules, []
     if rules.eligible_tenures is not None:
-        bad = ~np.isin(planned("tenure").astype(str), list(rules.eligible_tenures))
+        bad = ~np.isin(planned.column("tenure").astype(str), list(rules.eligible_tenures))
         if bad.any():
             problems.append(f"{int(bad.sum())} homes have a tenure not in rules.eligible_tenures")
     if rules.eligible_packages is not None:
-        bad = ~plan["package_id"].astype(str).isin(rules.eligible_packages)
+        bad = ~planned.plan["package_id"].astype(str).isin(rules.eligible_packages)
         if bad.any():
             problems.append(f"{int(bad.sum())} homes get a package not in rules.eligible_packages")
     if rules.min_band_after is not None:
-        allowed = BANDS[: BANDS.index(rules.min_band_after) + 1]
-        bad = ~np.isin(planned("band_after").astype(str), allowed)
+        bad = ~np.isin(planned.column("band_after").astype(str), rules.bands_allowed)
         if bad.any():
             problems.append(f"{int(bad.sum())} homes end below band {rules.min_band_after} (rules.min_band_after)")
-    missing = sorted(set(rules.must_include) - set(home)) if rules.must_include else []
+    return problems
+
+
+def _must_include_and_exclude(planned: _Planned, scenario: Scenario) -> list[str]:
+    rules, homes, problems = scenario.rules, set(planned.home), []
+    missing = sorted(set(rules.must_include) - homes)
     if missing:
         problems.append(f"{len(missing)} must_include homes are not in the plan, e.g. {missing[:3]}")
-    excluded = sorted(set(rules.exclude) & set(home)) if rules.exclude else []
+    excluded = sorted(set(rules.exclude) & homes)
     if excluded:
         problems.append(f"{len(excluded)} excluded homes are in the plan, e.g. {excluded[:3]}")
-    if rules.equity_min_share > 0 and len(plan):
-        priority = (lookup.decile[home_code] <= rules.priority_imd_deciles) \
-            | (lookup.probability[home_code] >= rules.fuel_poor_probability)
-        if rules.equity_basis == "spend":
-            share, needed = cost[priority].sum(), rules.equity_min_share * spend - TOLERANCE_GBP
-        else:
-            share, needed = float(priority.sum()), rules.equity_min_share * len(plan) - 1e-6
-        if share < needed:
-            problems.append(f"priority homes get {share:,.1f} of {spend if rules.equity_basis == 'spend' else len(plan):,.1f} "
-                            f"({rules.equity_basis}), below rules.equity_min_share {rules.equity_min_share:.0%}")
     return problems
+
+
+def _equity(planned: _Planned, scenario: Scenario) -> list[str]:
+    """rules.equity_min_share of the spend (or homes) for priority homes: fuel poor or most deprived."""
+    rules = scenario.rules
+    if rules.equity_min_share <= 0 or not len(planned.plan):
+        return []
+    priority = (planned.lookup.decile[planned.home_code] <= rules.priority_imd_deciles) \
+        | (planned.lookup.probability[planned.home_code] >= rules.fuel_poor_probability)
+    spend, homes = planned.cost.sum(), len(planned.plan)
+    if rules.equity_basis == "spend":
+        share, needed, whole = planned.cost[priority].sum(), rules.equity_min_share * spend - TOLERANCE_GBP, spend
+    else:
+        share, needed, whole = float(priority.sum()), rules.equity_min_share * homes - 1e-6, homes
+    if share >= needed:
+        return []
+    return [f"priority homes get {share:,.1f} of {whole:,.1f} ({rules.equity_basis}), below rules.equity_min_share "
+            f"{rules.equity_min_share:.0%}"]
+
+
+# One function per rule family, in the order their problems are listed.
+RULES = (_one_package_per_home, _costs_as_candidates, _programme_years, _budget, _cities, _eligibility,
+         _must_include_and_exclude, _equity)
+
+
+def check_plan(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario,
+               rows: np.ndarray | None = None) -> list[str]:
+    """Every rule of the scenario recomputed from the plan itself; [] when the plan keeps them all.
+
+    ``rows``: each plan row's position in the candidate table, where the caller knows it (the
+    optimiser does): checked to hold the plan's home and package, it saves looking up every
+    home by its id. Otherwise, or when it does not match, each row is found by its ids."""
+    planned, problems = _planned(plan, candidates, rows)
+    if planned is None:
+        return problems
+    return [problem for rule in RULES for problem in rule(planned, scenario)]
 
 
 def check_plan_alone(plan: pd.DataFrame, scenario: Scenario) -> list[str]:
