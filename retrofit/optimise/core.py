@@ -65,6 +65,81 @@ def _scale(model: Model, term: str) -> float:
     return SCALES[term]
 
 
+def _one_option_per_home(cp: cp_model.CpModel, x: list, model: Model, rows: np.ndarray, hint: np.ndarray) -> bool:
+    """At most one (package, year) per core home, exactly one for a must-include home; whether the
+    hint keeps that rule."""
+    homes = model.home[rows]
+    order = np.argsort(homes, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, homes[order][1:] != homes[order][:-1], True])
+    if not len(rows):
+        return True
+    hinted = np.add.reduceat(hint[order].astype(np.int64), bounds[:-1])
+    hint_ok = bool((hinted <= 1).all() and (hinted[model.must[homes[order[bounds[:-1]]]]] == 1).all())
+    for first, end in zip(bounds[:-1], bounds[1:]):
+        members = [x[i] for i in order[first:end]]
+        if model.must[homes[order[first]]]:
+            cp.add_exactly_one(members)
+        else:
+            cp.add_at_most_one(members)
+    return hint_ok
+
+
+def _limits(cp: cp_model.CpModel, x: list, model: Model, rows: np.ndarray, years: np.ndarray,
+            residual: np.ndarray, hint: np.ndarray) -> bool:
+    """Each coupling row in integers, rounded outward (`SCALES`); whether the hint keeps them all."""
+    hint_ok = True
+    for i, constraint in enumerate(model.constraints):
+        mask = np.flatnonzero(model.applies(constraint, rows, years))
+        scale = _scale(model, constraint.term)
+        coef = np.ceil(constraint.sign * model.term(constraint.term, rows[mask]) * scale - 1e-9).astype(np.int64)
+        limit = int(np.floor(residual[i] * scale + 1e-9))
+        nonzero = coef != 0
+        hint_ok = hint_ok and int(coef[nonzero] @ hint[mask[nonzero]]) <= limit
+        if not nonzero.any():
+            if limit < 0:
+                cp.add_bool_or([])  # nothing here can meet this row: infeasible core
+            continue
+        cp.add(cp_model.LinearExpr.weighted_sum([x[j] for j in mask[nonzero]], coef[nonzero].tolist()) <= limit)
+    return hint_ok
+
+
+def _objective(cp: cp_model.CpModel, x: list, model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndarray,
+               mobilisation: float, open_area_years: np.ndarray | None) -> tuple[float, np.ndarray]:
+    """Maximise the columns' value less the mobilisation of each area-year opened, in integers:
+    (integer units per value unit, each column's integer value)."""
+    keys = model.area[rows] * model.n_years + years
+    reach = np.abs(value[rows]).sum() + mobilisation * len(np.unique(keys))
+    objective_scale = min(OBJECTIVE_SCALE, MAX_OBJECTIVE / reach) if reach > 0 else OBJECTIVE_SCALE
+    objective_coef = np.round(value[rows] * objective_scale).astype(np.int64)
+    terms, coefs = list(x), objective_coef.tolist()
+    if mobilisation > 0:
+        opened = np.isin(keys, open_area_years) if open_area_years is not None else np.zeros(len(rows), dtype=bool)
+        new_keys, which = np.unique(keys[~opened], return_inverse=True)
+        opens = [cp.new_bool_var(f"y{k}") for k in range(len(new_keys))]
+        for j, k in zip(np.flatnonzero(~opened), which):
+            cp.add_implication(x[j], opens[k])
+        terms += opens
+        coefs += [-int(round(mobilisation * objective_scale))] * len(opens)
+    cp.maximize(cp_model.LinearExpr.weighted_sum(terms, coefs))
+    return objective_scale, objective_coef
+
+
+def _solver(stage: Stage, work_s: float, seed: int, relative_gap: float) -> cp_model.CpSolver:
+    solver = cp_model.CpSolver()
+    if np.isfinite(stage.left()):
+        solver.parameters.max_time_in_seconds = max(0.01, stage.left())
+    # a deterministic work limit that ends the search first, so the same seed gives the same plan
+    # on a busy machine too (the wall-clock limit stays as the hard stop)
+    if np.isfinite(work_s):
+        solver.parameters.max_deterministic_time = float(work_s)
+    solver.parameters.random_seed = int(seed)
+    solver.parameters.num_workers = 1  # one worker: the same seed gives the same plan
+    solver.parameters.relative_gap_limit = float(relative_gap)
+    # no repair_hint: in OR-Tools 9.15 it aborts the whole process ("Check failed:
+    # heuristics.fixed_search != nullptr") when the hint breaks a rule, as an LP rounding may
+    return solver
+
+
 def solve_core(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndarray, hint: np.ndarray,
                residual: np.ndarray, stage: Stage, work_s: float, seed: int, relative_gap: float,
                target: float = np.inf, mobilisation: float = 0.0,
@@ -79,61 +154,14 @@ def solve_core(model: Model, value: np.ndarray, rows: np.ndarray, years: np.ndar
     for by the fixed homes.
     """
     cp = cp_model.CpModel()
-    n = len(rows)
-    x = [cp.new_bool_var(f"x{i}") for i in range(n)]
-    homes = model.home[rows]
-    order = np.argsort(homes, kind="stable")
-    bounds = np.flatnonzero(np.r_[True, homes[order][1:] != homes[order][:-1], True])
+    x = [cp.new_bool_var(f"x{i}") for i in range(len(rows))]
     hint = np.asarray(hint, dtype=bool)
-    hinted = np.add.reduceat(hint[order].astype(np.int64), bounds[:-1]) if n else np.zeros(0, dtype=np.int64)
-    hint_ok = bool((hinted <= 1).all() and (hinted[model.must[homes[order[bounds[:-1]]]]] == 1).all()) if n else True
-    for a, b in zip(bounds[:-1], bounds[1:]):  # one "at most one package and year" per core home
-        members = [x[i] for i in order[a:b]]
-        if model.must[homes[order[a]]]:
-            cp.add_exactly_one(members)
-        else:
-            cp.add_at_most_one(members)
-    for i, constraint in enumerate(model.constraints):
-        mask = np.flatnonzero(model.applies(constraint, rows, years))
-        scale = _scale(model, constraint.term)
-        coef = np.ceil(constraint.sign * model.term(constraint.term, rows[mask]) * scale - 1e-9).astype(np.int64)
-        limit = int(np.floor(residual[i] * scale + 1e-9))
-        nz = coef != 0
-        hint_ok = hint_ok and int(coef[nz] @ hint[mask[nz]]) <= limit
-        if not nz.any():
-            if limit < 0:
-                cp.add_bool_or([])  # nothing here can meet this row: infeasible core
-            continue
-        cp.add(cp_model.LinearExpr.weighted_sum([x[j] for j in mask[nz]], coef[nz].tolist()) <= limit)
-    keys = model.area[rows] * model.n_years + years
-    reach = np.abs(value[rows]).sum() + mobilisation * len(np.unique(keys))
-    objective_scale = min(OBJECTIVE_SCALE, MAX_OBJECTIVE / reach) if reach > 0 else OBJECTIVE_SCALE
-    objective_coef = np.round(value[rows] * objective_scale).astype(np.int64)
-    terms, coefs = list(x), objective_coef.tolist()
-    if mobilisation > 0:
-        opened = np.isin(keys, open_area_years) if open_area_years is not None else np.zeros(n, dtype=bool)
-        new_keys, which = np.unique(keys[~opened], return_inverse=True)
-        y = [cp.new_bool_var(f"y{k}") for k in range(len(new_keys))]
-        for j, k in zip(np.flatnonzero(~opened), which):
-            cp.add_implication(x[j], y[k])
-        terms += y
-        coefs += [-int(round(mobilisation * objective_scale))] * len(y)
-    cp.maximize(cp_model.LinearExpr.weighted_sum(terms, coefs))
-    for j in range(n):
-        cp.add_hint(x[j], bool(hint[j]))
-
-    solver = cp_model.CpSolver()
-    if np.isfinite(stage.left()):
-        solver.parameters.max_time_in_seconds = max(0.01, stage.left())
-    # a deterministic work limit that ends the search first, so the same seed gives the same plan
-    # on a busy machine too (the wall-clock limit stays as the hard stop)
-    if np.isfinite(work_s):
-        solver.parameters.max_deterministic_time = float(work_s)
-    solver.parameters.random_seed = int(seed)
-    solver.parameters.num_workers = 1  # one worker: the same seed gives the same plan
-    solver.parameters.relative_gap_limit = float(relative_gap)
-    # no repair_hint: in OR-Tools 9.15 it aborts the whole process ("Check failed:
-    # heuristics.fixed_search != nullptr") when the hint breaks a rule, as an LP rounding may
+    hint_ok = _one_option_per_home(cp, x, model, rows, hint)
+    hint_ok = _limits(cp, x, model, rows, years, residual, hint) and hint_ok
+    objective_scale, objective_coef = _objective(cp, x, model, value, rows, years, mobilisation, open_area_years)
+    for column, hinted in zip(x, hint):
+        cp.add_hint(column, bool(hinted))
+    solver = _solver(stage, work_s, seed, relative_gap)
     if hint_ok and mobilisation == 0 and int(objective_coef @ hint) >= target * objective_scale:
         # the hint keeps every rule and already reaches the target: the first solution is the
         # answer, and presolve (some 0.2 s on a 2,000-column core) would only delay it
