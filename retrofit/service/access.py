@@ -31,7 +31,7 @@ import pandas as pd
 from retrofit.errors import RetrofitError
 from retrofit.plan import breakdown, plan_kpis
 from retrofit.reference import CITIES
-from retrofit.store import Engine, users
+from retrofit.store import Connection, Engine, users
 from retrofit.store.audit import current_user, read_events, record_event
 from retrofit.store.database import retrying, writing
 from retrofit.store.models import ROLES, User, utc_now
@@ -291,7 +291,7 @@ def change_user(engine: Engine, actor: Principal, email: str, *, role: str | Non
     return retrying(attempt, retry_on=users.KEY_RACES)
 
 
-def _keep_a_programme_manager(connection, user: User, values: dict) -> None:
+def _keep_a_programme_manager(connection: Connection, user: User, values: dict) -> None:
     """Nobody may remove the last active programme manager: no one could manage users after."""
     if not takes_away_a_programme_manager(user, values):
         return
