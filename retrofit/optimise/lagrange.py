@@ -466,6 +466,29 @@ def _overfull(model: Model, take: np.ndarray, row: np.ndarray, year: np.ndarray,
     return unfix
 
 
+def _grown_core(model: Model, pricing: Pricing, core: np.ndarray, fixed_take: np.ndarray, fixed_row: np.ndarray,
+                fixed_year: np.ndarray, core_keys: np.ndarray, feasible: bool, size: int):
+    """(homes that join the core, core homes that need their best option as a column) after a
+    round of the core method; None when there is nothing to add and the LP point keeps every rule.
+
+    Fixed homes whose choice is no longer clearly best join the core; when none is left to move
+    but the fixed homes cannot be reconciled with the limits, the core widens. It grows by at
+    most ``size`` homes a round, nearest the threshold first."""
+    years_count = model.n_years
+    moved = ~core & ((pricing.take != fixed_take) | (pricing.margin < 1e-9)
+                     | (fixed_take & ((pricing.row != fixed_row) | (pricing.year != fixed_year))))
+    missing = core & pricing.take & ~np.isin(pricing.row * years_count + pricing.year, core_keys)
+    if not moved.any() and not missing.any():
+        if feasible:
+            return None
+        moved = ~core
+        moved[np.argsort(np.where(core, np.inf, pricing.margin), kind="stable")[size:]] = False
+    if moved.sum() > size:
+        keep = np.flatnonzero(moved)
+        moved[keep[np.argpartition(pricing.margin[keep], size)[size:]]] = False
+    return moved, missing
+
+
 def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, gap: float, stage: Stage = UNLIMITED,
              progress=None, seed: int = 1, max_iterations: int = LP_ROUNDS, core_homes: int = CORE_HOMES,
              start: Pricing | None = None, first: Stage | None = None) -> LPResult:
@@ -532,23 +555,19 @@ def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, gap: float, stag
         if stage.over():
             stage.cut()
             break
-        # fixed homes whose choice is no longer clearly best join the core
-        moved = ~core & ((pricing.take != fixed_take) | (pricing.margin < 1e-9)
-                         | (fixed_take & ((pricing.row != fixed_row) | (pricing.year != fixed_year))))
-        # core homes whose best option is not among their columns get it
-        have = np.isin(pricing.row * T + pricing.year, rows * T + years)
-        missing = core & pricing.take & ~have
-        if not moved.any() and not missing.any():
-            if feasible:
-                break
-            moved = ~core  # the fixed homes cannot be reconciled with the limits: widen the core
-            moved[np.argsort(np.where(core, np.inf, pricing.margin), kind="stable")[size:]] = False
-        if moved.sum() > size:  # the core grows by at most its first size a round, nearest the threshold first
-            keep = np.flatnonzero(moved)
-            moved[keep[np.argpartition(pricing.margin[keep], size)[size:]]] = False
+        grown = _grown_core(model, pricing, core, fixed_take, fixed_row, fixed_year, rows * T + years, feasible, size)
+        if grown is None:
+            break  # every home's choice agrees with the prices: the LP point stands
+        moved, missing = grown
         extra = np.r_[extra, pricing.row[missing] * T + pricing.year[missing]]
         core |= moved
         fixed_take &= ~core
+    return _lp_result(model, last, lp_value, center, core, iterations)
+
+
+def _lp_result(model: Model, last, lp_value: float, center: Pricing, core: np.ndarray, iterations: int) -> LPResult:
+    """The LP point of the last core LP solved (the fixed homes' choices and the core columns), or
+    none (value -inf) when not even the first was solved; the bound is the best prices'."""
     if last is None:
         none = np.zeros(0, dtype=np.int64)
         return LPResult(value=-np.inf, bound=center.bound, lam=center.lam, pricing=center, col_row=none,
