@@ -638,6 +638,73 @@ def read_recommendations(path: str | Path, lmk_keys: pd.Series) -> tuple[pd.Seri
 
 # --- the whole import ------------------------------------------------------------------------
 
+def _read_certificates(paths: list[Path], report: Progress) -> _State:
+    """Every certificate of the files, streamed in blocks into the running state (each file's
+    columns checked before any is read); a file with no certificate row is an error."""
+    columns = {path: _columns(path, _header(path, "certificates")) for path in paths}  # all checked up front
+    sizes = np.array([max(path.stat().st_size, 1) for path in paths], dtype="float64")
+    before = np.concatenate([[0], np.cumsum(sizes)[:-1]]) / sizes.sum()
+    state = _State()
+    for number, path in enumerate(paths):
+        rows_before, malformed_before = state.rows_read, state.malformed[0]
+        for batch, done in _stream(path, columns[path], TEXT_COLUMNS, "certificates", state.malformed):
+            _take_block(state, batch)
+            report(0.8 * (before[number] + done * sizes[number] / sizes.sum()),
+                   f"{path.name}: {state.rows_read:,} certificates read")
+        if state.rows_read == rows_before:
+            malformed = state.malformed[0] - malformed_before
+            why = (f"its {malformed:,} rows have the wrong number of fields" if malformed
+                   else "it holds only the header")
+            raise RetrofitError(f"{path} has no certificate rows ({why}); give the certificates.csv with its "
+                                "rows from the EPC register's bulk download, or leave this file out")
+    state.dropped["malformed_row"] = state.malformed[0]
+    state.rows_read += state.malformed[0]
+    return state
+
+
+def _name_and_date(stock: pd.DataFrame) -> None:
+    """The homes' city, home_id (the UPRN, else BRN + the building reference), data source,
+    certificate date and postcode as written, and the certificate's own figures as floats."""
+    city_of_la = pd.Index(CATEGORIES["city"]).get_indexer([CITY_BY_LA[c] for c in stock["la_code"].cat.categories])
+    stock["city"] = pd.Categorical.from_codes(city_of_la[stock["la_code"].cat.codes], dtype=DTYPES["city"])
+    keys = stock["key"].to_numpy()
+    stock["home_id"] = pd.array(np.where(keys > 0, keys.astype(str), np.char.add("BRN", (-keys).astype(str))),
+                                dtype="str")
+    epc = DTYPES["data_source"].categories.get_loc("epc")
+    stock["data_source"] = pd.Categorical.from_codes(np.full(len(stock), epc), dtype=DTYPES["data_source"])
+    stock["epc_date"] = pd.to_datetime(stock["lodged"], unit="s").dt.normalize()
+    compact = _postcode_key(pa.array(stock["postcode"].array)).to_pandas()
+    stock["postcode"] = (compact.str[:-3] + " " + compact.str[-3:]).where(compact.str.len() >= 5, compact)
+    for column in ("epc_co2_t_per_year", "epc_energy_cost_gbp_per_year", "epc_energy_kwh_per_m2"):
+        stock[column] = stock[column].astype("float64")
+
+
+def _summary(state: _State, stock: pd.DataFrame, fell_back: int, no_usable: int, fuel_poor_unplaced: float,
+             recommendations: dict | None) -> dict:
+    """What the import read, kept and left out, by reason (the `--json` report)."""
+    unknown_bits = stock["unknown"].to_numpy()
+    summary = {
+        "rows_read": state.rows_read,
+        "homes": len(stock),
+        "superseded": state.usable_rows - len(stock),
+        "dropped": {k: v for k, v in state.dropped.items()},
+        "fell_back_to_earlier_certificate": fell_back,
+        "properties_without_usable_certificate": no_usable,
+        "homes_without_lsoa": int((stock["location_source"] == "local_authority").sum()),
+        "unknown": {name: int(((unknown_bits >> i) & 1).sum()) for i, name in enumerate(UNKNOWN_FIELDS)},
+        "sap_capped_at_100": int(stock["sap_capped"].sum()),
+        "fuel_poor_households_unplaced": round(fuel_poor_unplaced, 1),
+        "homes_by_city": {str(k): int(v) for k, v in stock["city"].value_counts().sort_index().items()},
+    }
+    if recommendations is not None:
+        summary["recommendations"] = {
+            "rows_for_homes": recommendations["rows"],
+            "unrecognised_rows": recommendations["unrecognised"],
+            "homes_with_recommendations": int(stock["epc_recommended_measures"].notna().sum()),
+        }
+    return summary
+
+
 def import_epc(
     certificates: list[str | Path],
     recommendations: str | Path | None = None,
@@ -649,25 +716,7 @@ def import_epc(
     paths = [Path(p) for p in certificates]
     if not paths:
         raise RetrofitError("give at least one certificates.csv to import")
-    columns = {path: _columns(path, _header(path, "certificates")) for path in paths}  # all checked up front
-    sizes = np.array([max(path.stat().st_size, 1) for path in paths], dtype="float64")
-    before = np.concatenate([[0], np.cumsum(sizes)[:-1]]) / sizes.sum()
-
-    state = _State()
-    for i, path in enumerate(paths):
-        rows_before, malformed_before = state.rows_read, state.malformed[0]
-        for batch, done in _stream(path, columns[path], TEXT_COLUMNS, "certificates", state.malformed):
-            _take_block(state, batch)
-            report(0.8 * (before[i] + done * sizes[i] / sizes.sum()),
-                   f"{path.name}: {state.rows_read:,} certificates read")
-        if state.rows_read == rows_before:
-            malformed = state.malformed[0] - malformed_before
-            why = (f"its {malformed:,} rows have the wrong number of fields" if malformed
-                   else "it holds only the header")
-            raise RetrofitError(f"{path} has no certificate rows ({why}); give the certificates.csv with its "
-                                "rows from the EPC register's bulk download, or leave this file out")
-    state.dropped["malformed_row"] = state.malformed[0]
-    state.rows_read += state.malformed[0]
+    state = _read_certificates(paths, report)
 
     report(0.82, "one certificate per property")
     homes, latest = _link_building_references(state)
@@ -698,18 +747,7 @@ def import_epc(
     fuel_poor_unplaced = placed.pop("fuel_poor_unplaced")
     for column, values in placed.items():
         stock[column] = values
-    city_of_la = pd.Index(CATEGORIES["city"]).get_indexer([CITY_BY_LA[c] for c in stock["la_code"].cat.categories])
-    stock["city"] = pd.Categorical.from_codes(city_of_la[stock["la_code"].cat.codes], dtype=DTYPES["city"])
-    keys = stock["key"].to_numpy()
-    stock["home_id"] = pd.array(np.where(keys > 0, keys.astype(str), np.char.add("BRN", (-keys).astype(str))),
-                                dtype="str")
-    stock["data_source"] = pd.Categorical.from_codes(np.full(len(stock), DTYPES["data_source"].categories.get_loc("epc")),
-                                                     dtype=DTYPES["data_source"])
-    stock["epc_date"] = pd.to_datetime(stock["lodged"], unit="s").dt.normalize()
-    compact = _postcode_key(pa.array(stock["postcode"].array)).to_pandas()
-    stock["postcode"] = (compact.str[:-3] + " " + compact.str[-3:]).where(compact.str.len() >= 5, compact)
-    for column in ("epc_co2_t_per_year", "epc_energy_cost_gbp_per_year", "epc_energy_kwh_per_m2"):
-        stock[column] = stock[column].astype("float64")
+    _name_and_date(stock)
 
     summary_recs = None
     if recommendations is not None:
@@ -717,26 +755,7 @@ def import_epc(
         measures, summary_recs = read_recommendations(recommendations, stock["lmk_key"])
         stock["epc_recommended_measures"] = pd.array(stock["lmk_key"].map(measures), dtype="str")
 
-    unknown_bits = stock["unknown"].to_numpy()
-    summary = {
-        "rows_read": state.rows_read,
-        "homes": len(stock),
-        "superseded": state.usable_rows - len(stock),
-        "dropped": {k: v for k, v in state.dropped.items()},
-        "fell_back_to_earlier_certificate": fell_back,
-        "properties_without_usable_certificate": no_usable,
-        "homes_without_lsoa": int((stock["location_source"] == "local_authority").sum()),
-        "unknown": {name: int(((unknown_bits >> i) & 1).sum()) for i, name in enumerate(UNKNOWN_FIELDS)},
-        "sap_capped_at_100": int(stock["sap_capped"].sum()),
-        "fuel_poor_households_unplaced": round(fuel_poor_unplaced, 1),
-        "homes_by_city": {str(k): int(v) for k, v in stock["city"].value_counts().sort_index().items()},
-    }
-    if summary_recs is not None:
-        summary["recommendations"] = {
-            "rows_for_homes": summary_recs["rows"],
-            "unrecognised_rows": summary_recs["unrecognised"],
-            "homes_with_recommendations": int(stock["epc_recommended_measures"].notna().sum()),
-        }
+    summary = _summary(state, stock, fell_back, no_usable, fuel_poor_unplaced, summary_recs)
 
     stock = stock.drop(columns=["key", "lodged", "seq", "unknown", "sap_capped", "lmk_key"])
     stock = ordered(stock.reset_index(drop=True))
