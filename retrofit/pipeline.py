@@ -67,12 +67,17 @@ def _stock_index() -> tuple[Path, dict]:
         return path, json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def stock_hash(path: str | Path) -> str:
-    """The stock's content hash, remembered per file (path, size, modification time)."""
-    path = Path(path)
+def _existing(stock: str | Path) -> Path:
+    path = Path(stock)
     if not path.exists():
         raise RetrofitError(f"stock file {path} does not exist; build it with `make stock` "
                             f"(or `retrofit stock generate --out {path}`), or import EPC data on the Data page")
+    return path
+
+
+def stock_hash(path: str | Path) -> str:
+    """The stock's content hash, remembered per file (path, size, modification time)."""
+    path = _existing(path)
     key = _stock_index_key(path)
     index_path, index = _stock_index()
     if key in index:
@@ -123,7 +128,7 @@ def candidates_for(stock: str | Path | None = None, library: str | None = None,
     Looked up in memory, then in `var/candidates/`; appraised (and saved there) when new.
     The returned table is shared: callers must not change it.
     """
-    stock_path = Path(stock) if stock is not None else default_stock_path()
+    stock_path = _existing(stock if stock is not None else default_stock_path())  # before any progress is shown
     report = progress or (lambda fraction, message: None)
     report(0.0, f"checking {stock_path.name}")
     stock_key = stock_hash(stock_path)
