@@ -10,6 +10,7 @@ a full copy of the library files, validated by `load_library` before it is kept.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import threading
@@ -19,11 +20,19 @@ from typing import Callable
 
 import pandas as pd
 
+from retrofit.appraisal import load_library
 from retrofit.errors import RetrofitError
 from retrofit.frames import write_json
-from retrofit.pipeline import SHIPPED, library_dir, phase, run_inputs
+from retrofit.optimise import explain_homes
+from retrofit.optimise.frontier import trace_frontier, weight_sensitivity
 from retrofit.paths import DATA_DIR, default_stock_path, var_dir
+from retrofit.pipeline import SHIPPED, library_dir, phase, run_inputs
+from retrofit.reference import lsoas
 from retrofit.scenario import Scenario, scenario_from_dict
+from retrofit.service.access import allowed_home_cities, require
+from retrofit.stock.epc import import_epc
+from retrofit.stock.schema import write_stock
+from retrofit.store import add_scenario, get_run, log_event, read_plan, scenario_names
 from retrofit.store.runs import run_rows
 
 Progress = Callable[[float, str], None] | None
@@ -56,8 +65,6 @@ def synthetic_share(path: str | Path | None) -> float | None:
 
 def library_versions() -> list[dict]:
     """The shipped library, then saved versions (newest first): version, folder, note, who, when."""
-    from retrofit.appraisal.measures import load_library
-
     versions = [{"version": load_library().version, "key": SHIPPED, "folder": str(DATA_DIR),
                  "note": "shipped with the planner", "created_by": "", "created_at": ""}]
     root = var_dir() / "library"
@@ -96,10 +103,6 @@ def save_library(engine, principal, edits: dict[str, pd.DataFrame], base: str | 
     column) and leaves nothing behind. Saving content that an existing version already has
     returns that version. A new version is recorded in the audit log (`library.save`).
     """
-    from retrofit.service.access import require
-    from retrofit.appraisal.measures import load_library
-    from retrofit.store import log_event
-
     require(principal, "edit_library")
     source = library_dir(base) or DATA_DIR
     root = var_dir() / "library"
@@ -138,8 +141,6 @@ def save_library(engine, principal, edits: dict[str, pd.DataFrame], base: str | 
 
 def seed_examples(engine) -> list[str]:
     """Store the example scenarios of data/scenarios/ when the database has none; their names."""
-    from retrofit.store import add_scenario, scenario_names
-
     if scenario_names(engine):
         return []
     added = []
@@ -150,8 +151,6 @@ def seed_examples(engine) -> list[str]:
 
 def full_stock_homes() -> int:
     """Households of the three cities (DESNZ 2022): the size the example scenarios are made for."""
-    from retrofit.reference import lsoas
-
     return int(lsoas()["households"].sum())
 
 
@@ -197,8 +196,6 @@ def run_summary(engine, run_id: int):
     Runs stored before prices replaced per-home explanations kept one per home in
     ``details["homes"]``; it is left out (tens of MB, and home-level).
     """
-    from retrofit.store import get_run
-
     run = get_run(engine, run_id)
     if "homes" in (run.details or {}):
         run.details = {key: value for key, value in run.details.items() if key != "homes"}
@@ -212,10 +209,6 @@ def run_explanations(engine, principal, run_id: int, home_ids: list[str]) -> pd.
     Recomputed from the run's inputs (its scenario version and candidates, which must hash
     as the run's did) and the prices it stored: a run never carries one row per home.
     """
-    from retrofit.service.access import allowed_home_cities
-    from retrofit.optimise import explain_homes
-    from retrofit.store import get_run, read_plan
-
     cities = allowed_home_cities(principal)  # refuse before reading anything
     run = get_run(engine, run_id)
     scenario, candidates = run_inputs(engine, run_id)
@@ -230,8 +223,6 @@ def run_explanations(engine, principal, run_id: int, home_ids: list[str]) -> pd.
 def frontier_for_run(engine, run_id: int, first: str = "carbon", second: str = "fuel_poverty", points: int = 5,
                      progress: Progress = None, cancel: threading.Event | None = None) -> pd.DataFrame:
     """The carbon / fuel poverty / jobs frontier around a stored run's scenario: one row per point."""
-    from retrofit.optimise.frontier import trace_frontier
-
     scenario, candidates = run_inputs(engine, run_id, phase(progress, 0.0, 0.1))
     curve, _ = trace_frontier(candidates, scenario, first, second, points, progress=phase(progress, 0.1, 1.0),
                               cancel=cancel)
@@ -241,8 +232,6 @@ def frontier_for_run(engine, run_id: int, first: str = "carbon", second: str = "
 def sensitivity_for_run(engine, run_id: int, weight: str, values: list[float], progress: Progress = None,
                         cancel: threading.Event | None = None) -> pd.DataFrame:
     """How a stored run's KPIs move as one weight of its scenario moves."""
-    from retrofit.optimise.frontier import weight_sensitivity
-
     scenario, candidates = run_inputs(engine, run_id, phase(progress, 0.0, 0.1))
     return weight_sensitivity(candidates, scenario, weight, values, phase(progress, 0.1, 1.0), cancel)
 
@@ -273,8 +262,6 @@ def save_uploads(files: dict[str, list[tuple[str, bytes]]]) -> dict[str, list[Pa
 
 def stock_target(name: str) -> Path:
     """var/stock/<name>.parquet for a name a person typed (letters, digits, - and _ only)."""
-    import re
-
     name = (name or "").strip().removesuffix(".parquet")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name):
         raise RetrofitError(f"stock name {name!r}: use letters, digits, - and _ (up to 64), e.g. epc-birmingham")
@@ -292,11 +279,6 @@ def import_epc_stock(engine, principal, uploads: dict[str, list[Path]], target: 
     rows read, homes, who). Errors and progress name each file as the user uploaded it, not
     as saved on the server (`save_uploads` writes `<role>-<i>-<name>` in a temporary folder).
     """
-    from retrofit.service.access import require
-    from retrofit.stock.epc import import_epc
-    from retrofit.stock.schema import write_stock
-    from retrofit.store import log_event
-
     as_uploaded = {}  # saved path, then its bare name (longest first) -> the uploaded name
     for role, paths in uploads.items():
         for i, path in enumerate(paths):
