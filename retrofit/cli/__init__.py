@@ -1,5 +1,9 @@
 """The `retrofit` command: one entry point for every stage of the flow.
 
+Each command imports what it uses inside its own function, on purpose: `retrofit --help` and
+the light commands start without loading the solvers, the energy model or the database (the
+only lazy imports of the library; its other modules import at the top).
+
 Errors a user can fix (`RetrofitError`) print as one line and exit 2; anything else is a
 bug and prints one line too (set RETROFIT_DEBUG=1 for the traceback), exit 1. Control
 characters in a message (from a file name or a value the user gave) are printed as escapes,

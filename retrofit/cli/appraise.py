@@ -1,4 +1,7 @@
-"""`retrofit appraise`: turn a stock into the candidate table the optimiser reads."""
+"""`retrofit appraise`: turn a stock into the candidate table the optimiser reads.
+
+Imports are inside the commands for start-up time (see retrofit/cli/__init__.py).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""`retrofit plan` and `retrofit frontier`: a scenario file in, a plan (or trade-off curve) out."""
+"""`retrofit plan` and `retrofit frontier`: a scenario file in, a plan (or trade-off curve) out.
+
+Imports are inside the commands for start-up time (see retrofit/cli/__init__.py).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""`retrofit run NAME` plans a stored scenario and stores the run; `retrofit runs ...` reads runs back."""
+"""`retrofit run NAME` plans a stored scenario and stores the run; `retrofit runs ...` reads runs back.
+
+Imports are inside the commands for start-up time (see retrofit/cli/__init__.py).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""`retrofit scenario ...`: store scenario files as numbered versions, list and show them."""
+"""`retrofit scenario ...`: store scenario files as numbered versions, list and show them.
+
+Imports are inside the commands for start-up time (see retrofit/cli/__init__.py).
+"""
 
 from __future__ import annotations
 

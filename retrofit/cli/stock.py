@@ -1,4 +1,7 @@
-"""`retrofit stock ...`: make, import and summarise housing stocks."""
+"""`retrofit stock ...`: make, import and summarise housing stocks.
+
+Imports are inside the commands for start-up time (see retrofit/cli/__init__.py).
+"""
 
 from __future__ import annotations
 
