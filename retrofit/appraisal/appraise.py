@@ -1,10 +1,8 @@
 """Appraisal: every home x every package that applies -> the candidate table.
 
-The core is a steady-state heat-loss model (`home_model`): element areas from floor area,
-property type and built form; U-values by construction, age, loft depth, floor and
-glazing; air changes by age. Each home's modelled useful heat is scaled to what the stock
-records (space heating x system efficiency), so the baseline matches the stock exactly
-and a measure changes heat in proportion to the heat-loss coefficient it removes.
+The core is the steady-state heat-loss model of `physics.home_model`, calibrated per home to
+the stock's recorded heat, so a measure changes heat in proportion to the heat-loss
+coefficient it removes.
 
 A package's measures are applied together, never as independent savings:
   1. fabric: every changed U-value and the air change rate give one new heat-loss
@@ -22,176 +20,20 @@ Everything is vectorised over homes; loops run over packages and measures only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from retrofit import energy
-from retrofit.candidates import TRADES
-from retrofit.errors import RetrofitError
-from retrofit.frames import positions
 from retrofit.appraisal.measures import Library
-from retrofit.stock.schema import AGE_BANDS, BUILT_FORMS, FLOOR_TYPES, GLAZING, PROPERTY_TYPES, WALL_TYPES
+from retrofit.appraisal.physics import BANDS, Homes, band_codes, home_model
+from retrofit.candidates import TRADES
 
 Progress = Callable[[float, str], None]
 
-BANDS = np.array(energy.BANDS)  # A..G: alphabetical, so letters sort into their codes
 FP_BANDS_BEFORE = np.isin(BANDS, ["D", "E", "F", "G"])  # LILEE: fuel poor only in band D or worse
 FP_BANDS_LIFTED = np.isin(BANDS, ["A", "B", "C"])
 STOCK_COLUMNS = ("home_id", "city", "lsoa_code", "tenure", "imd_decile", "ward")
-HOURS_PER_DAY = 24
-
-
-@dataclass
-class Homes:
-    """The heat-loss model and baseline energy of each home (arrays, one value per home)."""
-
-    floor_area_m2: np.ndarray
-    footprint_m2: np.ndarray
-    areas: dict[str, np.ndarray]  # wall, roof, floor, window (m2 of exposed element)
-    u_values: dict[str, np.ndarray]  # W/m2K
-    air_changes: np.ndarray  # per hour
-    volume_m3: np.ndarray
-    bridging_w_k: np.ndarray  # thermal bridging, unchanged by measures
-    scale: np.ndarray  # recorded useful heat / modelled useful heat
-    useful_space_kwh: np.ndarray
-    useful_water_kwh: np.ndarray
-    space_kwh: np.ndarray
-    water_kwh: np.ndarray
-    lighting_kwh: np.ndarray
-    appliances_kwh: np.ndarray
-    system_code: np.ndarray  # position in the energy model's systems table
-    fuel_code: np.ndarray  # position of the space (and water) heating fuel in the fuels table
-    segment_code: np.ndarray  # position in Library segment names
-    segment_names: list[str]
-    before: energy.EnergyOutcome
-    sap_before: np.ndarray
-    band_before: np.ndarray  # codes into BANDS
-
-    def hlc_w_k(self, u_values: dict[str, np.ndarray], air_changes: np.ndarray, rows: np.ndarray,
-                vent: float) -> np.ndarray:
-        """Heat-loss coefficient (W/K) of the homes at ``rows`` with these U-values and air changes."""
-        fabric = sum(u_values[e] * self.areas[e][rows] for e in u_values)
-        return fabric + self.bridging_w_k[rows] + vent * air_changes * self.volume_m3[rows]
-
-
-def _labels(series: pd.Series):
-    """A category column as its Categorical (looked up by code, not by 686,000 strings)."""
-    return series.array if isinstance(series.dtype, pd.CategoricalDtype) else series
-
-
-def _codes(stock: pd.DataFrame, column: str, values) -> np.ndarray:
-    codes = positions(values, _labels(stock[column]))
-    if (codes < 0).any():
-        bad = sorted({str(v) for v in stock[column][codes < 0].head(5)})
-        raise RetrofitError(f"stock column {column} has values the appraisal does not know ({bad}); "
-                            f"use one of {', '.join(map(str, values))}")
-    return codes
-
-
-def _segments(stock: pd.DataFrame, library: Library, pt: np.ndarray, bf: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """BEIS (2017) dwelling segment of each home: group by type and form, small/large by floor area."""
-    table = library.tables["segments"]
-    group = np.empty((len(PROPERTY_TYPES), len(BUILT_FORMS)), dtype=object)
-    threshold = np.full(group.shape, np.nan)
-    for _, row in table.iterrows():  # a dozen rows: exact built forms override the wildcard
-        p = PROPERTY_TYPES.index(row["property_type"])
-        forms = range(len(BUILT_FORMS)) if row["built_form"] == "*" else [BUILT_FORMS.index(row["built_form"])]
-        for f in forms:
-            if row["built_form"] == "*" and group[p, f] is not None:
-                continue
-            group[p, f] = row["segment_group"]
-            threshold[p, f] = row["small_below_m2"]
-    small = np.where(np.isnan(threshold), group, "small_" + group.astype(str))
-    large = np.where(np.isnan(threshold), group, "large_" + group.astype(str))
-    names = sorted(set(small.ravel()) | set(large.ravel()))
-    small_code = positions(names, small.ravel().astype(str)).reshape(group.shape)
-    large_code = positions(names, large.ravel().astype(str)).reshape(group.shape)
-    area = stock["floor_area_m2"].to_numpy(dtype="float64")
-    is_small = area < threshold[pt, bf]  # NaN threshold (one segment): small and large codes agree
-    return np.where(is_small, small_code[pt, bf], large_code[pt, bf]), names
-
-
-def home_model(stock: pd.DataFrame, library: Library, assumptions: energy.EnergyAssumptions | None = None) -> Homes:
-    """Element areas, U-values, ventilation and calibrated baseline energy for every home."""
-    a = assumptions or energy.load_assumptions()
-    c = library.constants
-    t = library.tables
-    area = stock["floor_area_m2"].to_numpy(dtype="float64")
-    pt = _codes(stock, "property_type", PROPERTY_TYPES)
-    bf = _codes(stock, "built_form", BUILT_FORMS)
-    age = _codes(stock, "age_band", AGE_BANDS)
-    wall = _codes(stock, "wall_type", WALL_TYPES)
-    floor = _codes(stock, "floor_type", FLOOR_TYPES)
-    glazing = _codes(stock, "glazing", GLAZING)
-
-    geometry = t["geometry"].set_index("property_type").loc[list(PROPERTY_TYPES)]
-    storeys = geometry["storeys"].to_numpy()[pt]
-    roof_share = geometry["roof_share"].to_numpy()[pt]
-    exposed = t["built_form"].set_index("built_form").loc[list(BUILT_FORMS), "exposed_wall_share"].to_numpy()[bf]
-    g = c["geometry"]
-    footprint = area / storeys
-    perimeter = 4 * np.sqrt(footprint) * g["perimeter_factor"]
-    gross_wall = perimeter * g["storey_height_m"] * storeys * exposed
-    window = np.minimum(g["window_to_floor_ratio"] * area, 0.5 * gross_wall)
-    areas = {
-        "wall": gross_wall - window,
-        "roof": footprint * roof_share,
-        "floor": np.where(floor == FLOOR_TYPES.index("dwelling_below"), 0.0, footprint),
-        "window": window,
-    }
-    wall_u = t["wall_u_values"].set_index("age_band").loc[list(AGE_BANDS), list(WALL_TYPES)].to_numpy()
-    floor_u = t["floor_u_values"].set_index("age_band").loc[list(AGE_BANDS), list(FLOOR_TYPES)].to_numpy()
-    roof_table = t["roof_u_values"].sort_values("loft_insulation_mm")
-    loft = stock["loft_insulation_mm"].to_numpy(dtype="float64")
-    roof_u = np.where(np.isnan(loft), g["no_loft_roof_u_w_m2k"],
-                      np.interp(np.nan_to_num(loft), roof_table["loft_insulation_mm"], roof_table["u_value_w_m2k"]))
-    u_values = {
-        "wall": wall_u[age, wall],
-        "roof": roof_u,
-        "floor": floor_u[age, floor],
-        "window": t["window_u_values"].set_index("glazing").loc[list(GLAZING), "u_value_w_m2k"].to_numpy()[glazing],
-    }
-    air_changes = t["ventilation"].set_index("age_band").loc[list(AGE_BANDS), "air_changes_per_hour"].to_numpy()[age]
-    volume = area * g["storey_height_m"]
-    bridging = g["thermal_bridging_w_m2k"] * sum(areas.values())
-    vent = c["ventilation"]["air_heat_capacity_wh_m3k"]
-    hlc = sum(u_values[e] * areas[e] for e in areas) + bridging + vent * air_changes * volume
-
-    system = _labels(stock["heating_system"])
-    space_eff = a.system_column(system, "space_heating_efficiency")
-    water_eff = a.system_column(system, "hot_water_efficiency")
-    space_kwh = stock["space_heating_kwh"].to_numpy(dtype="float64")
-    water_kwh = stock["hot_water_kwh"].to_numpy(dtype="float64")
-    useful_space = space_kwh * space_eff
-    modelled = hlc * c["climate"]["degree_days_k_day"] * HOURS_PER_DAY / 1000
-    # Lighting and appliances are one stock column; split it in the energy model's proportion.
-    light_model = energy.lighting_kwh(area, a)
-    appliance_model = energy.appliances_kwh(area, a)
-    total_la = stock["lighting_appliances_kwh"].to_numpy(dtype="float64")
-    lighting = total_la * light_model / (light_model + appliance_model)
-
-    fuel = energy.space_heating_fuel(system, _labels(stock["main_fuel"]))
-    fuel_code = positions(a.fuels.index, fuel)
-    before = energy.evaluate(
-        floor_area_m2=area, space_heating_kwh=space_kwh, space_fuel=fuel, hot_water_kwh=water_kwh,
-        hot_water_fuel=fuel, lighting_kwh_=lighting, appliances_kwh_=total_la - lighting, assumptions=a)
-    segment_code, segment_names = _segments(stock, library, pt, bf)
-    sap = stock["sap_score"].to_numpy(dtype="float64")
-    return Homes(
-        floor_area_m2=area, footprint_m2=footprint, areas=areas, u_values=u_values, air_changes=air_changes,
-        volume_m3=volume, bridging_w_k=bridging, scale=useful_space / modelled, useful_space_kwh=useful_space,
-        useful_water_kwh=water_kwh * water_eff, space_kwh=space_kwh, water_kwh=water_kwh, lighting_kwh=lighting,
-        appliances_kwh=total_la - lighting, system_code=positions(a.systems.index, system), fuel_code=fuel_code,
-        segment_code=segment_code, segment_names=segment_names, before=before, sap_before=sap,
-        band_before=_band_codes(sap),
-    )
-
-
-def _band_codes(sap: np.ndarray) -> np.ndarray:
-    """Position in BANDS of each score's band (`energy.band_from_sap`, as small integers)."""
-    return np.searchsorted(BANDS, energy.band_from_sap(sap)).astype("int8")
 
 
 def recommended(stock: pd.DataFrame, library: Library) -> dict[str, np.ndarray]:
@@ -424,7 +266,7 @@ def _appraise_package(package_id: str, library: Library, homes: Homes, stock: pd
     offset = sap_before - energy.sap_from_rating_cost(homes.before.rating_cost_gbp[rows], homes.floor_area_m2[rows], a)
     sap_after = np.round(np.clip(energy.sap_from_rating_cost(after.rating_cost_gbp, homes.floor_area_m2[rows], a)
                                  + offset, 1, 100), 1)
-    band_after = _band_codes(sap_after)
+    band_after = band_codes(sap_after)
     band_before = homes.band_before[rows]
     probability = stock["fuel_poverty_probability"].to_numpy(dtype="float64")[rows]
     lifted = np.where(FP_BANDS_LIFTED[band_after] & FP_BANDS_BEFORE[band_before], probability, 0.0)
