@@ -31,12 +31,12 @@ with users_tab:
 
     st.markdown("**Add a person**")
     with st.form("admin_add", clear_on_submit=True):
-        a, b, c, d = st.columns(4)
-        email = a.text_input("Email (as they sign in)", key="admin_add_email")
-        name = b.text_input("Name", key="admin_add_name")
-        role = c.selectbox("Role", ROLES, format_func=access.ROLE_NAMES.get, key="admin_add_role")
-        city = d.selectbox("City (city partners only)", [None, *CITIES], key="admin_add_city",
-                           format_func=lambda v: "—" if v is None else v)
+        email_column, name_column, role_column, city_column = st.columns(4)
+        email = email_column.text_input("Email (as they sign in)", key="admin_add_email")
+        name = name_column.text_input("Name", key="admin_add_name")
+        role = role_column.selectbox("Role", ROLES, format_func=access.ROLE_NAMES.get, key="admin_add_role")
+        city = city_column.selectbox("City (city partners only)", [None, *CITIES], key="admin_add_city",
+                                     format_func=lambda v: "—" if v is None else v)
         if st.form_submit_button("Add"):
             added = attempt(access.add_user, engine, principal, email, role, city, name)
             st.toast(f"Added {added.email} as {access.ROLE_NAMES[added.role]}")
@@ -45,16 +45,17 @@ with users_tab:
     if not users.empty:
         st.markdown("**Change a person**")
         with st.form("admin_change"):
-            a, b, c, d = st.columns(4)
-            who = a.selectbox("Email", users["email"].tolist(), key="admin_change_email")
+            email_column, role_column, city_column, active_column = st.columns(4)
+            who = email_column.selectbox("Email", users["email"].tolist(), key="admin_change_email")
             current = users.set_index("email").loc[who]
-            new_role = b.selectbox("Role", ROLES, index=ROLES.index(current["role"]), format_func=access.ROLE_NAMES.get,
-                                   key="admin_change_role")
+            new_role = role_column.selectbox("Role", ROLES, index=ROLES.index(current["role"]),
+                                             format_func=access.ROLE_NAMES.get,
+                                             key="admin_change_role")
             cities = [None, *CITIES]
-            new_city = c.selectbox("City (city partners only)", cities, key="admin_change_city",
-                                   index=cities.index(current["city"]) if current["city"] in CITIES else 0,
-                                   format_func=lambda v: "—" if v is None else v)
-            active = d.checkbox("May sign in", value=bool(current["active"]), key="admin_change_active")
+            new_city = city_column.selectbox("City (city partners only)", cities, key="admin_change_city",
+                                             index=cities.index(current["city"]) if current["city"] in CITIES else 0,
+                                             format_func=lambda v: "—" if v is None else v)
+            active = active_column.checkbox("May sign in", value=bool(current["active"]), key="admin_change_active")
             forget = st.checkbox("Forget the account they signed in with (their account at the identity provider "
                                  "was replaced: the next sign-in binds the new one)", key="admin_change_forget")
             if st.form_submit_button("Save"):
@@ -65,10 +66,12 @@ with users_tab:
                 st.rerun()
 
 with audit_tab:
-    a, b, c = st.columns(3)
-    action = a.text_input("Action starts with", key="admin_audit_action", placeholder="e.g. review. or sign_in")
-    who = b.text_input("Who (exact)", key="admin_audit_who")
-    limit = c.number_input("Latest events", min_value=10, max_value=100_000, value=500, step=100, key="admin_audit_limit")
+    action_column, who_column, limit_column = st.columns(3)
+    action = action_column.text_input("Action starts with", key="admin_audit_action",
+                                      placeholder="e.g. review. or sign_in")
+    who = who_column.text_input("Who (exact)", key="admin_audit_who")
+    limit = limit_column.number_input("Latest events", min_value=10, max_value=100_000, value=500, step=100,
+                                      key="admin_audit_limit")
     filters = {"action": action.strip() or None, "who": who.strip() or None}
     events = attempt(lambda: access.audit_events(engine, principal, limit=int(limit), **filters))
     st.caption(f"{len(events):,} events, newest first.")

@@ -170,11 +170,11 @@ with st.form("scenario_form", border=True):
     for column, city in zip(st.columns(3), CITIES):
         with column.container(border=True):
             st.markdown(f"**{city}**")
-            a, b = st.columns(2)
-            a.number_input("Min share of budget (%)", min_value=0.0, max_value=100.0, step=1.0, value=None,
-                           key=f"f.cities.{city}.min_share_pct")
-            b.number_input("Max share of budget (%)", min_value=0.0, max_value=100.0, step=1.0, value=None,
-                           key=f"f.cities.{city}.max_share_pct")
+            min_column, max_column = st.columns(2)
+            min_column.number_input("Min share of budget (%)", min_value=0.0, max_value=100.0, step=1.0, value=None,
+                                    key=f"f.cities.{city}.min_share_pct")
+            max_column.number_input("Max share of budget (%)", min_value=0.0, max_value=100.0, step=1.0, value=None,
+                                    key=f"f.cities.{city}.max_share_pct")
             explain(f"cities.{city}.min_share_pct")
             explain(f"cities.{city}.max_share_pct")
             st.number_input("Homes per year", min_value=0, step=100, value=None, key=f"f.cities.{city}.homes_per_year")

@@ -24,14 +24,14 @@ if principal.city:
     st.caption(f"You see the homes of {principal.city} only; the programme's figures are on the Overview.")
 
 with st.container(border=True):
-    a, b, c = st.columns(3)
-    cities = a.multiselect("City", choices["cities"], key="explore_city")
-    wards = b.multiselect("Ward", views.wards_of(choices, cities), key="explore_ward")
-    packages = c.multiselect("Package", choices["packages"], key="explore_package")
-    d, e, f = st.columns(3)
-    years = d.multiselect("Year", choices["years"], key="explore_year")
-    tenures = e.multiselect("Tenure", choices["tenures"], key="explore_tenure")
-    deciles = f.slider("IMD decile (1 = most deprived)", 1, 10, (1, 10), key="explore_imd")
+    city_column, ward_column, package_column = st.columns(3)
+    cities = city_column.multiselect("City", choices["cities"], key="explore_city")
+    wards = ward_column.multiselect("Ward", views.wards_of(choices, cities), key="explore_ward")
+    packages = package_column.multiselect("Package", choices["packages"], key="explore_package")
+    year_column, tenure_column, imd_column = st.columns(3)
+    years = year_column.multiselect("Year", choices["years"], key="explore_year")
+    tenures = tenure_column.multiselect("Tenure", choices["tenures"], key="explore_tenure")
+    deciles = imd_column.slider("IMD decile (1 = most deprived)", 1, 10, (1, 10), key="explore_imd")
 
 chosen = views.filter_plan(plan, cities, wards, packages, years, tenures, deciles)
 st.markdown(f"**{count(len(chosen), 'homes')}** of {count(len(plan))} in the plan match.")

@@ -73,11 +73,13 @@ frontier_tab, sensitivity_tab = st.tabs(["Frontier", "Weight sensitivity"])
 with frontier_tab:
     st.markdown("Moves the weight from one objective to another and re-plans at each step (each point is a full "
                 "plan under the same rules). Takes a few solves: it runs in the background.")
-    a, b, c, d = st.columns([1, 1, 1, 1])
-    first = a.selectbox("From", list(OBJECTIVES), format_func=OBJECTIVES.get, key="frontier_first")
-    second = b.selectbox("To", [o for o in OBJECTIVES if o != first], format_func=OBJECTIVES.get, key="frontier_second")
-    points = c.slider("Points", 3, 9, 5, key="frontier_points")
-    if d.button("Trace the frontier", key="frontier_go", disabled=not may_run or "frontier_job" in st.session_state):
+    from_column, to_column, points_column, go_column = st.columns([1, 1, 1, 1])
+    first = from_column.selectbox("From", list(OBJECTIVES), format_func=OBJECTIVES.get, key="frontier_first")
+    second = to_column.selectbox("To", [o for o in OBJECTIVES if o != first], format_func=OBJECTIVES.get,
+                                 key="frontier_second")
+    points = points_column.slider("Points", 3, 9, 5, key="frontier_points")
+    if go_column.button("Trace the frontier", key="frontier_go",
+                        disabled=not may_run or "frontier_job" in st.session_state):
         job = data.job_board().submit(
             f"Frontier {OBJECTIVES[first]} to {OBJECTIVES[second]}",
             lambda progress, cancel: workspace.frontier_for_run(engine, run_id, first, second, points, progress, cancel))
@@ -98,16 +100,16 @@ with frontier_tab:
 with sensitivity_tab:
     st.markdown("Re-plans with one weight at several values, the others as in the scenario: how far do the "
                 "figures move?")
-    a, b, c = st.columns([1, 2, 1])
-    weight = a.selectbox("Weight", list(OBJECTIVES), format_func=OBJECTIVES.get, key="sensitivity_weight")
-    values_text = b.text_input("Values", "0, 0.5, 1, 1.5, 2", key="sensitivity_values")
+    weight_column, values_column, go_column = st.columns([1, 2, 1])
+    weight = weight_column.selectbox("Weight", list(OBJECTIVES), format_func=OBJECTIVES.get, key="sensitivity_weight")
+    values_text = values_column.text_input("Values", "0, 0.5, 1, 1.5, 2", key="sensitivity_values")
     try:
         values = [float(v) for v in values_text.replace(";", ",").split(",") if v.strip()]
     except ValueError:
         values = []
-        b.error("Write the weights as numbers separated by commas, e.g. 0, 0.5, 1, 2.")
-    if c.button("Run the sweep", key="sensitivity_go",
-                disabled=not may_run or not values or "sensitivity_job" in st.session_state):
+        values_column.error("Write the weights as numbers separated by commas, e.g. 0, 0.5, 1, 2.")
+    if go_column.button("Run the sweep", key="sensitivity_go",
+                        disabled=not may_run or not values or "sensitivity_job" in st.session_state):
         job = data.job_board().submit(
             f"Sensitivity to the {OBJECTIVES[weight].lower()} weight",
             lambda progress, cancel: workspace.sensitivity_for_run(engine, run_id, weight, values, progress, cancel))
