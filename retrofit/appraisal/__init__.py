@@ -1,8 +1,10 @@
 """Appraisal: from a housing stock and the measure library to the candidate table.
 
 `measures` reads and checks the measure library (data/measures.csv, data/packages.csv and the
-tables of data/appraisal/); `physics` is each home's heat-loss model and baseline;
-`appraise` turns a stock into one candidate row per home and package that applies
+tables of data/appraisal/); `physics` is each home's heat-loss model and baseline; `effects`
+is what each measure effect does (one handler and one row of its table per effect);
+`stages` applies a package's measures stage by stage; `appraise` runs every package over
+every home into one candidate row per home and package that applies
 (`retrofit.candidates` is the table's contract).
 """
 

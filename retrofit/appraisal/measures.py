@@ -7,6 +7,9 @@ rule naming a category the stock does not have) stops with the file, line and co
 before any home is appraised. `Library.version` is a short hash of the files' content:
 every run records it, so a result can be traced to the library that made it.
 
+A measure's `effect` names a row of `retrofit.appraisal.effects.EFFECTS`, which also says what
+its `effect_target` and `effect_value` must hold.
+
 Applicability rules (`applies_when`) are small expressions over the stock's columns:
 ``always``; ``COLUMN in A|B|C``; ``COLUMN not_in A|B``; ``COLUMN <= 150`` (also <, >, >=);
 clauses joined with `` and ``. A number compared with an empty value (no loft) is false.
@@ -23,14 +26,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from retrofit.appraisal.effects import EFFECTS
 from retrofit.candidates import TRADES
 from retrofit.energy import load_assumptions
 from retrofit.errors import RetrofitError
 from retrofit.paths import DATA_DIR, ENERGY_DIR
 from retrofit.stock.schema import AGE_BANDS, BUILT_FORMS, CATEGORIES, FLOOR_TYPES, GLAZING, NUMBERS, PROPERTY_TYPES, WALL_TYPES
 
-EFFECTS = ("u_value", "air_change_reduction", "space_heat_factor", "hot_water_factor", "lighting_factor",
-           "heating_system", "solar_pv")
 ELEMENTS = ("wall", "roof", "floor", "window")
 # What a measure's cost_per_unit_gbp is multiplied by; "segment" takes the BEIS (2017)
 # range of the home's dwelling segment from appraisal/segment_costs.csv.
@@ -190,12 +192,29 @@ def parse_rule(text: str, where: _Checker, line: int) -> Rule:
     return Rule(text, tuple(clauses))
 
 
+def _check_effect(row: pd.Series, check: _Checker, line: int) -> None:
+    """The measure's effect is a row of `effects.EFFECTS`, and its effect_target is what that row asks for."""
+    effect = EFFECTS.get(row["effect"])
+    if effect is None:
+        check.fail(f"unknown effect {row['effect']!r}; use one of {', '.join(EFFECTS)}", line, "effect")
+    if effect.target == "element" and row["effect_target"] not in ELEMENTS:
+        check.fail(f"a {row['effect']} effect needs an element: {', '.join(ELEMENTS)}", line, "effect_target")
+    if effect.target == "system:fuel":
+        systems = load_assumptions(ENERGY_DIR).systems.index
+        fuels = load_assumptions(ENERGY_DIR).fuels.index
+        system, _, fuel = row["effect_target"].partition(":")
+        if system not in systems:
+            check.fail(f"unknown heating system {system!r}; known (data/energy/heating_systems.csv): "
+                       f"{', '.join(systems)}", line, "effect_target")
+        if fuel != "keep" and fuel not in fuels:
+            check.fail(f"write SYSTEM:FUEL with a fuel of data/energy/fuels.csv or 'keep', not {fuel!r}",
+                       line, "effect_target")
+
+
 def _read_measures(directory: Path, tables: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, dict[str, Rule]]:
     check = _Checker(directory / "measures.csv")
     raw = check.read(MEASURE_COLUMNS)
     check.unique(raw, "measure_id")
-    systems = load_assumptions(ENERGY_DIR).systems.index
-    fuels = load_assumptions(ENERGY_DIR).fuels.index
     years = set(tables["price_index"]["year"].astype(int))
     segment_costs = tables["segment_costs"]
     segments = _segment_names(tables["segments"])
@@ -203,18 +222,7 @@ def _read_measures(directory: Path, tables: dict[str, pd.DataFrame]) -> tuple[pd
     for i, row in raw.iterrows():
         line = i + 2
         rules[row["measure_id"]] = parse_rule(row["applies_when"], check, line)
-        if row["effect"] not in EFFECTS:
-            check.fail(f"unknown effect {row['effect']!r}; use one of {', '.join(EFFECTS)}", line, "effect")
-        if row["effect"] == "u_value" and row["effect_target"] not in ELEMENTS:
-            check.fail(f"a u_value effect needs an element: {', '.join(ELEMENTS)}", line, "effect_target")
-        if row["effect"] == "heating_system":
-            system, _, fuel = row["effect_target"].partition(":")
-            if system not in systems:
-                check.fail(f"unknown heating system {system!r}; known (data/energy/heating_systems.csv): "
-                           f"{', '.join(systems)}", line, "effect_target")
-            if fuel != "keep" and fuel not in fuels:
-                check.fail(f"write SYSTEM:FUEL with a fuel of data/energy/fuels.csv or 'keep', not {fuel!r}",
-                           line, "effect_target")
+        _check_effect(row, check, line)
         if row["cost_basis"] not in COST_BASES:
             check.fail(f"unknown cost basis {row['cost_basis']!r}; use one of {', '.join(COST_BASES)}", line, "cost_basis")
         if row["cost_basis"] == "segment":
@@ -228,8 +236,9 @@ def _read_measures(directory: Path, tables: dict[str, pd.DataFrame]) -> tuple[pd
             check.fail(f"write true or false, not {row['epc_recommendable']!r}", line, "epc_recommendable")
         if row["price_base_year"].strip().isdigit() and int(row["price_base_year"]) not in years:
             check.fail(f"no price index for {row['price_base_year']} in appraisal/price_index.csv", line, "price_base_year")
-    factor_effects = raw["effect"].isin(["space_heat_factor", "hot_water_factor", "lighting_factor"])
-    value_needed = ~raw["effect"].isin(["heating_system"])
+    value_kind = raw["effect"].map(lambda name: EFFECTS[name].value)
+    factor_effects = value_kind == "factor"
+    value_needed = value_kind != "unused"
     measures = pd.DataFrame({
         "measure_id": raw["measure_id"],
         "name": raw["name"],
