@@ -130,30 +130,30 @@ class _Checker:
                blank_ok: bool = False) -> pd.Series:
         """The column as numbers; a blank (when allowed) is NaN; anything else out of range fails."""
         out = pd.Series(np.nan, index=table.index, dtype="float64")
-        for i, text in table[column].items():
+        for index, text in table[column].items():
             text = text.strip()
             if text == "":
                 if blank_ok:
                     continue
-                self.fail("empty; give a number", i + 2, column)
+                self.fail("empty; give a number", index + 2, column)
             try:
                 value = float(text)
             except ValueError:
-                self.fail(f"{text!r} is not a number", i + 2, column)
+                self.fail(f"{text!r} is not a number", index + 2, column)
             if not np.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
                 label = "negative" if low == 0 and value < 0 else f"outside {low}..{high}"
-                self.fail(f"{value:g} is {label}", i + 2, column)
-            out[i] = value
+                self.fail(f"{value:g} is {label}", index + 2, column)
+            out[index] = value
         return out
 
     def unique(self, table: pd.DataFrame, column: str) -> None:
         seen: dict[str, int] = {}
-        for i, value in table[column].items():
+        for index, value in table[column].items():
             if value.strip() == "":
-                self.fail("empty; every row needs an id", i + 2, column)
+                self.fail("empty; every row needs an id", index + 2, column)
             if value in seen:
-                self.fail(f"{value!r} repeats line {seen[value]}", i + 2, column)
-            seen[value] = i + 2
+                self.fail(f"{value!r} repeats line {seen[value]}", index + 2, column)
+            seen[value] = index + 2
 
 
 def parse_rule(text: str, where: _Checker, line: int) -> Rule:
@@ -219,8 +219,8 @@ def _read_measures(directory: Path, tables: dict[str, pd.DataFrame]) -> tuple[pd
     segment_costs = tables["segment_costs"]
     segments = _segment_names(tables["segments"])
     rules = {}
-    for i, row in raw.iterrows():
-        line = i + 2
+    for index, row in raw.iterrows():
+        line = index + 2
         rules[row["measure_id"]] = parse_rule(row["applies_when"], check, line)
         _check_effect(row, check, line)
         if row["cost_basis"] not in COST_BASES:
@@ -256,12 +256,12 @@ def _read_measures(directory: Path, tables: dict[str, pd.DataFrame]) -> tuple[pd
         "epc_recommendable": raw["epc_recommendable"] == "true",
         "source": raw["source"],
     })
-    for i in raw.index[value_needed & measures["effect_value"].isna()]:
-        check.fail(f"a {raw.at[i, 'effect']} effect needs a value", i + 2, "effect_value")
-    for i in raw.index[factor_effects & (measures["effect_value"] > 1)]:
-        check.fail("a factor above 1 would add demand; give a value in 0..1", i + 2, "effect_value")
-    for i in raw.index[raw["source"].str.strip() == ""]:
-        check.fail("every measure needs a source", i + 2, "source")
+    for index in raw.index[value_needed & measures["effect_value"].isna()]:
+        check.fail(f"a {raw.at[index, 'effect']} effect needs a value", index + 2, "effect_value")
+    for index in raw.index[factor_effects & (measures["effect_value"] > 1)]:
+        check.fail("a factor above 1 would add demand; give a value in 0..1", index + 2, "effect_value")
+    for index in raw.index[raw["source"].str.strip() == ""]:
+        check.fail("every measure needs a source", index + 2, "source")
     return measures.set_index("measure_id"), rules
 
 
@@ -270,19 +270,19 @@ def _read_packages(directory: Path, measures: pd.DataFrame) -> pd.DataFrame:
     raw = check.read(PACKAGE_COLUMNS)
     check.unique(raw, "package_id")
     lists = []
-    for i, row in raw.iterrows():
+    for index, row in raw.iterrows():
         ids = tuple(m.strip() for m in row["measures"].split(";") if m.strip())
         if not ids:
-            check.fail("a package needs at least one measure", i + 2, "measures")
-        for m in ids:
-            if m not in measures.index:
-                check.fail(f"package {row['package_id']!r} names measure {m!r}, which is not in measures.csv",
-                           i + 2, "measures")
+            check.fail("a package needs at least one measure", index + 2, "measures")
+        for measure_id in ids:
+            if measure_id not in measures.index:
+                check.fail(f"package {row['package_id']!r} names measure {measure_id!r}, which is not in measures.csv",
+                           index + 2, "measures")
         if len(set(ids)) != len(ids):
-            check.fail("a measure is listed twice", i + 2, "measures")
+            check.fail("a measure is listed twice", index + 2, "measures")
         core = row["core_measure"].strip()
         if core and core not in ids:
-            check.fail(f"core measure {core!r} is not one of the package's measures", i + 2, "core_measure")
+            check.fail(f"core measure {core!r} is not one of the package's measures", index + 2, "core_measure")
         lists.append(ids)
     packages = raw.assign(measures=lists, core_measure=raw["core_measure"].str.strip())
     return packages.set_index("package_id")
@@ -317,8 +317,8 @@ def _read_tables(directory: Path) -> dict[str, pd.DataFrame]:
     _covers(folder / "built_form.csv", tables["built_form"], "built_form", BUILT_FORMS, ("exposed_wall_share",))
     _covers(folder / "day_rates.csv", tables["day_rates"], "trade", TRADES, ("day_rate_gbp",))
     geometry_check = _Checker(folder / "geometry.csv")
-    for i in tables["geometry"].index[tables["geometry"]["storeys"] < 1]:
-        geometry_check.fail("a home has at least one storey", i + 2, "storeys")
+    for index in tables["geometry"].index[tables["geometry"]["storeys"] < 1]:
+        geometry_check.fail("a home has at least one storey", index + 2, "storeys")
     segments = tables["segments"]
     for property_type in PROPERTY_TYPES:
         rows = segments[segments["property_type"] == property_type]
