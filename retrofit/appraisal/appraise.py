@@ -116,13 +116,21 @@ def _appraise_package(package_id: str, library: Library, records: dict[str, Meas
     })
 
 
-def appraise(stock: pd.DataFrame, library: Library, progress: Progress | None = None) -> pd.DataFrame:
-    """The candidate table: one row per (home, package) where at least one of its measures applies.
+def _measure_labels(bits_by_package: list[np.ndarray], names: pd.Index) -> pd.Categorical:
+    """The `measures` column of the packages' rows, in order: each row's measure ids, ";"-separated.
 
-    Columns follow `retrofit.candidates` (every required and optional column) plus
-    `measures` (the measure ids applied, ";"-separated), `heat_pump_kw` and `pv_kwp`.
+    Categories are the combinations that occur, in order of their bits; codes are found
+    package by package (the combinations are few, the rows millions).
     """
-    report = progress or (lambda fraction, message: None)
+    combinations = np.unique(np.concatenate([np.unique(bits) for bits in bits_by_package]))
+    codes = np.concatenate([np.searchsorted(combinations, bits) for bits in bits_by_package]).astype("int32")
+    labels = [";".join(names[position] for position in range(len(names)) if combination >> position & 1)
+              for combination in combinations]
+    return pd.Categorical.from_codes(codes, categories=pd.Index(labels))
+
+
+def _package_frames(stock: pd.DataFrame, library: Library, report: Progress) -> list[pd.DataFrame]:
+    """Each package's candidate rows; the home model lives only while the packages are appraised."""
     assumptions = energy.load_assumptions()
     report(0.02, f"heat-loss model of {len(stock):,} homes")
     homes = home_model(stock, library, assumptions)
@@ -134,14 +142,22 @@ def appraise(stock: pd.DataFrame, library: Library, progress: Progress | None = 
     for done, package_id in enumerate(packages):
         report(0.1 + 0.8 * done / len(packages), f"package {package_id}")
         frames.append(_appraise_package(package_id, library, records, homes, stock, rules, allowed, assumptions))
+    return frames
+
+
+def appraise(stock: pd.DataFrame, library: Library, progress: Progress | None = None) -> pd.DataFrame:
+    """The candidate table: one row per (home, package) where at least one of its measures applies.
+
+    Columns follow `retrofit.candidates` (every required and optional column) plus
+    `measures` (the measure ids applied, ";"-separated), `heat_pump_kw` and `pv_kwp`.
+    """
+    report = progress or (lambda fraction, message: None)
+    frames = _package_frames(stock, library, report)
     report(0.92, "assembling candidates")
+    measures = _measure_labels([frame.pop("measure_bits").to_numpy() for frame in frames], library.measures.index)
     candidates = pd.concat(frames, ignore_index=True)
     del frames
-    bits, inverse = np.unique(candidates.pop("measure_bits").to_numpy(), return_inverse=True)
-    names = library.measures.index
-    labels = [";".join(names[position] for position in range(len(names)) if combination >> position & 1)
-              for combination in bits]
-    candidates["measures"] = pd.Categorical.from_codes(inverse.astype("int32"), categories=pd.Index(labels))
+    candidates["measures"] = measures
     candidates["home_id"] = candidates["home_id"].astype("str")
     candidates["imd_decile"] = candidates["imd_decile"].astype("int8")
     report(1.0, f"{len(candidates):,} candidates")
