@@ -155,7 +155,7 @@ def replace_system(system: System, measure: Measure, mask: np.ndarray) -> System
 
 
 def fit_pv(solar: Solar, measure: Measure, mask: np.ndarray) -> Solar:
-    """PV on one roof pitch: usable roof over panel area per kWp, at least the minimum, at most the measure's value (kWp)."""
+    """PV on one roof pitch: usable roof over panel area per kWp, from the minimum up to the measure's value (kWp)."""
     size = np.clip(solar.footprint_m2 * solar.usable_roof_share / solar.panel_m2_per_kwp, solar.minimum_kwp,
                    measure.value)
     return replace(solar, kwp=np.where(mask, size, solar.kwp),
