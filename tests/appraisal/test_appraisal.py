@@ -1,4 +1,4 @@
-"""The appraisal: hand-checkable homes, the issue's credibility anchors, and the command."""
+"""The appraisal: hand-checkable homes, the credibility anchors of the README's Appraisal section, and the command."""
 
 import json
 import shutil
@@ -64,7 +64,7 @@ def row(candidates: pd.DataFrame, home_id: str, package_id: str) -> pd.Series:
 
 
 def test_typical_band_d_semi_whole_house(library):
-    """Credibility anchor (issue 4): a typical gas-heated band D semi of about 85 m2 saves 1.5-3.5 tCO2
+    """Credibility anchor: a typical gas-heated band D semi of about 85 m2 saves 1.5-3.5 tCO2
     a year from a whole-house retrofit, which costs in the tens of thousands of pounds.
 
     "Typical": the West Midlands median SAP 67 (band D, MHCLG EPC statistics via
@@ -216,7 +216,7 @@ def test_one_measure_per_element_in_a_package(custom_library):
 
 @pytest.mark.slow
 def test_full_stock_credibility(full_stock, library):
-    """Credibility anchors across the full default stock (issue 4):
+    """Credibility anchors across the full default stock:
 
     - jobs: published UK programmes imply about 5-14 FTE-years per £1m (WMCA £3.85bn for up to
       21,000 jobs, about 5.5; DESNZ SHDF/HUG about 8; Strathclyde CEP about 6);
