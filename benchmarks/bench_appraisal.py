@@ -1,6 +1,6 @@
 """Appraising the full three-city stock, every package: target under 15 s and under 3 GB.
 
-Also prints the credibility figures the issue asks for: jobs per £1m of whole-house spend
+Also prints the credibility figures of the README's Appraisal section: jobs per £1m of whole-house spend
 (UK programmes land at about 5-14 FTE-years per £1m) and the whole-house results for
 social homes against Birmingham's SHDF Wave 2 (about 2.5 tCO2 and £1,100 a year per home).
 """
