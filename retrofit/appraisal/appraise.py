@@ -89,10 +89,10 @@ def _stock_columns(stock: pd.DataFrame, rows: np.ndarray) -> dict[str, pd.Series
             for column in STOCK_COLUMNS}
 
 
-def _appraise_package(package_id: str, library: Library, records: dict[str, Measure], homes: Homes,
-                      stock: pd.DataFrame, rules: dict[str, np.ndarray], allowed: dict[str, np.ndarray],
-                      assumptions: energy.EnergyAssumptions) -> pd.DataFrame:
-    """The package's candidate rows, one per home it applies to (with `measure_bits` for the measures)."""
+def _package_columns(package_id: str, library: Library, records: dict[str, Measure], homes: Homes,
+                     stock: pd.DataFrame, rules: dict[str, np.ndarray], allowed: dict[str, np.ndarray],
+                     assumptions: energy.EnergyAssumptions) -> dict[str, np.ndarray | pd.Categorical | pd.Series]:
+    """The package's candidate columns, one value per home it applies to (`measure_bits` for the measures)."""
     measures = tuple(records[measure_id] for measure_id in library.package_measures(package_id))
     masks, applies = package_masks(measures, library.packages.at[package_id, "core_measure"], rules, allowed)
     rows = np.flatnonzero(applies)
@@ -108,12 +108,12 @@ def _appraise_package(package_id: str, library: Library, records: dict[str, Meas
                                     system, solar)
     probability = stock["fuel_poverty_probability"].to_numpy(dtype="float64")[rows]
     packages = list(library.packages.index)
-    return pd.DataFrame({
+    return {
         **_stock_columns(stock, rows),
         "package_id": pd.Categorical.from_codes(np.full(len(rows), packages.index(package_id)), categories=packages),
         **candidate_columns(package, probability, system, solar, outcomes, costs, lifetime,
                             sap_after(package, outcomes.after)),
-    })
+    }
 
 
 def _measure_labels(bits_by_package: list[np.ndarray], names: pd.Index) -> pd.Categorical:
@@ -141,7 +141,9 @@ def _package_frames(stock: pd.DataFrame, library: Library, report: Progress) -> 
     packages = list(library.packages.index)
     for done, package_id in enumerate(packages):
         report(0.1 + 0.8 * done / len(packages), f"package {package_id}")
-        frames.append(_appraise_package(package_id, library, records, homes, stock, rules, allowed, assumptions))
+        # the frame is built after _package_columns returns, so its copy never meets the stages' arrays
+        frames.append(pd.DataFrame(_package_columns(package_id, library, records, homes, stock, rules, allowed,
+                                                    assumptions)))
     return frames
 
 
