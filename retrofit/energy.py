@@ -148,8 +148,8 @@ def evaluate(
     space_fuel,
     hot_water_kwh: np.ndarray,
     hot_water_fuel,
-    lighting_kwh_: np.ndarray,
-    appliances_kwh_: np.ndarray,
+    lighting_use_kwh: np.ndarray,
+    appliance_use_kwh: np.ndarray,
     assumptions: EnergyAssumptions,
     generation_kwh: np.ndarray | float = 0.0,
     generation_self_use_share: float = 0.5,
@@ -166,7 +166,7 @@ def evaluate(
     rating = (
         space_heating_kwh * a.fuel_column(space_fuel, "rating_price_p_per_kwh")
         + hot_water_kwh * a.fuel_column(hot_water_fuel, "rating_price_p_per_kwh")
-        + lighting_kwh_ * a.fuels.at["electricity", "rating_price_p_per_kwh"]
+        + lighting_use_kwh * a.fuels.at["electricity", "rating_price_p_per_kwh"]
         - generation_kwh * a.fuels.at["electricity", "rating_price_p_per_kwh"]
     ) / 100 + a.fuel_column(space_fuel, "rating_standing_gbp_per_year")
 
@@ -177,7 +177,7 @@ def evaluate(
     bill = (
         space_heating_kwh * a.fuel_column(space_fuel, "bill_price_p_per_kwh")
         + hot_water_kwh * a.fuel_column(hot_water_fuel, "bill_price_p_per_kwh")
-        + (lighting_kwh_ + appliances_kwh_) * electricity_price
+        + (lighting_use_kwh + appliance_use_kwh) * electricity_price
         - generation_value
     ) / 100
     # Standing charges: electricity always; a second fuel's when it is used for heat.
@@ -191,7 +191,7 @@ def evaluate(
     co2 = (
         space_heating_kwh * a.fuel_column(space_fuel, "carbon_kg_per_kwh")
         + hot_water_kwh * a.fuel_column(hot_water_fuel, "carbon_kg_per_kwh")
-        + (lighting_kwh_ + appliances_kwh_ - generation_kwh) * a.fuels.at["electricity", "carbon_kg_per_kwh"]
+        + (lighting_use_kwh + appliance_use_kwh - generation_kwh) * a.fuels.at["electricity", "carbon_kg_per_kwh"]
     ) / 1000
     return EnergyOutcome(rating_cost_gbp=np.asarray(rating), bill_gbp=np.asarray(bill), co2_t=np.asarray(co2))
 
@@ -226,7 +226,7 @@ def baseline_energy(homes: pd.DataFrame, assumptions: EnergyAssumptions | None =
 
     outcome = evaluate(
         floor_area_m2=area, space_heating_kwh=space, space_fuel=space_fuel, hot_water_kwh=hot_water,
-        hot_water_fuel=water_fuel, lighting_kwh_=lighting, appliances_kwh_=appliances, assumptions=a,
+        hot_water_fuel=water_fuel, lighting_use_kwh=lighting, appliance_use_kwh=appliances, assumptions=a,
     )
     return pd.DataFrame(
         {

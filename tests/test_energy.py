@@ -37,7 +37,7 @@ def test_baseline_energy_reproduces_the_sap_score():
     outcome = energy.evaluate(
         floor_area_m2=area, space_heating_kwh=base["space_heating_kwh"].to_numpy(), space_fuel=fuel,
         hot_water_kwh=base["hot_water_kwh"].to_numpy(), hot_water_fuel=fuel,
-        lighting_kwh_=energy.lighting_kwh(area, a), appliances_kwh_=energy.appliances_kwh(area, a), assumptions=a)
+        lighting_use_kwh=energy.lighting_kwh(area, a), appliance_use_kwh=energy.appliances_kwh(area, a), assumptions=a)
     assert np.allclose(energy.sap_from_rating_cost(outcome.rating_cost_gbp, area, a), homes["sap_score"])
     # a typical band D gas semi: space heating in the ten-thousands of kWh, bills over £1,000
     assert 8_000 < base.at[0, "space_heating_kwh"] < 25_000

@@ -199,7 +199,7 @@ def home_model(stock: pd.DataFrame, library: Library, assumptions: energy.Energy
     fuel = energy.space_heating_fuel(system, _labels(stock["main_fuel"]))
     before = energy.evaluate(
         floor_area_m2=floor_area, space_heating_kwh=space_kwh, space_fuel=fuel, hot_water_kwh=water_kwh,
-        hot_water_fuel=fuel, lighting_kwh_=lighting, appliances_kwh_=lighting_appliances - lighting,
+        hot_water_fuel=fuel, lighting_use_kwh=lighting, appliance_use_kwh=lighting_appliances - lighting,
         assumptions=assumptions)
     segment_code, segment_names = _segments(stock, library, type_code, form_code)
     sap = stock["sap_score"].to_numpy(dtype="float64")

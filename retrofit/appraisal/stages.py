@@ -161,8 +161,8 @@ def _evaluate(package: Package, lighting_kwh: np.ndarray, space_kwh: np.ndarray,
     fuels = pd.Categorical.from_codes(fuel_code, categories=package.assumptions.fuels.index)
     return energy.evaluate(
         floor_area_m2=package.homes.floor_area_m2, space_heating_kwh=space_kwh, space_fuel=fuels,
-        hot_water_kwh=water_kwh, hot_water_fuel=fuels, lighting_kwh_=lighting_kwh,
-        appliances_kwh_=package.homes.appliances_kwh, assumptions=package.assumptions, generation_kwh=generation_kwh,
+        hot_water_kwh=water_kwh, hot_water_fuel=fuels, lighting_use_kwh=lighting_kwh,
+        appliance_use_kwh=package.homes.appliances_kwh, assumptions=package.assumptions, generation_kwh=generation_kwh,
         generation_self_use_share=pv["self_use_share"], export_price_p_per_kwh=pv["export_price_p_per_kwh"])
 
 

@@ -110,7 +110,7 @@ def test_energy_consistent_with_sap_under_the_shared_equations(sample_stock):
     outcome = energy.evaluate(
         floor_area_m2=area, space_heating_kwh=sample_stock["space_heating_kwh"].to_numpy(), space_fuel=fuel,
         hot_water_kwh=sample_stock["hot_water_kwh"].to_numpy(), hot_water_fuel=fuel,
-        lighting_kwh_=energy.lighting_kwh(area, a), appliances_kwh_=energy.appliances_kwh(area, a), assumptions=a)
+        lighting_use_kwh=energy.lighting_kwh(area, a), appliance_use_kwh=energy.appliances_kwh(area, a), assumptions=a)
     recomputed = energy.sap_from_rating_cost(outcome.rating_cost_gbp, area, a)
     # Homes whose space heating sits on the minimum floor are the only ones allowed to differ.
     floor = a.constants["space_heating"]["minimum_useful_kwh_per_m2"] * area / a.system_column(
