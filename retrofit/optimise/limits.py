@@ -150,6 +150,8 @@ def within_limit(clock: Clock, solve: Callable[[Progress], None], progress: Prog
             if kind == "progress":
                 if progress is not None:
                     progress(*payload)
+                if clock.cancelled():
+                    return False  # cancelled (perhaps by that very progress callback): answer now
             elif kind == "done":
                 return payload
             else:
