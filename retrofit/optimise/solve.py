@@ -72,6 +72,9 @@ REFINED_CORE_HOMES = 3_000   # the first core LP's homes after `refine_prices`
 CORE_WORK_SHARE = 0.125      # each CP-SAT on a core (rounding; years of the core homes)
 WHOLE_WORK_SHARE = 0.45      # CP-SAT on the whole problem (small problems)
 POLISH_NODES = 1_000         # branch-and-cut nodes of the polish MIP (a few hundred at full scale)
+# Where each step starts on the progress bar (0 to 1; the spans are what a step's own progress covers)
+AT = {"model": 0.0, "ideals": 0.05, "each_ideal": 0.1, "lp": 0.35, "lp_span": 0.4, "wider_lp": 0.5,
+      "wider_lp_span": 0.3, "cp_sat": 0.8, "years": 0.9, "polish": 0.92}
 # the latest each step may end, as a share of the time limit (the hard stop is 1): later steps keep time
 IDEALS_END, LP_END, ROUND_END, YEARS_END = 0.4, 0.75, 0.85, 0.95
 
@@ -247,7 +250,7 @@ def prepare(candidates: pd.DataFrame, scenario: Scenario, clock: Clock | None = 
     if scenario.weights.normalise == "ideal" or scenario.rules.mobilisation_cost_gbp > 0:
         for k, name in enumerate(OBJECTIVES):
             if progress:
-                progress(0.05 + 0.1 * k, f"best {name} alone")
+                progress(AT["ideals"] + AT["each_ideal"] * k, f"best {name} alone")
             metric = model.metrics[:, k]
             if not (metric > 0).any():
                 prepared.ideal[name] = 0.0
@@ -341,7 +344,7 @@ def _answer(scenario: Scenario, clock: Clock, answers: Answers, finished: bool, 
 def _optimise(candidates: pd.DataFrame, scenario: Scenario, clock: Clock, answers: Answers, report: Progress,
               warm_start: PlanResult | None) -> None:
     """The steps (in the worker thread): every checked plan and bound goes to ``answers``."""
-    report(0.0, "building the model")
+    report(AT["model"], "building the model")
     prepared = warm_start.prepared if warm_start is not None else None
     warm = isinstance(prepared, Prepared) and prepared.candidates is candidates \
         and prepared.key == _rules_key(scenario) and not prepared.cut
@@ -364,15 +367,15 @@ def _optimise(candidates: pd.DataFrame, scenario: Scenario, clock: Clock, answer
     greedy_rows = _fallback(ctx) if whole or model.n_homes <= SAMPLE_ONLY_HOMES else np.zeros(0, dtype=int)
     stats = {"greedy_objective": float(value_raw[greedy_rows].sum())}
 
-    report(0.35, "prices and LP relaxation")
+    report(AT["lp"], "prices and LP relaxation")
     stage = ctx.stage("LP relaxation", LP_END)
     first = clock.stage("LP relaxation", ROUND_END)  # without a first LP point there is no plan at all
     gap = ctx.gap_target * LP_GAP_SHARE
     if refined:
         lp, planned = _refined_lp(prepared, ctx.value, stage, gap, ctx.seed, first)
     else:
-        lp, planned = _lp(prepared, ctx.value, stage, gap, ctx.seed, lambda f, m: report(0.35 + 0.4 * f, m),
-                          first=first)
+        lp, planned = _lp(prepared, ctx.value, stage, gap, ctx.seed,
+                          lambda fraction, message: report(AT["lp"] + AT["lp_span"] * fraction, message), first=first)
     bound = lp.bound * scale
     answers.offer_bound(bound)
     stats |= _lp_stats(lp, scale) | {"lp_route": "refined prices, small core" if refined else "core LP"}
@@ -382,9 +385,10 @@ def _optimise(candidates: pd.DataFrame, scenario: Scenario, clock: Clock, answer
         return
     found = _summed_plans(ctx, planned, lp, bound, stats)
     if refined and not found:
-        report(0.5, "LP relaxation on a wider core (no plan from the first)")
+        report(AT["wider_lp"], "LP relaxation on a wider core (no plan from the first)")
         stage = ctx.stage("LP relaxation on a wider core", LP_END)
-        lp, planned = _lp(prepared, ctx.value, stage, gap, ctx.seed, lambda f, m: report(0.5 + 0.3 * f, m),
+        lp, planned = _lp(prepared, ctx.value, stage, gap, ctx.seed,
+                          lambda fraction, message: report(AT["wider_lp"] + AT["wider_lp_span"] * fraction, message),
                           lam0=lp.lam)
         bound = min(bound, lp.bound * scale)
         answers.offer_bound(bound)
@@ -486,7 +490,7 @@ def _summed_plans(ctx: Solve, planned: Model, lp: LPResult, bound: float, stats:
     for name, rows in (("CP-SAT", plan_rows), ("LP rounded down", integral)):
         if rows is None:
             continue
-        ctx.report(0.9, f"years for {len(rows):,} homes")
+        ctx.report(AT["years"], f"years for {len(rows):,} homes")
         years = assign_years(model, rows, ctx.value, ctx.seed, ctx.stage("years", YEARS_END))
         placed = years < T
         unplaced = rows[~placed]
@@ -494,7 +498,7 @@ def _summed_plans(ctx: Solve, planned: Model, lp: LPResult, bound: float, stats:
         ok = not broken_rules(model, rows, years)
         polished_ok = False
         if not ok or ctx.value_raw[rows].sum() < (1 - ctx.gap_target) * bound:
-            ctx.report(0.92, "packages and years of the homes nearest the threshold, again")
+            ctx.report(AT["polish"], "packages and years of the homes nearest the threshold, again")
             polished = _polish(ctx, rows, years, unplaced, lp.pricing.margin, bound, stats)
             if polished is not None and (not ok or ctx.value[polished[0]].sum() >= ctx.value[rows].sum()):
                 polished_ok = _offer(ctx, name + ", years polished", *polished, stats, front=True)
@@ -536,7 +540,7 @@ def _round_lp(ctx: Solve, relaxed: Model, lp: LPResult, bound: float):
     # (lower limits raised) where known, else the bound
     reach = min(bound / ctx.scale, lp.value) if np.isfinite(lp.value) else bound / ctx.scale
     target = (1 - 0.5 * ctx.gap_target) * reach - fixed_value
-    ctx.report(0.8, f"CP-SAT on {int(core_homes.sum()):,} homes, {len(rows):,} options")
+    ctx.report(AT["cp_sat"], f"CP-SAT on {int(core_homes.sum()):,} homes, {len(rows):,} options")
     stage = ctx.stage("CP-SAT rounding", ROUND_END)
     core = solve_core(relaxed, value, rows, years, hint, residual, stage, ctx.work.core_s, ctx.seed, ctx.gap_target,
                       target, ctx.mobilisation, np.unique(relaxed.area[fixed_rows]) if ctx.mobilisation_raw else None)
