@@ -1,7 +1,6 @@
 """The effect table: every effect is one handler and one row, and the row is the only dispatch."""
 
 import re
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,8 +54,8 @@ def test_no_module_branches_on_an_effect_name():
             assert not comparison.search(line), f"{path.name} line {number}: {line.strip()}"
 
 
-def test_an_unknown_effect_is_refused_naming_the_table(tmp_path):
-    folder = _library_copy(tmp_path)
+def test_an_unknown_effect_is_refused_naming_the_table(library_copy):
+    folder = library_copy
     _add_measure(folder, effect="window_film", target="window", value="0.5")
     with pytest.raises(RetrofitError) as caught:
         load_library(folder)
@@ -74,10 +73,10 @@ def scale_u_value(fabric: Fabric, measure: Measure, mask: np.ndarray) -> Fabric:
                    w_k_removed={**fabric.w_k_removed, measure.measure_id: removed})
 
 
-def test_a_new_effect_is_one_handler_and_one_row(tmp_path, monkeypatch):
+def test_a_new_effect_is_one_handler_and_one_row(library_copy, monkeypatch):
     """Adding a row to EFFECTS is all it takes: the library accepts the effect, checks its value from the
     row, and the appraisal applies it through the stage the row names."""
-    folder = _library_copy(tmp_path)
+    folder = library_copy
     _add_measure(folder, effect="u_value_factor", target="wall", value="0.5")
     pd.DataFrame({"package_id": ["film", "cavity"], "name": ["film", "cavity"],
                   "measures": ["wall_film", "cavity_wall_insulation"], "core_measure": "", "description": "test"}
@@ -100,15 +99,6 @@ def test_a_new_effect_is_one_handler_and_one_row(tmp_path, monkeypatch):
     measures.to_csv(folder / "measures.csv", index=False)
     with pytest.raises(RetrofitError, match="measures.csv line 15, column effect_value: a factor above 1"):
         load_library(folder)
-
-
-def _library_copy(tmp_path: Path) -> Path:
-    folder = tmp_path / "library"
-    folder.mkdir()
-    shutil.copy(DATA_DIR / "measures.csv", folder)
-    shutil.copy(DATA_DIR / "packages.csv", folder)
-    shutil.copytree(DATA_DIR / "appraisal", folder / "appraisal")
-    return folder
 
 
 def _add_measure(folder: Path, effect: str, target: str, value: str) -> None:

@@ -1,6 +1,5 @@
 """The measure library: shipped data loads, has a content version, and bad edits are named."""
 
-import shutil
 
 import pandas as pd
 import pytest
@@ -15,17 +14,6 @@ INTERFACE_MEASURES = (
     "floor_insulation", "draught_proofing", "glazing_upgrade", "heating_controls", "condensing_boiler",
     "air_source_heat_pump", "solar_pv", "cylinder_insulation", "low_energy_lighting",
 )
-
-
-@pytest.fixture
-def library_copy(tmp_path):
-    """An editable copy of the shipped library."""
-    folder = tmp_path / "library"
-    folder.mkdir()
-    shutil.copy(DATA_DIR / "measures.csv", folder)
-    shutil.copy(DATA_DIR / "packages.csv", folder)
-    shutil.copytree(DATA_DIR / "appraisal", folder / "appraisal")
-    return folder
 
 
 def edit(path, row: int, column: str, value: str) -> None:
