@@ -2,8 +2,8 @@
 Streamlit's own front-end files.
 
 A map sent inside the page costs every visit the whole of it over the page's connection
-and through Streamlit's JSON5 parser (a full map is about 1.3 MB; parsing it alone took
-0.16 s of a 1.5 s Map page in headless Chromium). Served here instead, under a name made
+and through Streamlit's JSON5 parser (a full map is about 1.3 MB; the README's app section
+has what that cost). Served here instead, under a name made
 from its content, the browser fetches a map's data once, parses it with its own JSON
 parser, and takes it from its cache on every later visit, since a name's content never
 changes. The names are unguessable (a SHA-256 of the content), as Streamlit's own media
@@ -19,8 +19,8 @@ Streamlit's front end (about sixty scripts before the first page, more as its el
 appear: 3.4 MB) leaves Streamlit as it is on disk, read again for every browser.
 `FrontEndFiles` (mounted by `app/main.py`) answers those requests from memory, gzipped once
 (1.4 MB): what a browser across a network waits for. Their names carry a hash of their
-content, as ours do. `NoDelay` makes every connection send at once: with both, the first
-page's scripts come in 0.05 s instead of 0.43 s here.
+content, as ours do. `NoDelay` makes every connection send at once (with both, the first
+page's scripts come several times sooner: figures in the README).
 """
 
 from __future__ import annotations
@@ -195,8 +195,8 @@ class NoDelay:
 
     Streamlit binds the server's socket itself, and asyncio turns Nagle's algorithm off only
     on connections of sockets it made: a response written in two parts (head, then body)
-    waited for the browser's delayed acknowledgement, 40 ms, on every reused connection.
-    Fetching the first page's sixty scripts took 0.43 s instead of 0.05 s. The connection is
+    waited for the browser's delayed acknowledgement (40 ms, Linux's delayed-ACK timer) on every
+    reused connection. The connection is
     reached through the server's receive callable (uvicorn's); a server without one is left as it is.
     """
 
