@@ -510,7 +510,6 @@ def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, gap: float, stag
     fixed_take = pricing.take & ~core
     fixed_row, fixed_year = pricing.row.copy(), pricing.year.copy()  # fixed homes' choice (where take)
     extra = np.zeros(0, dtype=np.int64)  # extra core columns (row * T + year) found by pricing
-    lam = lam0
     rhs = model.rhs
     iterations = 0
     last = None
@@ -536,7 +535,6 @@ def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, gap: float, stag
                                                       for t in range(T)))
         feasible = not (lp.artificial > 1e-7).any()
         lp_value = lp.value + fixed_value if feasible else -np.inf
-        lam = lp.lam
         if feasible and lp_value >= center.bound - gap * max(abs(center.bound), 1e-9):
             break  # already within the gap of the bound the prices so far prove: no need to price again
         for weight in (0.0, 0.5):  # the LP's duals, then the midpoint with the best prices so far

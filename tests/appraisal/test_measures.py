@@ -7,7 +7,7 @@ import pytest
 from retrofit.candidates import TRADES
 from retrofit.errors import RetrofitError
 from retrofit.appraisal.measures import load_library
-from retrofit.paths import DATA_DIR, REFERENCE_DIR
+from retrofit.paths import REFERENCE_DIR
 
 INTERFACE_MEASURES = (
     "loft_insulation", "cavity_wall_insulation", "external_wall_insulation", "internal_wall_insulation",

@@ -8,7 +8,7 @@ import pytest
 
 from retrofit.service import identity
 from retrofit.errors import RetrofitError
-from retrofit.service.identity import Provider, check_settings, settings_from_files, trusted_identity
+from retrofit.service.identity import Provider, settings_from_files, trusted_identity
 from retrofit.paths import ROOT
 
 EXAMPLE = ROOT / ".streamlit" / "secrets.example.toml"
