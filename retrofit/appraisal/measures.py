@@ -8,7 +8,9 @@ before any home is appraised. `Library.version` is a short hash of the files' co
 every run records it, so a result can be traced to the library that made it.
 
 A measure's `effect` names a row of `retrofit.appraisal.effects.EFFECTS`, which also says what
-its `effect_target` and `effect_value` must hold.
+its `effect_target` and `effect_value` must hold. `appraisal/in_use.csv` gives every measure its
+in-use realisation: the share of its modelled change that measured homes show (the
+performance gap), read into the measures table's `realisation` column.
 
 Applicability rules (`applies_when`) are small expressions over the stock's columns:
 ``always``; ``COLUMN in A|B|C``; ``COLUMN not_in A|B``; ``COLUMN <= 150`` (also <, >, >=);
@@ -41,6 +43,8 @@ COST_BASES = ("segment", "wall_m2", "roof_m2", "floor_m2", "window_m2", "floor_a
 MEASURE_COLUMNS = ("measure_id", "name", "applies_when", "effect", "effect_target", "effect_value", "cost_basis",
                    "cost_fixed_gbp", "cost_per_unit_gbp", "price_base_year", "labour_share", "trade",
                    "lifetime_years", "epc_recommendable", "source")
+IN_USE_COLUMNS = ("measure_id", "realisation", "meaning", "source")
+REALISATION_RANGE = (0.0, 1.5)  # above 1: a measure that does better in use than modelled, within reason
 PACKAGE_COLUMNS = ("package_id", "name", "measures", "core_measure", "description")
 APPRAISAL_TABLES = ("wall_u_values", "roof_u_values", "floor_u_values", "window_u_values", "geometry",
                     "built_form", "ventilation", "segments", "segment_costs", "heat_pump_costs", "day_rates",
@@ -81,7 +85,7 @@ class Library:
     """A validated measure library: measures, packages and assumption tables."""
 
     directory: Path
-    measures: pd.DataFrame  # indexed by measure_id, typed
+    measures: pd.DataFrame  # indexed by measure_id, typed; `realisation` from appraisal/in_use.csv
     packages: pd.DataFrame  # indexed by package_id; `measures` holds a tuple of ids
     rules: dict[str, Rule]
     tables: dict[str, pd.DataFrame]
@@ -265,6 +269,26 @@ def _read_measures(directory: Path, tables: dict[str, pd.DataFrame]) -> tuple[pd
     return measures.set_index("measure_id"), rules
 
 
+def _read_in_use(directory: Path, measure_ids: pd.Index) -> pd.Series:
+    """Each measure's in-use realisation (appraisal/in_use.csv): one row per measure, none for another."""
+    check = _Checker(directory / "appraisal" / "in_use.csv")
+    raw = check.read(IN_USE_COLUMNS)
+    check.unique(raw, "measure_id")
+    realisation = check.number(raw, "realisation", *REALISATION_RANGE)
+    unknown = [m for m in raw["measure_id"] if m not in measure_ids]
+    if unknown:
+        check.fail(f"rows for measures not in measures.csv: {', '.join(unknown)}; remove them or add the measures",
+                   column="measure_id")
+    missing = [m for m in measure_ids if m not in set(raw["measure_id"])]
+    if missing:
+        check.fail(f"no row for measures {', '.join(missing)}; add one per measure of measures.csv "
+                   f"({','.join(IN_USE_COLUMNS)}; realisation 1 takes the modelled saving as it is)",
+                   column="measure_id")
+    for index in raw.index[raw["source"].str.strip() == ""]:
+        check.fail("every realisation needs a source", index + 2, "source")
+    return pd.Series(realisation.to_numpy(), index=raw["measure_id"]).loc[measure_ids]
+
+
 def _read_packages(directory: Path, measures: pd.DataFrame) -> pd.DataFrame:
     check = _Checker(directory / "packages.csv")
     raw = check.read(PACKAGE_COLUMNS)
@@ -386,6 +410,7 @@ def load_library(directory: str | Path | None = None) -> Library:
         if year not in price_years:
             raise RetrofitError(f"{directory / 'appraisal' / 'heat_pump_costs.csv'}: no price index for {year}")
     measures, rules = _read_measures(directory, tables)
+    measures["realisation"] = _read_in_use(directory, measures.index)
     packages = _read_packages(directory, measures)
     version, files = _version(directory)
     return Library(directory=directory, measures=measures, packages=packages, rules=rules, tables=tables,

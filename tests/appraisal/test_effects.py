@@ -102,12 +102,16 @@ def test_a_new_effect_is_one_handler_and_one_row(library_copy, monkeypatch):
 
 
 def _add_measure(folder: Path, effect: str, target: str, value: str) -> None:
-    """Append a 14th measure, wall_film (line 15 of measures.csv)."""
+    """Append a 14th measure, wall_film (line 15 of measures.csv), realised in use as modelled."""
     measures = pd.read_csv(folder / "measures.csv", dtype=str, keep_default_na=False)
     film = dict(measures.iloc[0], measure_id="wall_film", name="Wall film", applies_when="always", effect=effect,
                 effect_target=target, effect_value=value, cost_basis="dwelling", cost_fixed_gbp="100",
                 cost_per_unit_gbp="0", price_base_year="2024", lifetime_years="30", epc_recommendable="false")
     pd.concat([measures, pd.DataFrame([film])], ignore_index=True).to_csv(folder / "measures.csv", index=False)
+    in_use = pd.read_csv(folder / "appraisal" / "in_use.csv", dtype=str, keep_default_na=False)
+    realised = dict(measure_id="wall_film", realisation="1", meaning="as modelled", source="test")
+    pd.concat([in_use, pd.DataFrame([realised])], ignore_index=True).to_csv(folder / "appraisal" / "in_use.csv",
+                                                                            index=False)
 
 
 # --- each handler by hand ------------------------------------------------------------------
