@@ -28,8 +28,10 @@ REQUIRED = (
     "fuel_poor_lifted", "fp_bill_saving_gbp", "labour_days", "jobs_fte_years",
     "city", "lsoa_code", "tenure", "imd_decile",
 )
-# Written by the appraisal; a partner's own table may leave them out.
-OPTIONAL = ("sap_before", "band_before", "fuel_poverty_probability", "ward", *TRADE_COLUMNS)
+# Written by the appraisal; a partner's own table may leave them out. The savings above are in
+# use (net of the performance gap); modelled_annual_co2_t_saved is the certificate's physics.
+OPTIONAL = ("sap_before", "band_before", "fuel_poverty_probability", "ward", *TRADE_COLUMNS,
+            "modelled_annual_co2_t_saved")
 # Every number in the table: (lowest, highest) allowed, the highest far above any real home
 # (the appraisal's largest are about £60k, 900 lifetime tCO2 and 110 labour days) and small
 # enough that the optimiser's integer scaling (pounds, pence and hundredths of a day as
@@ -38,6 +40,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "cost_gbp": (0, 1e7),                      # £10m per home and package
     "annual_kwh_saved": (-1e7, 1e7),
     "annual_co2_t_saved": (-1e4, 1e4),
+    "modelled_annual_co2_t_saved": (-1e4, 1e4),
     "lifetime_co2_t_saved": (-1e5, 1e5),
     "annual_bill_saving_gbp": (-1e6, 1e6),     # a bill saving may be negative
     "sap_before": (-1e3, 1e3),

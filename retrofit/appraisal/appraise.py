@@ -3,7 +3,8 @@
 `physics.home_model` gives each home's heat-loss model and calibrated baseline; for each
 package, `package_masks` says which homes get which of its measures, and the stages of
 `stages` (fabric, demand, heating system, PV, then costs, lifetime carbon and rating) turn
-that into the package's candidate rows. Each measure acts through its effect's row of
+that into the package's candidate rows, once on the certificate's physics (the rating, sizes
+and costs) and once in use (the savings). Each measure acts through its effect's row of
 `effects.EFFECTS`. Everything is vectorised over homes; loops run over packages and
 measures only.
 """
@@ -19,8 +20,8 @@ from retrofit import energy
 from retrofit.appraisal.effects import EFFECTS, Measure, measure_records
 from retrofit.appraisal.measures import Library
 from retrofit.appraisal.physics import Homes, home_model
-from retrofit.appraisal.stages import (candidate_columns, cost_stage, demand_stage, energy_outcomes, fabric_stage,
-                                       lifetime_co2_t_saved, package_over, pv_stage, sap_after, system_stage)
+from retrofit.appraisal.stages import (account, candidate_columns, cost_stage, in_use, lifetime_co2_t_saved,
+                                       package_over, sap_after)
 from retrofit.candidates import TRADES
 
 Progress = Callable[[float, str], None]
@@ -28,7 +29,7 @@ Progress = Callable[[float, str], None]
 STOCK_COLUMNS = ("home_id", "city", "lsoa_code", "tenure", "imd_decile", "ward")
 COLUMN_ORDER = (
     "home_id", "package_id", "measures", "cost_gbp", "annual_kwh_saved", "annual_co2_t_saved",
-    "lifetime_co2_t_saved", "annual_bill_saving_gbp", "sap_before", "band_before", "sap_after", "band_after",
+    "modelled_annual_co2_t_saved", "lifetime_co2_t_saved", "annual_bill_saving_gbp", "sap_before", "band_before", "sap_after", "band_after",
     "fuel_poverty_probability", "fuel_poor_lifted", "fp_bill_saving_gbp", "labour_days", "jobs_fte_years",
     *(f"trade_days_{trade}" for trade in TRADES), "heat_pump_kw", "pv_kwp",
     "city", "lsoa_code", "ward", "tenure", "imd_decile",
@@ -89,30 +90,28 @@ def _stock_columns(stock: pd.DataFrame, rows: np.ndarray) -> dict[str, pd.Series
             for column in STOCK_COLUMNS}
 
 
-def _package_columns(package_id: str, library: Library, records: dict[str, Measure], homes: Homes,
+def _package_columns(package_id: str, library: Library, records: dict[str, dict[str, Measure]], homes: Homes,
                      stock: pd.DataFrame, rules: dict[str, np.ndarray], allowed: dict[str, np.ndarray],
                      assumptions: energy.EnergyAssumptions) -> dict[str, np.ndarray | pd.Categorical | pd.Series]:
-    """The package's candidate columns, one value per home it applies to (`measure_bits` for the measures)."""
-    measures = tuple(records[measure_id] for measure_id in library.package_measures(package_id))
+    """The package's candidate columns, one value per home it applies to (`measure_bits` for the measures).
+
+    ``records`` holds the measures twice: "modelled" (every realisation 1) and "in_use".
+    """
+    ids = library.package_measures(package_id)
+    measures = tuple(records["modelled"][measure_id] for measure_id in ids)
     masks, applies = package_masks(measures, library.packages.at[package_id, "core_measure"], rules, allowed)
     rows = np.flatnonzero(applies)
     package = package_over(homes.take(rows), measures, {m: mask[rows] for m, mask in masks.items()}, library,
                            assumptions)
-    fabric = fabric_stage(package)
-    demand = demand_stage(package, fabric)
-    system = system_stage(package, fabric)
-    solar = pv_stage(package)
-    outcomes = energy_outcomes(package, demand, system, solar)
-    costs = cost_stage(package, system.design_heat_pump_kw, solar.kwp)
-    lifetime = lifetime_co2_t_saved(package, {**fabric.carbon_kg_saved, **demand.carbon_kg_saved}, outcomes,
-                                    system, solar)
+    modelled = account(package)
+    realised = account(in_use(package, tuple(records["in_use"][measure_id] for measure_id in ids)))
+    costs = cost_stage(package, modelled.system.design_heat_pump_kw, modelled.solar.kwp)
     probability = stock["fuel_poverty_probability"].to_numpy(dtype="float64")[rows]
     packages = list(library.packages.index)
     return {
         **_stock_columns(stock, rows),
         "package_id": pd.Categorical.from_codes(np.full(len(rows), packages.index(package_id)), categories=packages),
-        **candidate_columns(package, probability, system, solar, outcomes, costs, lifetime,
-                            sap_after(package, outcomes.after)),
+        **candidate_columns(modelled, realised, probability, costs, lifetime_co2_t_saved(realised), sap_after(modelled)),
     }
 
 
@@ -136,7 +135,8 @@ def _package_frames(stock: pd.DataFrame, library: Library, report: Progress) -> 
     homes = home_model(stock, library, assumptions)
     rules = {measure_id: rule.mask(stock) for measure_id, rule in library.rules.items()}
     allowed = recommended(stock, library)
-    records = measure_records(library.measures)
+    records = {"modelled": measure_records(library.measures, realised=False),
+               "in_use": measure_records(library.measures)}
     frames = []
     packages = list(library.packages.index)
     for done, package_id in enumerate(packages):
@@ -171,7 +171,7 @@ def credibility(candidates: pd.DataFrame) -> dict:
 
     - jobs per GBP 1m of whole-house spend (UK programmes: about 5-14 FTE-years per GBP 1m);
     - whole-house tCO2 and bill saving a year per social home (Birmingham SHDF Wave 2:
-      about 2.5 tCO2 and GBP 1,100 a year per home).
+      about 2.5 tCO2 and GBP 1,100 a year per home), in use and as the certificate models it.
     """
     whole = candidates[candidates["package_id"] == "whole_house"]
     if whole.empty:
@@ -182,6 +182,9 @@ def credibility(candidates: pd.DataFrame) -> dict:
         "whole_house_mean_cost_gbp": float(whole["cost_gbp"].mean()),
         "social_whole_house_homes": int(len(social)),
         "social_whole_house_mean_co2_t_saved": float(social["annual_co2_t_saved"].mean()) if len(social) else None,
+        "social_whole_house_mean_modelled_co2_t_saved": (  # absent from a table appraised before in-use savings
+            float(social["modelled_annual_co2_t_saved"].mean())
+            if len(social) and "modelled_annual_co2_t_saved" in social else None),
         "social_whole_house_mean_bill_saving_gbp": float(social["annual_bill_saving_gbp"].mean()) if len(social) else None,
         "shdf_birmingham_co2_t_per_home": 2.5,
         "shdf_birmingham_bill_saving_gbp_per_home": 1100.0,

@@ -11,6 +11,14 @@ A handler is a pure function over arrays, one value per home of the package:
 measure and ``state`` is its stage's frozen dataclass (`Fabric`, `Demand`, `System`,
 `Solar`): the inputs the stage's handlers read and the values they change so far. Handlers
 run in package order, each on the state the previous one returned.
+
+Each handler also honours the measure's in-use `realisation` (data/appraisal/in_use.csv), so
+the same handlers give the certificate's physics (every realisation 1: `measure_records(...,
+realised=False)`) and the savings homes show in use: a fabric measure removes that share of
+the heat loss it would remove, a demand factor f becomes 1 - r(1 - f), a new heating system
+runs at r times its efficiencies, PV generates r of its modelled output. The realised values
+are written as the physical value plus (1 - r) of the change, so r = 1 gives the physics
+exactly, not to rounding.
 """
 
 from __future__ import annotations
@@ -44,16 +52,20 @@ class Measure(NamedTuple):
     labour_share: float
     trade: str
     lifetime_years: float
+    realisation: float = 1.0  # share of the modelled change realised in use; 1 in the certificate's physics
 
 
-def measure_records(measures: pd.DataFrame) -> dict[str, Measure]:
-    """The library's measures table (indexed by measure_id) as records, keyed by id."""
+def measure_records(measures: pd.DataFrame, realised: bool = True) -> dict[str, Measure]:
+    """The library's measures table (indexed by measure_id) as records, keyed by id; with
+    ``realised=False`` every realisation is 1 (the certificate's physics)."""
+    realisation = measures["realisation"] if realised else pd.Series(1.0, index=measures.index)
     return {
         row.Index: Measure(
             measure_id=row.Index, position=position, effect=row.effect, target=row.effect_target,
             value=row.effect_value, cost_basis=row.cost_basis, cost_fixed_gbp=row.cost_fixed_gbp,
             cost_per_unit_gbp=row.cost_per_unit_gbp, price_base_year=row.price_base_year,
-            labour_share=row.labour_share, trade=row.trade, lifetime_years=row.lifetime_years)
+            labour_share=row.labour_share, trade=row.trade, lifetime_years=row.lifetime_years,
+            realisation=float(realisation[row.Index]))
         for position, row in enumerate(measures.itertuples())
     }
 
@@ -108,46 +120,55 @@ class Solar:
     minimum_kwp: float
     kwp: np.ndarray
     measure_position: np.ndarray  # Measure.position of the PV measure, -1 for none
+    generation_share: np.ndarray | float = 1.0  # share of the modelled generation realised (the measure's)
 
 
 # --- the handlers --------------------------------------------------------------------------
 
 def lower_u_value(fabric: Fabric, measure: Measure, mask: np.ndarray) -> Fabric:
-    """The target element's U-value becomes the measure's value where that is lower."""
+    """The target element's U-value becomes the measure's value where that is lower (in use, only
+    the realised share of that fall)."""
     current = fabric.u_values[measure.target]
-    better = np.where(mask, np.minimum(current, measure.value), current)
+    physical = np.minimum(current, measure.value)
+    better = np.where(mask, physical + (1 - measure.realisation) * (current - physical), current)
     removed = (current - better) * fabric.areas_m2[measure.target]
     return replace(fabric, u_values={**fabric.u_values, measure.target: better},
                    w_k_removed={**fabric.w_k_removed, measure.measure_id: removed})
 
 
 def reduce_air_changes(fabric: Fabric, measure: Measure, mask: np.ndarray) -> Fabric:
-    """Air changes fall by the measure's value, not below the minimum (a home already below keeps its own)."""
+    """Air changes fall by the measure's value, not below the minimum (a home already below keeps its own);
+    in use, by the realised share of that fall."""
     floor = np.minimum(fabric.air_changes, fabric.minimum_air_changes_per_hour)
-    better = np.where(mask, np.maximum(fabric.air_changes - measure.value, floor), fabric.air_changes)
+    physical = np.maximum(fabric.air_changes - measure.value, floor)
+    better = np.where(mask, physical + (1 - measure.realisation) * (fabric.air_changes - physical),
+                      fabric.air_changes)
     removed = fabric.air_heat_capacity_wh_m3k * (fabric.air_changes - better) * fabric.volume_m3
     return replace(fabric, air_changes=better, w_k_removed={**fabric.w_k_removed, measure.measure_id: removed})
 
 
 def scale_demand(demand: Demand, measure: Measure, mask: np.ndarray, *, end_use: str) -> Demand:
-    """The end use's useful demand is multiplied by the measure's factor; its saving is priced in carbon
-    at today's fuel and system (on the demand before this and any other factor)."""
+    """The end use's useful demand is multiplied by the measure's factor (in use, 1 - r(1 - factor)); its
+    saving is priced in carbon at today's fuel and system (on the demand before this and any other factor)."""
     factor = demand.factors[end_use]
-    saved = (np.where(mask, demand.useful_kwh[end_use] * (1 - measure.value), 0)
+    realised = measure.value + (1 - measure.realisation) * (1 - measure.value)
+    saved = (np.where(mask, demand.useful_kwh[end_use] * (1 - realised), 0)
              * demand.carbon_kg_per_kwh[end_use] / demand.efficiency[end_use])
-    return replace(demand, factors={**demand.factors, end_use: np.where(mask, factor * measure.value, factor)},
+    return replace(demand, factors={**demand.factors, end_use: np.where(mask, factor * realised, factor)},
                    carbon_kg_saved={**demand.carbon_kg_saved, measure.measure_id: saved})
 
 
 def replace_system(system: System, measure: Measure, mask: np.ndarray) -> System:
-    """A new heating system (target SYSTEM:FUEL, fuel 'keep' for today's): its efficiencies, maybe its fuel."""
+    """A new heating system (target SYSTEM:FUEL, fuel 'keep' for today's): its efficiencies (in use, times
+    the realisation), maybe its fuel."""
     name, _, fuel = measure.target.partition(":")
     new = system.systems.index.get_loc(name)
+    realised = system.systems.iloc[new][["space_heating_efficiency", "hot_water_efficiency"]] * measure.realisation
     fuel_code = system.fuel_code if fuel == "keep" else np.where(mask, system.fuels.get_loc(fuel), system.fuel_code)
     return replace(
         system,
-        space_efficiency=np.where(mask, system.systems["space_heating_efficiency"].iloc[new], system.space_efficiency),
-        water_efficiency=np.where(mask, system.systems["hot_water_efficiency"].iloc[new], system.water_efficiency),
+        space_efficiency=np.where(mask, realised["space_heating_efficiency"], system.space_efficiency),
+        water_efficiency=np.where(mask, realised["hot_water_efficiency"], system.water_efficiency),
         fuel_code=fuel_code,
         measure_position=np.where(mask, measure.position, system.measure_position),
         sized_by_kw=system.sized_by_kw | (mask & (measure.cost_basis == "heat_pump_kw")),
@@ -155,11 +176,13 @@ def replace_system(system: System, measure: Measure, mask: np.ndarray) -> System
 
 
 def fit_pv(solar: Solar, measure: Measure, mask: np.ndarray) -> Solar:
-    """PV on one roof pitch: usable roof over panel area per kWp, from the minimum up to the measure's value (kWp)."""
+    """PV on one roof pitch: usable roof over panel area per kWp, from the minimum up to the measure's value (kWp);
+    in use it generates the realised share of its modelled output."""
     size = np.clip(solar.footprint_m2 * solar.usable_roof_share / solar.panel_m2_per_kwp, solar.minimum_kwp,
                    measure.value)
     return replace(solar, kwp=np.where(mask, size, solar.kwp),
-                   measure_position=np.where(mask, measure.position, solar.measure_position))
+                   measure_position=np.where(mask, measure.position, solar.measure_position),
+                   generation_share=np.where(mask, measure.realisation, solar.generation_share))
 
 
 # --- the table -----------------------------------------------------------------------------

@@ -2,14 +2,19 @@
 
 Element areas come from floor area, property type and built form; U-values from
 construction, age, loft depth, floor and glazing; air changes from age (RdSAP tables in
-data/appraisal/). Each home's modelled useful heat is scaled to what the stock records
-(space heating x system efficiency), so the baseline matches the stock exactly and a measure
-changes heat in proportion to the heat-loss coefficient it removes.
+data/appraisal/). Each home's modelled useful heat is scaled to what its certificate models
+(space heating x system efficiency), so a measure changes heat in proportion to the
+heat-loss coefficient it removes.
+
+A home has two baselines. The stock's energy columns are in use (calibrated to metered gas
+and electricity); its certificate's physics, where the stock has it, is in the same columns
+prefixed `modelled_` (else the plain ones are both). The rating after retrofit follows the
+modelled baseline; savings are taken from the in-use one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -23,6 +28,8 @@ from retrofit.stock.schema import AGE_BANDS, BUILT_FORMS, FLOOR_TYPES, GLAZING, 
 BANDS = np.array(energy.BANDS)  # A..G: alphabetical, so letters sort into their codes
 HOURS_PER_DAY = 24
 EVERY_HOME = slice(None)  # `rows` for a calculation over all the homes a Homes holds
+ENERGY_COLUMNS = ("space_heating_kwh", "hot_water_kwh", "lighting_appliances_kwh")  # what a baseline reads
+MODELLED_PREFIX = "modelled_"  # the stock's certificate figures: modelled_space_heating_kwh, ...
 
 
 def heat_loss_w_k(u_values: dict[str, np.ndarray], areas_m2: dict[str, np.ndarray], bridging_w_k: np.ndarray,
@@ -32,9 +39,33 @@ def heat_loss_w_k(u_values: dict[str, np.ndarray], areas_m2: dict[str, np.ndarra
     return fabric + bridging_w_k + air_heat_capacity_wh_m3k * air_changes * volume_m3
 
 
+def _take(value, rows: np.ndarray):
+    """``value`` at ``rows``: arrays taken, dicts and dataclasses taken field by field, anything else shared."""
+    if isinstance(value, np.ndarray):
+        return value[rows]
+    if isinstance(value, dict):
+        return {key: _take(item, rows) for key, item in value.items()}
+    if is_dataclass(value):
+        return replace(value, **{field.name: _take(getattr(value, field.name), rows) for field in fields(value)})
+    return value
+
+
+@dataclass
+class Baseline:
+    """One account of each home's energy before retrofit: its certificate's (modelled) or in use."""
+
+    useful_space_kwh: np.ndarray
+    useful_water_kwh: np.ndarray
+    space_kwh: np.ndarray  # delivered
+    water_kwh: np.ndarray
+    lighting_kwh: np.ndarray
+    appliances_kwh: np.ndarray
+    before: energy.EnergyOutcome
+
+
 @dataclass
 class Homes:
-    """The heat-loss model and baseline energy of each home (arrays, one value per home)."""
+    """The heat-loss model and the two baselines of each home (arrays, one value per home)."""
 
     floor_area_m2: np.ndarray
     footprint_m2: np.ndarray
@@ -43,18 +74,13 @@ class Homes:
     air_changes: np.ndarray  # per hour
     volume_m3: np.ndarray
     bridging_w_k: np.ndarray  # thermal bridging, unchanged by measures
-    scale: np.ndarray  # recorded useful heat / modelled useful heat
-    useful_space_kwh: np.ndarray
-    useful_water_kwh: np.ndarray
-    space_kwh: np.ndarray
-    water_kwh: np.ndarray
-    lighting_kwh: np.ndarray
-    appliances_kwh: np.ndarray
+    scale: np.ndarray  # the certificate's useful space heat / the heat-loss model's
+    modelled: Baseline  # the certificate's physics: the rating follows it
+    in_use: Baseline  # metered: savings are taken from it
     system_code: np.ndarray  # position in the energy model's systems table
     fuel_code: np.ndarray  # position of the space (and water) heating fuel in the fuels table
     segment_code: np.ndarray  # position in Library segment names
     segment_names: list[str]
-    before: energy.EnergyOutcome
     sap_before: np.ndarray
     band_before: np.ndarray  # codes into BANDS
 
@@ -66,16 +92,7 @@ class Homes:
 
     def take(self, rows: np.ndarray) -> Homes:
         """The homes at ``rows`` (positions), every array taken; segment names are shared."""
-        taken = {}
-        for column in fields(self):
-            value = getattr(self, column.name)
-            if isinstance(value, np.ndarray):
-                taken[column.name] = value[rows]
-            elif isinstance(value, dict):
-                taken[column.name] = {key: array[rows] for key, array in value.items()}
-        before = energy.EnergyOutcome(**{outcome.name: getattr(self.before, outcome.name)[rows]
-                                         for outcome in fields(self.before)})
-        return replace(self, **taken, before=before)
+        return _take(self, rows)
 
 
 def band_codes(sap: np.ndarray) -> np.ndarray:
@@ -164,8 +181,43 @@ def _u_values(stock: pd.DataFrame, library: Library, age_code: np.ndarray, wall_
     }
 
 
+def _energy_columns(stock: pd.DataFrame, prefix: str) -> dict[str, np.ndarray]:
+    """The baseline's energy columns, ``prefix``ed; where one is absent or empty, the plain column."""
+    columns = {}
+    for column in ENERGY_COLUMNS:
+        plain = stock[column].to_numpy(dtype="float64")
+        if prefix + column in stock:
+            prefixed = stock[prefix + column].to_numpy(dtype="float64", na_value=np.nan)
+            plain = np.where(np.isnan(prefixed), plain, prefixed)
+        columns[column] = plain
+    return columns
+
+
+def baseline(columns: dict[str, np.ndarray], floor_area_m2: np.ndarray, system, fuel: pd.Categorical,
+             assumptions: energy.EnergyAssumptions) -> Baseline:
+    """Useful and delivered energy by end use, and its rating cost, bill and carbon (`energy.evaluate`).
+
+    Lighting and appliances are one stock column; it is split in the energy model's proportion.
+    """
+    lighting_model = energy.lighting_kwh(floor_area_m2, assumptions)
+    appliances_model = energy.appliances_kwh(floor_area_m2, assumptions)
+    lighting_appliances = columns["lighting_appliances_kwh"]
+    lighting = lighting_appliances * lighting_model / (lighting_model + appliances_model)
+    space_kwh, water_kwh = columns["space_heating_kwh"], columns["hot_water_kwh"]
+    before = energy.evaluate(
+        floor_area_m2=floor_area_m2, space_heating_kwh=space_kwh, space_fuel=fuel, hot_water_kwh=water_kwh,
+        hot_water_fuel=fuel, lighting_use_kwh=lighting, appliance_use_kwh=lighting_appliances - lighting,
+        assumptions=assumptions)
+    return Baseline(
+        useful_space_kwh=space_kwh * assumptions.system_column(system, "space_heating_efficiency"),
+        useful_water_kwh=water_kwh * assumptions.system_column(system, "hot_water_efficiency"),
+        space_kwh=space_kwh, water_kwh=water_kwh, lighting_kwh=lighting, appliances_kwh=lighting_appliances - lighting,
+        before=before)
+
+
 def home_model(stock: pd.DataFrame, library: Library, assumptions: energy.EnergyAssumptions | None = None) -> Homes:
-    """Element areas, U-values, ventilation and calibrated baseline energy for every home."""
+    """Element areas, U-values, ventilation, and the modelled and in-use baselines of every home; the
+    heat-loss model is calibrated to the modelled one."""
     assumptions = assumptions or energy.load_assumptions()
     constants = library.constants
     floor_area = stock["floor_area_m2"].to_numpy(dtype="float64")
@@ -186,29 +238,16 @@ def home_model(stock: pd.DataFrame, library: Library, assumptions: energy.Energy
                         constants["ventilation"]["air_heat_capacity_wh_m3k"])
 
     system = _labels(stock["heating_system"])
-    space_kwh = stock["space_heating_kwh"].to_numpy(dtype="float64")
-    water_kwh = stock["hot_water_kwh"].to_numpy(dtype="float64")
-    useful_space = space_kwh * assumptions.system_column(system, "space_heating_efficiency")
-    modelled = hlc * constants["climate"]["degree_days_k_day"] * HOURS_PER_DAY / 1000
-    # Lighting and appliances are one stock column; split it in the energy model's proportion.
-    lighting_model = energy.lighting_kwh(floor_area, assumptions)
-    appliances_model = energy.appliances_kwh(floor_area, assumptions)
-    lighting_appliances = stock["lighting_appliances_kwh"].to_numpy(dtype="float64")
-    lighting = lighting_appliances * lighting_model / (lighting_model + appliances_model)
-
     fuel = energy.space_heating_fuel(system, _labels(stock["main_fuel"]))
-    before = energy.evaluate(
-        floor_area_m2=floor_area, space_heating_kwh=space_kwh, space_fuel=fuel, hot_water_kwh=water_kwh,
-        hot_water_fuel=fuel, lighting_use_kwh=lighting, appliance_use_kwh=lighting_appliances - lighting,
-        assumptions=assumptions)
+    modelled = baseline(_energy_columns(stock, MODELLED_PREFIX), floor_area, system, fuel, assumptions)
+    in_use = baseline(_energy_columns(stock, ""), floor_area, system, fuel, assumptions)
+    heat_loss_kwh = hlc * constants["climate"]["degree_days_k_day"] * HOURS_PER_DAY / 1000
     segment_code, segment_names = _segments(stock, library, type_code, form_code)
     sap = stock["sap_score"].to_numpy(dtype="float64")
     return Homes(
         floor_area_m2=floor_area, footprint_m2=footprint, areas=areas, u_values=u_values, air_changes=air_changes,
-        volume_m3=volume, bridging_w_k=bridging, scale=useful_space / modelled, useful_space_kwh=useful_space,
-        useful_water_kwh=water_kwh * assumptions.system_column(system, "hot_water_efficiency"), space_kwh=space_kwh,
-        water_kwh=water_kwh, lighting_kwh=lighting, appliances_kwh=lighting_appliances - lighting,
-        system_code=positions(assumptions.systems.index, system),
+        volume_m3=volume, bridging_w_k=bridging, scale=modelled.useful_space_kwh / heat_loss_kwh, modelled=modelled,
+        in_use=in_use, system_code=positions(assumptions.systems.index, system),
         fuel_code=positions(assumptions.fuels.index, fuel), segment_code=segment_code, segment_names=segment_names,
-        before=before, sap_before=sap, band_before=band_codes(sap),
+        sap_before=sap, band_before=band_codes(sap),
     )

@@ -6,7 +6,10 @@ A package's measures act together, never as independent savings:
   2. demand: controls, cylinder and lighting factors scale what remains;
   3. heating system: the new efficiency (and fuel) turn that useful heat into delivered energy;
   4. solar PV offsets electricity last.
-Each stage applies its measures through the effect table (`effects.apply_effects`). Delivered
+Each stage applies its measures through the effect table (`effects.apply_effects`). The stages
+run twice (`account`): on the certificate's baseline with every realisation 1 (the physics:
+the rating after retrofit, heat pump sizes and so costs) and on the in-use baseline with each
+measure's in-use realisation (the savings). Delivered
 energy after the fabric (and demand), after the system and after PV goes through
 `retrofit.energy.evaluate` (rating cost, bill, carbon), so bills, prices and carbon factors
 come from one place. Then: costs and labour, lifetime carbon, and the rating after
@@ -16,7 +19,7 @@ offset so the baseline reproduces its recorded score).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -24,16 +27,17 @@ import pandas as pd
 from retrofit import energy
 from retrofit.appraisal.effects import END_USES, Demand, Fabric, Measure, Solar, System, apply_effects
 from retrofit.appraisal.measures import Library
-from retrofit.appraisal.physics import EVERY_HOME, Homes, band_codes
+from retrofit.appraisal.physics import EVERY_HOME, Baseline, Homes, band_codes
 from retrofit.candidates import TRADES
 
 
 @dataclass(frozen=True)
 class Package:
-    """One package over the homes it applies to: what every stage reads."""
+    """One package over the homes it applies to, on one baseline: what every stage reads."""
 
     homes: Homes  # the homes the package applies to
-    measures: tuple[Measure, ...]  # the package's measures, in package order
+    baseline: Baseline  # the homes' energy before: homes.modelled or homes.in_use
+    measures: tuple[Measure, ...]  # the package's measures, in package order, realised for the baseline
     masks: dict[str, np.ndarray]  # measure id -> which of the homes get it
     library: Library
     assumptions: energy.EnergyAssumptions
@@ -48,14 +52,20 @@ class Package:
 
 def package_over(homes: Homes, measures: tuple[Measure, ...], masks: dict[str, np.ndarray], library: Library,
                  assumptions: energy.EnergyAssumptions) -> Package:
-    """The Package of ``homes`` (already those it applies to), with today's system looked up."""
+    """The Package of ``homes`` (already those it applies to) on their modelled baseline, with today's
+    system looked up; `in_use` gives the same package on the in-use baseline."""
     systems = assumptions.systems
     return Package(
-        homes=homes, measures=measures, masks=masks, library=library, assumptions=assumptions,
+        homes=homes, baseline=homes.modelled, measures=measures, masks=masks, library=library, assumptions=assumptions,
         space_efficiency=systems["space_heating_efficiency"].to_numpy()[homes.system_code],
         water_efficiency=systems["hot_water_efficiency"].to_numpy()[homes.system_code],
         heat_carbon_kg_per_kwh=assumptions.fuels["carbon_kg_per_kwh"].to_numpy()[homes.fuel_code],
     )
+
+
+def in_use(package: Package, measures: tuple[Measure, ...]) -> Package:
+    """The package on the homes' in-use baseline, with ``measures`` realised as in use."""
+    return replace(package, baseline=package.homes.in_use, measures=measures)
 
 
 # --- 1-4: the measures' effects --------------------------------------------------------------
@@ -83,9 +93,9 @@ def fabric_stage(package: Package) -> FabricResult:
     vent = ventilation["air_heat_capacity_wh_m3k"]
     hlc_before = homes.hlc_w_k(homes.u_values, homes.air_changes, EVERY_HOME, vent)
     hlc_after = homes.hlc_w_k(end.u_values, end.air_changes, EVERY_HOME, vent)
-    useful_space = homes.useful_space_kwh * hlc_after / hlc_before
+    useful_space = package.baseline.useful_space_kwh * hlc_after / hlc_before
     removed_w_k = sum(end.w_k_removed.values()) if end.w_k_removed else np.zeros(package.size)
-    carbon_kg_per_w_k = np.divide(homes.useful_space_kwh - useful_space, removed_w_k, out=np.zeros(package.size),
+    carbon_kg_per_w_k = np.divide(package.baseline.useful_space_kwh - useful_space, removed_w_k, out=np.zeros(package.size),
                                   where=removed_w_k > 0) * package.heat_carbon_kg_per_kwh / package.space_efficiency
     return FabricResult(heat_loss_w_k=hlc_after, useful_space_kwh=useful_space,
                         carbon_kg_saved={m: w_k * carbon_kg_per_w_k for m, w_k in end.w_k_removed.items()})
@@ -101,10 +111,9 @@ class DemandResult:
 
 def demand_stage(package: Package, fabric: FabricResult) -> DemandResult:
     """2. Demand: factors scale the useful space heat left by the fabric, the useful hot water and lighting."""
-    homes = package.homes
     electricity_kg_per_kwh = package.assumptions.fuels.at["electricity", "carbon_kg_per_kwh"]
-    useful = {"space_heating": fabric.useful_space_kwh, "hot_water": homes.useful_water_kwh,
-              "lighting": homes.lighting_kwh}
+    useful = {"space_heating": fabric.useful_space_kwh, "hot_water": package.baseline.useful_water_kwh,
+              "lighting": package.baseline.lighting_kwh}
     start = Demand(
         useful_kwh=useful,
         carbon_kg_per_kwh={"space_heating": package.heat_carbon_kg_per_kwh,
@@ -162,7 +171,7 @@ def _evaluate(package: Package, lighting_kwh: np.ndarray, space_kwh: np.ndarray,
     return energy.evaluate(
         floor_area_m2=package.homes.floor_area_m2, space_heating_kwh=space_kwh, space_fuel=fuels,
         hot_water_kwh=water_kwh, hot_water_fuel=fuels, lighting_use_kwh=lighting_kwh,
-        appliance_use_kwh=package.homes.appliances_kwh, assumptions=package.assumptions, generation_kwh=generation_kwh,
+        appliance_use_kwh=package.baseline.appliances_kwh, assumptions=package.assumptions, generation_kwh=generation_kwh,
         generation_self_use_share=pv["self_use_share"], export_price_p_per_kwh=pv["export_price_p_per_kwh"])
 
 
@@ -175,11 +184,41 @@ def energy_outcomes(package: Package, demand: DemandResult, system: System, sola
     water_kwh = demand.useful_water_kwh / system.water_efficiency
     after_system = (_evaluate(package, lighting, space_kwh, water_kwh, system.fuel_code)
                     if (system.measure_position >= 0).any() else after_fabric)
-    generation = solar.kwp * package.library.constants["solar_pv"]["yield_kwh_per_kwp"]
+    generation = solar.kwp * package.library.constants["solar_pv"]["yield_kwh_per_kwp"] * solar.generation_share
     after = (_evaluate(package, lighting, space_kwh, water_kwh, system.fuel_code, generation)
              if (solar.measure_position >= 0).any() else after_system)
     return Outcomes(after_fabric=after_fabric, after_system=after_system, after=after, space_heating_kwh=space_kwh,
                     hot_water_kwh=water_kwh, lighting_kwh=lighting, generation_kwh=generation)
+
+
+@dataclass(frozen=True)
+class Account:
+    """A package's stages and energy on one baseline."""
+
+    package: Package
+    fabric: FabricResult
+    demand: DemandResult
+    system: System
+    solar: Solar
+    outcomes: Outcomes
+
+    def saved(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Delivered kWh (net of generation), tCO2 and bill (GBP) saved a year against the baseline."""
+        baseline, outcomes = self.package.baseline, self.outcomes
+        kwh_before = baseline.space_kwh + baseline.water_kwh + baseline.lighting_kwh + baseline.appliances_kwh
+        kwh_after = (outcomes.space_heating_kwh + outcomes.hot_water_kwh + outcomes.lighting_kwh
+                     + baseline.appliances_kwh - outcomes.generation_kwh)
+        return (kwh_before - kwh_after, baseline.before.co2_t - outcomes.after.co2_t,
+                baseline.before.bill_gbp - outcomes.after.bill_gbp)
+
+
+def account(package: Package) -> Account:
+    """Stages 1-4 and the energy after each, on the package's baseline."""
+    fabric = fabric_stage(package)
+    demand = demand_stage(package, fabric)
+    system = system_stage(package, fabric)
+    solar = pv_stage(package)
+    return Account(package, fabric, demand, system, solar, energy_outcomes(package, demand, system, solar))
 
 
 # --- costs, labour, lifetime and rating -------------------------------------------------------
@@ -254,14 +293,14 @@ def cost_stage(package: Package, heat_pump_kw: np.ndarray, pv_kwp: np.ndarray) -
                  measure_bits=measure_bits)
 
 
-def lifetime_co2_t_saved(package: Package, carbon_kg_saved: dict[str, np.ndarray], outcomes: Outcomes,
-                         system: System, solar: Solar) -> np.ndarray:
+def lifetime_co2_t_saved(found: Account) -> np.ndarray:
     """Each step's carbon saving over the lifetimes of the measures that made it.
 
     The fabric step (fabric and demand measures) lasts the mean of its measures' lifetimes,
-    weighted by the carbon each saves (``carbon_kg_saved``); the system and PV steps last
-    their measure's lifetime.
+    weighted by the carbon each saves; the system and PV steps last their measure's lifetime.
     """
+    package, outcomes, system, solar = found.package, found.outcomes, found.system, found.solar
+    carbon_kg_saved = {**found.fabric.carbon_kg_saved, **found.demand.carbon_kg_saved}
     size = package.size
     lifetimes = package.library.measures["lifetime_years"].to_numpy()
     lifetime_of = {measure.measure_id: measure.lifetime_years for measure in package.measures}
@@ -271,18 +310,20 @@ def lifetime_co2_t_saved(package: Package, carbon_kg_saved: dict[str, np.ndarray
     fabric_years = np.divide(kg_years, total_kg, out=np.zeros(size), where=total_kg > 0)
     system_years = np.where(system.measure_position >= 0, lifetimes[system.measure_position], 0)
     pv_years = np.where(solar.measure_position >= 0, lifetimes[solar.measure_position], 0)
-    return ((package.homes.before.co2_t - outcomes.after_fabric.co2_t) * fabric_years
+    return ((package.baseline.before.co2_t - outcomes.after_fabric.co2_t) * fabric_years
             + (outcomes.after_fabric.co2_t - outcomes.after_system.co2_t) * system_years
             + (outcomes.after_system.co2_t - outcomes.after.co2_t) * pv_years)
 
 
-def sap_after(package: Package, after: energy.EnergyOutcome) -> np.ndarray:
+def sap_after(modelled: Account) -> np.ndarray:
     """The SAP equation on the rating cost after, plus the home's calibration offset (its recorded score
-    less the equation's score today), within 1..100, to one decimal."""
+    less the equation's score today), within 1..100, to one decimal: on the certificate's physics."""
+    package = modelled.package
     homes = package.homes
-    offset = homes.sap_before - energy.sap_from_rating_cost(homes.before.rating_cost_gbp, homes.floor_area_m2,
-                                                            package.assumptions)
-    rated = energy.sap_from_rating_cost(after.rating_cost_gbp, homes.floor_area_m2, package.assumptions)
+    offset = homes.sap_before - energy.sap_from_rating_cost(homes.modelled.before.rating_cost_gbp,
+                                                            homes.floor_area_m2, package.assumptions)
+    rated = energy.sap_from_rating_cost(modelled.outcomes.after.rating_cost_gbp, homes.floor_area_m2,
+                                        package.assumptions)
     return np.round(np.clip(rated + offset, 1, 100), 1)
 
 
@@ -293,26 +334,25 @@ FP_BANDS_LIFTED = np.isin(energy.BANDS, ["A", "B", "C"])
 CANDIDATE_FLOAT = "float32"
 
 
-def candidate_columns(package: Package, fuel_poverty_probability: np.ndarray, system: System, solar: Solar,
-                      outcomes: Outcomes, costs: Costs, lifetime_co2_t: np.ndarray,
-                      sap: np.ndarray) -> dict[str, np.ndarray | pd.Categorical]:
+def candidate_columns(modelled: Account, in_use: Account, fuel_poverty_probability: np.ndarray, costs: Costs,
+                      lifetime_co2_t: np.ndarray, sap: np.ndarray) -> dict[str, np.ndarray | pd.Categorical]:
     """The candidate table's measured columns for the package's homes (float32, as the table stores them).
 
-    A home's `fuel_poor_lifted` is its fuel poverty probability when the package takes it from
-    band D-G to A-C; `fp_bill_saving_gbp` is the probability times the bill saving.
+    Savings are in use; `modelled_annual_co2_t_saved`, the rating and the sizes are the certificate's
+    physics. A home's `fuel_poor_lifted` is its fuel poverty probability when the package takes it
+    from band D-G to A-C; `fp_bill_saving_gbp` is the probability times the bill saving.
     """
-    homes, after, f32 = package.homes, outcomes.after, CANDIDATE_FLOAT
+    homes, f32 = modelled.package.homes, CANDIDATE_FLOAT
     band_after = band_codes(sap)
     lifted = np.where(FP_BANDS_LIFTED[band_after] & FP_BANDS_BEFORE[homes.band_before], fuel_poverty_probability, 0.0)
-    bill_saving = homes.before.bill_gbp - after.bill_gbp
-    kwh_before = homes.space_kwh + homes.water_kwh + homes.lighting_kwh + homes.appliances_kwh
-    kwh_after = (outcomes.space_heating_kwh + outcomes.hot_water_kwh + outcomes.lighting_kwh + homes.appliances_kwh
-                 - outcomes.generation_kwh)
-    working_days = package.library.constants["jobs"]["working_days_per_fte_year"]
+    kwh_saved, co2_t_saved, bill_saving = in_use.saved()
+    system, solar = modelled.system, modelled.solar
+    working_days = modelled.package.library.constants["jobs"]["working_days_per_fte_year"]
     return {
         "cost_gbp": np.round(costs.cost_gbp, 0).astype(f32),
-        "annual_kwh_saved": (kwh_before - kwh_after).astype(f32),
-        "annual_co2_t_saved": (homes.before.co2_t - after.co2_t).astype(f32),
+        "annual_kwh_saved": kwh_saved.astype(f32),
+        "annual_co2_t_saved": co2_t_saved.astype(f32),
+        "modelled_annual_co2_t_saved": modelled.saved()[1].astype(f32),
         "lifetime_co2_t_saved": lifetime_co2_t.astype(f32),
         "annual_bill_saving_gbp": bill_saving.astype(f32),
         "sap_before": homes.sap_before.astype(f32),

@@ -92,7 +92,7 @@ def test_a_new_effect_is_one_handler_and_one_row(library_copy, monkeypatch):
     candidates = appraise(tiny_stock({}), library)
     film, cavity = row(candidates, "semi", "film"), row(candidates, "semi", "cavity")
     assert film["measures"] == "wall_film"
-    assert film["annual_co2_t_saved"] == cavity["annual_co2_t_saved"] > 0
+    assert film["modelled_annual_co2_t_saved"] == cavity["modelled_annual_co2_t_saved"] > 0
     assert film["lifetime_co2_t_saved"] == pytest.approx(30 * film["annual_co2_t_saved"], rel=1e-5)
     # the row says the value is a factor, so the library refuses one above 1
     measures.loc[measures["measure_id"] == "wall_film", "effect_value"] = "1.5"
