@@ -117,22 +117,112 @@ def city_totals() -> pd.DataFrame:
     return lsoas().groupby("city")[["households", "fuel_poor_households"]].sum()
 
 
-def census2011_tenure_shares() -> pd.DataFrame:
-    """Share of households by stock tenure category per city, Census 2011.
+# Census 2021 (ONS, by 2021 LSOA): what each category of the stock counts. Owned, shared ownership
+# -> owner_occupied and living rent free -> private_rented, as the EHS groups them.
+CENSUS_TENURE = {
+    "owner_occupied": ("Owned", "Shared ownership"),
+    "private_rented": ("Private rented", "Lives rent free"),
+    "social_rented": ("Social rented",),
+}
+# TS044 by what the stock's property type and built form can say: flats include converted and
+# commercial buildings; a caravan or mobile home is a park home.
+CENSUS_ACCOMMODATION = {
+    "detached": ("Detached",),
+    "semi_detached": ("Semi-detached",),
+    "terraced": ("Terraced",),
+    "flat": ("In a purpose-built block of flats or tenement", "Part of a converted or shared house, including bedsits",
+             "Part of another converted building, for example, former school, church or warehouse",
+             "In a commercial building, for example, in an office building, hotel or over a shop"),
+    "park_home": ("A caravan or other mobile or temporary structure",),
+}
+# TS046 by the stock's heating: two or more types without renewables is nearly always gas with a
+# secondary heater; with renewables, a heat pump with a back-up. "No central heating" and "other"
+# are room heaters and unlisted systems: direct electric (data/stock/README.md).
+CENSUS_HEATING = {
+    "mains_gas": ("Mains gas only", "Two or more types of central heating (not including renewable energy)"),
+    "electric": ("Electric only", "Other central heating only", "No central heating"),
+    "district": ("District or communal heat networks only",),
+    "lpg": ("Tank or bottled gas only",),
+    "oil": ("Oil only",),
+    "solid_fuel": ("Solid fuel only",),
+    "biomass": ("Wood only",),
+    "renewable": ("Renewable energy only", "Two or more types of central heating (including renewable energy)"),
+}
+CENSUS_TABLES = {
+    "tenure": ("census2021-ts054-lsoa_bham_cov_wolv.csv", "Tenure of household", CENSUS_TENURE),
+    "accommodation": ("census2021-ts044-lsoa_bham_cov_wolv.csv", "Accommodation type", CENSUS_ACCOMMODATION),
+    "heating": ("census2021-ts046-lsoa_bham_cov_wolv.csv", "Type of central heating in household", CENSUS_HEATING),
+}
 
-    Owned outright, with a mortgage and shared ownership count as owner_occupied;
-    living rent free counts as private_rented (both are how the EHS groups them).
+
+@lru_cache(maxsize=3)
+def _census2021(topic: str) -> pd.DataFrame:
+    name, prefix, groups = CENSUS_TABLES[topic]
+    raw = pd.read_csv(REFERENCE_DIR / name).set_index("geography code")
+    def count(label: str) -> pd.Series:
+        return raw[f"{prefix}: {label}"].astype("int64")
+    table = pd.DataFrame({group: sum(count(label) for label in labels) for group, labels in groups.items()})
+    table.index.name = "lsoa_code"
+    return table.sort_index()
+
+
+def census2021(topic: str) -> pd.DataFrame:
+    """Households per 2021 LSOA by the stock's categories of ``topic`` (tenure, accommodation, heating)."""
+    return _census2021(topic).copy()
+
+
+@lru_cache(maxsize=1)
+def _metered() -> pd.DataFrame:
+    gas = pd.read_csv(REFERENCE_DIR / "desnz_lsoa11_domestic_gas_2019_bham_cov_wolv.csv")
+    electricity = pd.read_csv(REFERENCE_DIR / "desnz_lsoa11_domestic_elec_2019_bham_cov_wolv.csv")
+    table = pd.DataFrame({
+        "la_code": gas["Local Authority Code"].to_numpy(),
+        "gas_meters": gas["Number of consuming meters"].astype("int64").to_numpy(),
+        "gas_kwh": gas["Consumption (kWh)"].astype("float64").to_numpy(),
+    }, index=pd.Index(gas["Lower Layer Super Output Area (LSOA) Code"], name="lsoa11_code"))
+    electricity = electricity.set_index("Lower Layer Super Output Area (LSOA) Code")
+    table["electricity_meters"] = electricity["Total number of domestic electricity meters"].reindex(table.index)
+    table["electricity_kwh"] = electricity["Total domestic electricity consumption (kWh)"].reindex(table.index)
+    if table.isna().any().any():
+        raise ValueError("DESNZ gas and electricity files do not cover the same 2011 LSOAs")
+    table["city"] = table["la_code"].map(CITY_BY_LA)
+    return table.sort_index()
+
+
+def metered_energy() -> pd.DataFrame:
+    """DESNZ 2019 domestic gas (weather-corrected) and electricity per 2011 LSOA: meters and kWh."""
+    return _metered().copy()
+
+
+@lru_cache(maxsize=1)
+def _areas() -> tuple[pd.Series, pd.Series]:
+    lookup = pd.read_csv(REFERENCE_DIR / "lsoa11_to_lsoa21_bham_cov_wolv.csv")
+    # Union-find over the lookup's pairs: a split 2011 LSOA and its 2021 parts are one area,
+    # merged 2011 LSOAs and the 2021 LSOA they formed are one area.
+    parent: dict[str, str] = {}
+    def root(node: str) -> str:
+        while parent.setdefault(node, node) != node:
+            node = parent[node]
+        return node
+    for old, new in zip(lookup["LSOA11CD"], "21:" + lookup["LSOA21CD"]):
+        a, b = root(old), root(new)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    old_codes = lookup["LSOA11CD"].unique()
+    members: dict[str, list[str]] = {}
+    for code in sorted(old_codes):
+        members.setdefault(root(code), []).append(code)
+    name = {key: "+".join(codes) for key, codes in members.items()}
+    of_2011 = pd.Series({code: name[root(code)] for code in old_codes}, name="area").sort_index()
+    of_2021 = pd.Series({code: name[root("21:" + code)] for code in lookup["LSOA21CD"].unique()}, name="area")
+    return of_2011, of_2021.sort_index()
+
+
+def calibration_areas() -> tuple[pd.Series, pd.Series]:
+    """The area each 2011 and each 2021 LSOA belongs to, for comparing stock with metered energy.
+
+    An area is a 2011 LSOA with the 2021 LSOAs it became; where 2011 LSOAs merged, the merged
+    group (named by its 2011 codes joined with "+").
     """
-    raw = pd.read_csv(REFERENCE_DIR / "census2011_tenure_households_bham_cov_wolv.csv")
-    def col(label: str) -> pd.Series:
-        return raw[f"Tenure: {label}; measures: Value"].astype("float64")
-    total = col("All categories: Tenure")
-    shares = pd.DataFrame(
-        {
-            "owner_occupied": (col("Owned: Total") + col("Shared ownership (part owned and part rented)")) / total,
-            "social_rented": col("Social rented: Total") / total,
-            "private_rented": (col("Private rented: Total") + col("Living rent free")) / total,
-        }
-    )
-    shares.index = raw["geography"].rename("city")
-    return shares
+    of_2011, of_2021 = _areas()
+    return of_2011.copy(), of_2021.copy()

@@ -60,7 +60,42 @@ def test_decile_from_rank_matches_the_published_deciles():
     assert (reference.imd_decile_from_rank(ranks) == imd["Index of Multiple Deprivation (IMD) Decile"]).all()
 
 
-def test_census_tenure_shares_sum_to_one():
-    shares = reference.census2011_tenure_shares()
-    assert np.allclose(shares.sum(axis=1), 1.0)
-    assert abs(shares.at["Birmingham", "social_rented"] - 0.242) < 0.001
+def test_census_2021_categories_add_up_to_the_published_totals():
+    import pandas as pd
+
+    from retrofit.paths import REFERENCE_DIR
+
+    for topic, (name, prefix, _groups) in reference.CENSUS_TABLES.items():
+        raw = pd.read_csv(REFERENCE_DIR / name).set_index("geography code")
+        total = raw[[c for c in raw.columns if "Total" in c][0]]
+        table = reference.census2021(topic)
+        assert len(table) == 1023, topic
+        assert (table.sum(axis=1) == total.reindex(table.index)).all(), topic
+    # Birmingham 067A (E01008881): 326 owned, 0 shared, 112 private, 11 rent free, 134 social
+    tenure = reference.census2021("tenure").loc["E01008881"]
+    assert tenure.to_dict() == {"owner_occupied": 326, "private_rented": 123, "social_rented": 134}
+
+
+def test_metered_energy_per_city_as_published():
+    metered = reference.metered_energy()
+    assert len(metered) == 992
+    by_city = metered.groupby("city").sum(numeric_only=True)
+    mean_gas = by_city["gas_kwh"] / by_city["gas_meters"]
+    # DESNZ 2019, mean domestic gas per consuming meter over the cities' LSOAs (kWh)
+    assert mean_gas.round(0).to_dict() == {"Birmingham": 14674, "Coventry": 12921, "Wolverhampton": 14121}
+
+
+def test_calibration_areas_join_splits_and_merges():
+    of_2011, of_2021 = reference.calibration_areas()
+    assert len(of_2011) == 992 and len(of_2021) == 1023
+    # the two 2011 LSOAs merged into one 2021 LSOA are one area
+    merged = of_2011[of_2011.str.contains("+", regex=False)]
+    assert len(merged) == 2 and merged.nunique() == 1
+    # a split 2011 LSOA's 2021 parts are in its area
+    import pandas as pd
+
+    from retrofit.paths import REFERENCE_DIR
+
+    lookup = pd.read_csv(REFERENCE_DIR / "lsoa11_to_lsoa21_bham_cov_wolv.csv")
+    split = lookup[lookup["CHGIND"] == "S"]
+    assert (of_2021.loc[split["LSOA21CD"]].to_numpy() == split["LSOA11CD"].to_numpy()).all()

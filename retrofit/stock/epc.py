@@ -19,8 +19,9 @@ importer turns them into one row per home in the stock schema:
 4. Free text maps to the stock's categories through the tables in `data/epc/`
    (`retrofit.stock.epc_mappings`); unknown text goes to `other`/`unknown` and is counted.
 5. Energy, bills and carbon come from `retrofit.energy.baseline_energy` on the
-   certificate's SAP score, floor area, heating and fuel, like every other stock; the
-   certificate's own figures are kept beside them (`epc_*` columns).
+   certificate's SAP score, floor area, heating and fuel, like every other stock (kept as
+   `modelled_*`), then calibrated to metered use (`retrofit.stock.calibration`) per area the
+   homes cover; the certificate's own figures are kept beside them (`epc_*` columns).
 6. LSOA from an ONS postcode directory file when given; fuel poverty and deprivation from
    the LSOA, or from the local authority for homes placed by authority only (flagged in
    `location_source`).
@@ -44,6 +45,7 @@ from retrofit import energy
 from retrofit.errors import RetrofitError, printable
 from retrofit.reference import CITY_BY_LA, LA_CODES, lsoas
 from retrofit.stock import epc_mappings as maps
+from retrofit.stock.calibration import calibrate
 from retrofit.stock.fuel_poverty import spread_fuel_poverty
 from retrofit.stock.schema import CATEGORIES, NUMBERS, check_stock, ordered
 
@@ -748,6 +750,8 @@ def import_epc(
     for column, values in placed.items():
         stock[column] = values
     _name_and_date(stock)
+    report(0.93, "energy in use, calibrated to metered gas and electricity")
+    stock = calibrate(stock)
 
     summary_recs = None
     if recommendations is not None:

@@ -75,7 +75,13 @@ REQUIRED = (
     "lighting_appliances_kwh", "co2_t_per_year", "energy_cost_gbp_per_year",
     "fuel_poverty_probability", "imd_decile", "data_source",
 )
-OPTIONAL = ("lat", "lon", "ward", "postcode", "epc_date", "location_source")
+# A home's energy in use (calibrated to metered gas and electricity, `retrofit.stock.calibration`),
+# and the same as the certificate models it (SAP's standard occupancy), prefixed `modelled_`.
+ENERGY = ("space_heating_kwh", "hot_water_kwh", "lighting_appliances_kwh", "co2_t_per_year",
+          "energy_cost_gbp_per_year")
+MODELLED_ENERGY = tuple(f"modelled_{column}" for column in ENERGY)
+NUMBERS.update({modelled: NUMBERS[column] for column, modelled in zip(ENERGY, MODELLED_ENERGY)})
+OPTIONAL = ("lat", "lon", "ward", "postcode", "epc_date", "location_source", *MODELLED_ENERGY)
 # Columns that may be empty: no loft of its own; optional columns.
 NULLABLE = {"loft_insulation_mm", *OPTIONAL}
 COLUMNS = REQUIRED + OPTIONAL
@@ -204,8 +210,8 @@ def ordered(stock: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = [
-    "AGE_BANDS", "BUILT_FORMS", "CATEGORIES", "COLUMNS", "DATA_SOURCES", "FLOOR_TYPES", "GLAZING",
-    "HEATING_SYSTEMS", "LOCATION_SOURCES", "MAIN_FUELS", "NUMBERS", "OPTIONAL", "PROPERTY_TYPES", "Problem", "REQUIRED",
+    "AGE_BANDS", "BUILT_FORMS", "CATEGORIES", "COLUMNS", "DATA_SOURCES", "ENERGY", "FLOOR_TYPES", "GLAZING",
+    "HEATING_SYSTEMS", "LOCATION_SOURCES", "MAIN_FUELS", "MODELLED_ENERGY", "NUMBERS", "OPTIONAL", "PROPERTY_TYPES", "Problem", "REQUIRED",
     "StockValidationError", "TENURES", "WALL_TYPES", "check_stock", "ordered", "read_stock",
     "validate_stock", "write_stock",
 ]

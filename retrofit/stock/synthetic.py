@@ -4,14 +4,17 @@ What is published per LSOA (households, fuel-poor households, deprivation) is ma
 what is not published per home is drawn from the tables in `data/stock/` (each with its
 source), correlated the way real stock is:
 
-1. tenure from the LSOA's deprivation, scaled to each city's Census tenure shares;
-2. property type and built form given tenure (a joint table fitted to both the city's
-   dwelling mix and its tenure shares by iterative proportional fitting);
-3. age given property group; wall given age; loft, floor, glazing and heating given those;
+1. tenure, accommodation type and main heating exactly as Census 2021 counts them in each
+   LSOA (TS054, TS044, TS046), each category going to the homes most likely to have it
+   (flats to renters, heat networks to flats: `assign_exactly`);
+2. property type and built form within the accommodation type from the city's dwelling mix;
+3. age given property group; wall given age; loft, floor and glazing given those;
 4. a latent SAP from those attributes and the area's fuel-poverty rate, mapped within
    each city onto the published EPC band shares (so band shares hold exactly and the
    best-insulated homes get the best scores);
-5. energy, bills and CO2 from the SAP score (`retrofit.energy`, as the appraisal uses);
+5. modelled energy, bills and CO2 from the SAP score (`retrofit.energy`, as the appraisal
+   uses), then in use: calibrated per area to DESNZ metered gas and electricity
+   (`retrofit.stock.calibration`);
 6. each LSOA's published fuel-poor count spread over its band D-G homes, weighted by
    tenure and band.
 
@@ -28,7 +31,8 @@ import pandas as pd
 from retrofit import energy
 from retrofit.frames import positions
 from retrofit.paths import STOCK_ASSUMPTIONS_DIR
-from retrofit.reference import census2011_tenure_shares, lsoas
+from retrofit.reference import CENSUS_ACCOMMODATION, CENSUS_HEATING, census2021, lsoas
+from retrofit.stock.calibration import calibrate
 from retrofit.stock.fuel_poverty import spread_fuel_poverty
 from retrofit.stock.schema import AGE_BANDS, CATEGORIES, ordered
 
@@ -74,15 +78,6 @@ def allocate(households: np.ndarray, total: int) -> np.ndarray:
     return counts
 
 
-def _ipf(seed: np.ndarray, row_totals: np.ndarray, col_totals: np.ndarray, iterations: int = 50) -> np.ndarray:
-    """Iterative proportional fitting of a seed table to row and column totals."""
-    table = seed.astype("float64").copy()
-    for _ in range(iterations):
-        table *= (row_totals / table.sum(axis=1))[:, None]
-        table *= col_totals / table.sum(axis=0)
-    return table
-
-
 def _property_group(property_type: pd.Series, built_form: pd.Series) -> np.ndarray:
     group = np.where(built_form.isin(["mid_terrace", "end_terrace"]), "terrace",
                      np.where(built_form == "semi_detached", "semi", "detached"))
@@ -96,40 +91,84 @@ def _age_group(age_band: np.ndarray) -> np.ndarray:
     return np.select([index <= 1, index <= 5, index <= 8], ["pre_1930", "1930_1975", "1976_2002"], "2003_onwards")
 
 
-def _tenure(rng, homes: pd.DataFrame, ref: pd.DataFrame) -> np.ndarray:
-    by_decile = _table("tenure_by_deprivation.csv").set_index("imd_decile")
-    targets = census2011_tenure_shares()
-    social_w = ref["imd_decile"].map(by_decile["social_rented"]).to_numpy()
-    private_w = ref["imd_decile"].map(by_decile["private_rented"]).to_numpy()
-    social = np.zeros(len(ref))
-    private = np.zeros(len(ref))
-    for city, target in targets.iterrows():
-        mask = (ref["city"] == city).to_numpy()
-        weights = ref["households"].to_numpy()[mask]
-        social[mask] = social_w[mask] * target["social_rented"] / np.average(social_w[mask], weights=weights)
-        private[mask] = private_w[mask] * target["private_rented"] / np.average(private_w[mask], weights=weights)
-    social = np.clip(social, 0, 0.9)
-    private = np.minimum(private, 0.95 - social)
-    probabilities = np.column_stack([1 - social - private, private, social])
-    codes = _choose_by_group(rng, homes["lsoa_index"].to_numpy(), probabilities)
+def shares_to_counts(shares: np.ndarray, homes: np.ndarray) -> np.ndarray:
+    """Whole numbers of homes per LSOA (rows) and category (columns) in proportion to ``shares``,
+    each row summing to the LSOA's ``homes`` (largest remainder, row by row, vectorised)."""
+    total = shares.sum(axis=1, keepdims=True)
+    exact = np.divide(shares, total, out=np.full(shares.shape, 1 / shares.shape[1]), where=total > 0) * homes[:, None]
+    counts = np.floor(exact).astype("int64")
+    short = homes - counts.sum(axis=1)
+    order = np.argsort(-(exact - counts), axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(shares.shape[1])[None, :].repeat(len(shares), axis=0), axis=1)
+    return counts + (rank < short[:, None])
+
+
+def assign_exactly(rng, lsoa_index: np.ndarray, counts: np.ndarray, affinity: np.ndarray) -> np.ndarray:
+    """A category for every home so that each LSOA holds exactly ``counts`` (LSOAs x categories) of each.
+
+    Category by category, rarest first, the LSOA's homes for it are drawn without replacement in
+    proportion to their ``affinity`` (homes x categories; Gumbel top-k), so a rare category goes
+    to the homes most likely to have it (district heating to flats) and the commonest takes the rest.
+    """
+    codes = np.full(len(lsoa_index), -1, dtype="int64")
+    order_of_categories = np.argsort(counts.sum(axis=0), kind="stable")
+    for category in order_of_categories[:-1]:
+        free = np.flatnonzero(codes < 0)
+        key = np.log(affinity[free, category] + 1e-12) + rng.gumbel(size=len(free))  # within -40..+40
+        order = np.argsort(lsoa_index[free] * 100.0 - key)  # by LSOA, then highest key first
+        area = lsoa_index[free][order]
+        rank = np.arange(len(order)) - np.searchsorted(area, area, side="left")
+        codes[free[order[rank < counts[area, category]]]] = category
+    codes[codes < 0] = order_of_categories[-1]
+    return codes
+
+
+def _census_counts(topic: str, ref: pd.DataFrame, homes_per_lsoa: np.ndarray, categories) -> np.ndarray:
+    """Census 2021 households per LSOA of ``ref`` by category, scaled to the stock's homes there."""
+    table = census2021(topic).reindex(ref["lsoa_code"])
+    if table.isna().any().any():
+        missing = table.index[table.isna().any(axis=1)][:3].tolist()
+        raise ValueError(f"Census 2021 {topic} has no row for LSOAs {missing}")
+    return shares_to_counts(table[list(categories)].to_numpy(dtype="float64"), homes_per_lsoa)
+
+
+def _tenure(rng, homes: pd.DataFrame, ref: pd.DataFrame, homes_per_lsoa: np.ndarray) -> np.ndarray:
+    """Tenure exactly as Census 2021 TS054 shares it in each LSOA."""
+    counts = _census_counts("tenure", ref, homes_per_lsoa, TENURE_ORDER)
+    lsoa_index = homes["lsoa_index"].to_numpy()
+    codes = assign_exactly(rng, lsoa_index, counts, np.ones((len(lsoa_index), len(TENURE_ORDER))))
     return np.asarray(TENURE_ORDER)[codes]
 
 
-def _dwellings(rng, homes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _accommodation(property_type: pd.Series, built_form: pd.Series) -> np.ndarray:
+    """The Census TS044 accommodation type a property type and built form fall in."""
+    terraced = built_form.isin(["end_terrace", "mid_terrace", "enclosed_end_terrace", "enclosed_mid_terrace"])
+    group = np.where(terraced, "terraced", built_form.to_numpy(dtype=object))
+    group = np.where(property_type.isin(["flat", "maisonette"]), "flat", group)
+    return np.where(property_type == "park_home", "park_home", group)
+
+
+def _dwellings(rng, homes: pd.DataFrame, ref: pd.DataFrame, homes_per_lsoa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Accommodation type exactly as Census 2021 TS044 per LSOA (flats more often rented), then the
+    property type and built form within it from the city's dwelling mix and the tenure odds."""
     mix = _table("dwellings.csv")
-    odds = _table("tenure_by_dwelling.csv").set_index("property_type")
-    tenure_shares = census2011_tenure_shares()
+    mix["accommodation"] = _accommodation(mix["property_type"], mix["built_form"])
+    odds = _table("tenure_by_dwelling.csv").set_index("property_type")[list(TENURE_ORDER)]
+    groups = list(CENSUS_ACCOMMODATION)
+    group_type = {"flat": "flat", "park_home": "park_home"}  # the rest are houses for the odds
+    group_odds = np.stack([odds.loc[group_type.get(group, "house")].to_numpy() for group in groups])
+    tenure_code = positions(TENURE_ORDER, homes["tenure"].array)
+    counts = _census_counts("accommodation", ref, homes_per_lsoa, groups)
+    group_code = assign_exactly(rng, homes["lsoa_index"].to_numpy(), counts, group_odds[:, tenure_code].T)
+
     property_type = np.empty(len(homes), dtype=object)
     built_form = np.empty(len(homes), dtype=object)
-    for city, rows in mix.groupby("city"):
-        rows = rows.reset_index(drop=True)
-        seed = odds.loc[rows["property_type"], list(TENURE_ORDER)].to_numpy()
-        joint = _ipf(seed, rows["share"].to_numpy() / rows["share"].sum(),
-                     tenure_shares.loc[city, list(TENURE_ORDER)].to_numpy())
-        given_tenure = (joint / joint.sum(axis=0)).T  # tenure x dwelling
-        mask = (homes["city"] == city).to_numpy()
-        tenure_code = positions(TENURE_ORDER, homes.loc[mask, "tenure"].array)
-        choice = _choose_by_group(rng, tenure_code, given_tenure)
+    city = homes["city"].to_numpy()
+    for (name, group), rows in mix.groupby(["city", "accommodation"]):
+        weights = rows["share"].to_numpy()[None, :] * odds.loc[rows["property_type"]].to_numpy().T  # tenure x rows
+        mask = (city == name) & (group_code == groups.index(group))
+        choice = _choose_by_group(rng, tenure_code[mask], weights)
         property_type[mask] = rows["property_type"].to_numpy()[choice]
         built_form[mask] = rows["built_form"].to_numpy()[choice]
     return property_type, built_form
@@ -176,17 +215,34 @@ def _glazing(rng, tenure: np.ndarray) -> np.ndarray:
     return np.asarray(table.columns)[_choose_by_group(rng, positions(table.index, tenure), table.to_numpy())]
 
 
-def _heating(rng, group: np.ndarray, property_type: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _heating(rng, homes: pd.DataFrame, ref: pd.DataFrame, homes_per_lsoa: np.ndarray,
+             property_type: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Main heating exactly as Census 2021 TS046 per LSOA, going to the homes whose property group
+    most often has it (`heating.csv`), then the system and fuel within it by the same shares."""
     table = _table("heating.csv")
     heating_group = np.where(np.isin(property_type, ["bungalow", "flat", "maisonette", "park_home"]),
                              property_type, "house")
-    system = np.empty(len(group), dtype=object)
-    fuel = np.empty(len(group), dtype=object)
-    for name, rows in table.groupby("property_group"):
-        mask = heating_group == name
-        choice = _choose(rng, np.broadcast_to(rows["share"].to_numpy(), (int(mask.sum()), len(rows))).copy())
-        system[mask] = rows["heating_system"].to_numpy()[choice]
-        fuel[mask] = rows["main_fuel"].to_numpy()[choice]
+    categories = list(CENSUS_HEATING)
+    by_group = table.pivot_table(index="property_group", columns="census_heating", values="share", aggfunc="sum",
+                                 fill_value=0.0).reindex(columns=categories, fill_value=0.0)
+    group_code = positions(by_group.index, heating_group)
+    counts = _census_counts("heating", ref, homes_per_lsoa, categories)
+    category_code = assign_exactly(rng, homes["lsoa_index"].to_numpy(), counts, by_group.to_numpy()[group_code])
+
+    system = np.empty(len(homes), dtype=object)
+    fuel = np.empty(len(homes), dtype=object)
+    for c, category in enumerate(categories):
+        rows_of_category = table[table["census_heating"] == category]
+        for g, group in enumerate(by_group.index):
+            mask = (category_code == c) & (group_code == g)
+            if not mask.any():
+                continue
+            rows = rows_of_category[rows_of_category["property_group"] == group]
+            if rows.empty:  # e.g. a house on a heat network: the category's systems anywhere
+                rows = rows_of_category.groupby(["heating_system", "main_fuel"], as_index=False)["share"].sum()
+            choice = _choose(rng, np.broadcast_to(rows["share"].to_numpy(), (int(mask.sum()), len(rows))).copy())
+            system[mask] = rows["heating_system"].to_numpy()[choice]
+            fuel[mask] = rows["main_fuel"].to_numpy()[choice]
     return system, fuel
 
 
@@ -254,9 +310,9 @@ def generate_stock(seed: int = 1, homes: int | None = None, progress: Progress |
         stock[column] = pd.Categorical.from_codes(lsoa_index, categories=pd.Index(ref[column]).unique()) \
             if ref[column].is_unique else _as_category(ref[column].to_numpy()[lsoa_index], column)
     stock["imd_decile"] = ref["imd_decile"].to_numpy()[lsoa_index]
-    stock["tenure"] = _as_category(_tenure(rng, stock, ref), "tenure")
+    stock["tenure"] = _as_category(_tenure(rng, stock, ref, counts), "tenure")
     report(0.15, "dwelling types and ages")
-    property_type, built_form = _dwellings(rng, stock)
+    property_type, built_form = _dwellings(rng, stock, ref, counts)
     stock["property_type"] = _as_category(property_type, "property_type")
     stock["built_form"] = _as_category(built_form, "built_form")
     group = _property_group(stock["property_type"], stock["built_form"])
@@ -266,7 +322,7 @@ def generate_stock(seed: int = 1, homes: int | None = None, progress: Progress |
     stock["loft_insulation_mm"] = _loft(rng, stock["age_band"].array, property_type)
     stock["floor_type"] = _as_category(_floor(rng, stock["age_band"].array, property_type), "floor_type")
     stock["glazing"] = _as_category(_glazing(rng, stock["tenure"].array), "glazing")
-    system, fuel = _heating(rng, group, property_type)
+    system, fuel = _heating(rng, stock, ref, counts, property_type)
     stock["heating_system"] = _as_category(system, "heating_system")
     stock["main_fuel"] = _as_category(fuel, "main_fuel")
     stock["floor_area_m2"] = _floor_area(rng, property_type, built_form)
@@ -276,8 +332,8 @@ def generate_stock(seed: int = 1, homes: int | None = None, progress: Progress |
     stock["sap_score"] = _sap_scores(rng, _latent_sap(rng, stock, fp_rate), stock["city"].to_numpy())
     stock["epc_band"] = _as_category(energy.band_from_sap(stock["sap_score"].to_numpy()), "epc_band")
 
-    report(0.65, "energy, bills and carbon")
-    stock = pd.concat([stock, energy.baseline_energy(stock)], axis=1)
+    report(0.65, "energy, bills and carbon, calibrated to metered gas and electricity")
+    stock = calibrate(pd.concat([stock, energy.baseline_energy(stock)], axis=1))
 
     report(0.8, "fuel poverty spread over band D-G homes")
     targets = ref["fuel_poor_households"].to_numpy() * counts / np.maximum(households, 1)
