@@ -22,6 +22,7 @@ from retrofit.service import access, workspace
 from retrofit.errors import RetrofitError
 from retrofit.service.jobs import JobBoard
 from retrofit.stock.schema import read_stock
+from retrofit.stock.calibration import calibration_summary
 from retrofit.stock.summary import summarise
 from retrofit.paths import default_stock_path
 from retrofit.store import database_url, open_database, read_plan
@@ -30,6 +31,11 @@ from retrofit.store import database_url, open_database, read_plan
 @st.cache_data(show_spinner="Reading the housing stock...")
 def stock_summary(path: str, signature: tuple | None = None) -> dict:
     return summarise(read_stock(path))
+
+
+@st.cache_data(show_spinner="Comparing the stock with metered energy...")
+def stock_calibration(path: str, signature: tuple | None = None) -> dict:
+    return calibration_summary(read_stock(path, validate=False))
 
 
 def default_stock() -> str:

@@ -24,6 +24,21 @@ def test_generate_then_summarise(tmp_path):
     assert "Birmingham" in text and "band D %" in text
 
 
+def test_calibration_report_against_metered_energy(tmp_path):
+    out = tmp_path / "stock.parquet"
+    retrofit("stock", "generate", "--homes", "800", "--seed", "2", "--out", str(out))
+    report = json.loads(retrofit("stock", "calibration", str(out), "--json").stdout)
+    # DESNZ 2019 means per city (gas per consuming meter), read from the published file's totals
+    assert round(report["cities"]["Coventry"]["metered_gas_kwh"]) == 12_921
+    for city in report["cities"].values():
+        assert abs(city["gas_difference"]) < 0.02 and abs(city["electricity_difference"]) < 0.02
+        assert city["modelled_gas_kwh"] > city["in_use_gas_kwh"]
+    # 800 homes are too few to compare any one neighbourhood
+    assert report["areas_compared"] == {"gas": 0, "electricity": 0} and report["worst"] == []
+    text = retrofit("stock", "calibration", str(out)).stdout
+    assert "gas metered kWh" in text and "12,921" in text and "enough homes" in text
+
+
 def test_generate_progress_goes_to_stderr(tmp_path):
     result = retrofit("stock", "generate", "--homes", "300", "--out", str(tmp_path / "s.csv"))
     assert "generate:" in result.stderr and "100.0%" in result.stderr

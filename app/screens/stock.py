@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -10,6 +11,65 @@ from app.widgets import attempt, job_progress
 from retrofit.service import access, workspace
 from retrofit.errors import RetrofitError
 from retrofit.stock.summary import summary_table
+
+
+
+def metered_energy(path: str) -> None:
+    """The stock's gas and electricity in use and as modelled, against DESNZ's metered figures."""
+    st.subheader("Against metered energy")
+    figures = data.stock_calibration(path, (Path(path).stat().st_mtime_ns if Path(path).exists() else 0))
+    st.markdown(
+        "Certificates model energy under standard occupancy, and poorly rated homes use much less than theirs "
+        "predict. Each home's energy **in use** (what carbon, bills and savings use) is its modelled energy "
+        "scaled by its EPC band (Few et al. 2023, smart-metered homes) and fitted per neighbourhood to "
+        f"{figures['source']}. Ratings (SAP, bands) stay on the certificate's physics.")
+    cities = pd.DataFrame({
+        city: {"Gas-heated homes": f"{c['gas_heated_homes']:,.0f}", "Gas, modelled (kWh/home)": f"{c['modelled_gas_kwh']:,.0f}",
+               "Gas, in use": f"{c['in_use_gas_kwh']:,.0f}", "Gas, metered": f"{c['metered_gas_kwh']:,.0f}",
+               "Gas, in use vs metered": f"{c['gas_difference']:+.1%}",
+               "Electricity, modelled (kWh/home)": f"{c['modelled_electricity_kwh']:,.0f}",
+               "Electricity, in use": f"{c['in_use_electricity_kwh']:,.0f}",
+               "Electricity, metered": f"{c['metered_electricity_kwh']:,.0f}",
+               "Electricity, in use vs metered": f"{c['electricity_difference']:+.1%}"}
+        for city, c in figures["cities"].items()})
+    st.dataframe(cities, width="stretch")
+    median, before = figures["median_absolute_difference"], figures["modelled_median_absolute_difference"]
+    compared = figures["areas_compared"]
+    if compared["gas"] and compared["electricity"]:
+        st.caption(f"Per 2011 LSOA ({compared['gas']:,} areas), the median difference from metered use is "
+                   f"{median['gas']:.1%} for gas and {median['electricity']:.1%} for electricity "
+                   f"(as modelled: {before['gas']:.0%} and {before['electricity']:.0%}).")
+    else:
+        st.caption("This stock has too few homes per neighbourhood to compare them one by one (a sample): "
+                   "its neighbourhoods take their city's fit.")
+    areas = pd.DataFrame(figures["areas"])
+    points = pd.concat([
+        areas.assign(stock="As modelled", stock_kwh=areas["modelled_gas_kwh"]),
+        areas.assign(stock="In use", stock_kwh=areas["in_use_gas_kwh"]),
+    ]).dropna(subset=["stock_kwh", "metered_gas_kwh"])
+    top = float(max(points["stock_kwh"].max(), points["metered_gas_kwh"].max()))
+    scatter = alt.Chart(points).mark_circle(size=18, opacity=0.6).encode(
+        x=alt.X("metered_gas_kwh:Q", title="Metered gas per consuming meter (kWh a year)", scale=alt.Scale(domain=[0, top])),
+        y=alt.Y("stock_kwh:Q", title="Stock's gas per gas-heated home (kWh a year)", scale=alt.Scale(domain=[0, top])),
+        color=alt.Color("stock:N", title=None, scale=alt.Scale(range=["#b0b0b0", "#1f5fa8"]),
+                        legend=alt.Legend(orient="top")),
+        tooltip=[alt.Tooltip("area:N", title="2011 LSOA"), alt.Tooltip("city:N"), alt.Tooltip("stock:N", title="Stock"),
+                 alt.Tooltip("stock_kwh:Q", title="Stock kWh", format=",.0f"),
+                 alt.Tooltip("metered_gas_kwh:Q", title="Metered kWh", format=",.0f"),
+                 alt.Tooltip("gas_meters:Q", title="Gas meters", format=",")])
+    parity = alt.Chart(pd.DataFrame({"kwh": [0.0, top]})).mark_line(color="#666", strokeDash=[4, 4]).encode(
+        x="kwh:Q", y="kwh:Q")
+    st.altair_chart((parity + scatter).properties(height=380), width="stretch")
+    if not figures["worst"]:
+        return
+    st.markdown("**Neighbourhoods furthest from their metered use** (where the fit reached its bounds: "
+                "`data/stock/calibration.toml`)")
+    worst = pd.DataFrame(figures["worst"])
+    st.dataframe(pd.DataFrame({
+        "2011 LSOA": worst["area"], "City": worst["city"], "Gas meters": worst["gas_meters"].map("{:,}".format),
+        "Gas in use vs metered": worst["gas_difference"].map(lambda v: "no gas-heated homes" if pd.isna(v) else f"{v:+.0%}"),
+        "Electricity in use vs metered": worst["electricity_difference"].map("{:+.0%}".format),
+    }), hide_index=True, width="stretch")
 
 st.title("Data")
 principal = auth.current_principal()
@@ -32,7 +92,7 @@ with stock_tab:
             st.info(
                 "This stock is **synthetic**: every household of the three cities, placed in its real "
                 "neighbourhood and calibrated to published statistics (households and fuel poverty per LSOA, "
-                "EPC bands, Census tenure). No real home is described. Import the EPC register's data for real homes.")
+                "EPC bands, Census 2021 tenure, accommodation and heating per LSOA, metered gas and electricity). No real home is described. Import the EPC register's data for real homes.")
         left, middle, right = st.columns(3)
         left.metric("Homes", f"{summary['homes']:,}")
         middle.metric("Fuel-poor households", f"{summary['fuel_poor_households']:,.0f}")
@@ -40,6 +100,7 @@ with stock_tab:
         right.metric("Rated D-G", f"{rated_d_to_g:.1f}%")
         st.subheader("By city")
         st.dataframe(summary_table(summary), width="stretch")
+        metered_energy(path)
 
 # --- EPC import --------------------------------------------------------------------------------
 with import_tab:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from retrofit.cli.common import TerminalProgress, emit_json, json_option
 from retrofit.stock.schema import read_stock, write_stock
@@ -50,6 +51,43 @@ def summary(path: Path, as_json: bool) -> None:
     click.echo(f"{figures['homes']:,} homes ({', '.join(f'{k}: {v:,}' for k, v in figures['data_source'].items())}); "
                f"{figures['fuel_poor_households']:,.0f} fuel-poor households")
     click.echo(summary_table(figures).T.to_string())
+
+
+@stock.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--worst", type=click.IntRange(min=0), default=10, show_default=True,
+              help="How many of the worst-matched areas to list.")
+@json_option
+def calibration(path: Path, worst: int, as_json: bool) -> None:
+    """The stock's gas and electricity against DESNZ metered use, per city and 2011 LSOA."""
+    from retrofit.stock.calibration import calibration_summary
+
+    figures = calibration_summary(read_stock(path), worst=worst)
+    if as_json:
+        emit_json(figures)
+        return
+    click.echo(f"Against {figures['source']}.")
+    rows = {city: {"gas-heated homes": f"{c['gas_heated_homes']:,.0f}",
+                   "gas modelled kWh": f"{c['modelled_gas_kwh']:,.0f}", "gas in use kWh": f"{c['in_use_gas_kwh']:,.0f}",
+                   "gas metered kWh": f"{c['metered_gas_kwh']:,.0f}", "gas in use vs metered": f"{c['gas_difference']:+.1%}",
+                   "electricity modelled kWh": f"{c['modelled_electricity_kwh']:,.0f}",
+                   "electricity in use kWh": f"{c['in_use_electricity_kwh']:,.0f}",
+                   "electricity metered kWh": f"{c['metered_electricity_kwh']:,.0f}",
+                   "electricity in use vs metered": f"{c['electricity_difference']:+.1%}"}
+            for city, c in figures["cities"].items()}
+    click.echo(pd.DataFrame(rows).to_string())
+    median, before = figures["median_absolute_difference"], figures["modelled_median_absolute_difference"]
+    for fuel in ("gas", "electricity"):
+        compared = figures["areas_compared"][fuel]
+        click.echo(f"{fuel}: median difference per 2011 LSOA over {compared:,} areas: {median[fuel]:.1%} in use, "
+                   f"{before[fuel]:.1%} as modelled" if compared else
+                   f"{fuel}: no 2011 LSOA has enough homes in this stock to compare on its own")
+    if figures["worst"]:
+        click.echo("worst-matched areas (in use vs metered):")
+        for area in figures["worst"]:
+            gas = "no gas-heated homes" if area["gas_difference"] is None else f"gas {area['gas_difference']:+.0%}"
+            click.echo(f"  {area['area']} {area['city']}: {gas} ({area['gas_meters']:,} meters), "
+                       f"electricity {area['electricity_difference']:+.0%}")
 
 
 @stock.command("import-epc")

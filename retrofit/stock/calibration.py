@@ -204,3 +204,36 @@ def calibration_report(stock: pd.DataFrame) -> dict[str, pd.DataFrame]:
     city_of_area = metered_energy().assign(area=calibration_areas()[0]).groupby("area")["city"].first()
     areas.insert(0, "city", city_of_area.reindex(areas.index).to_numpy())
     return {"cities": cities, "areas": areas}
+
+
+def calibration_summary(stock: pd.DataFrame, worst: int = 10) -> dict:
+    """The report as JSON-ready figures: per city, per area (for a plot), the worst-matched areas."""
+    report = calibration_report(stock)
+    cities, areas = report["cities"], report["areas"].reset_index()
+
+    def records(table: pd.DataFrame) -> list[dict]:
+        return [{key: (None if pd.isna(value) else value.item() if hasattr(value, "item") else value)
+                 for key, value in row.items()} for row in table.to_dict("records")]
+
+    # A mean over a handful of homes (a sample stock) says nothing: areas are compared where they
+    # have as many homes as calibration needs to fit them on their own.
+    enough = {"gas": areas["gas_heated_homes"] >= _settings()["heating"]["minimum_homes"],
+              "electricity": areas["homes"] >= _settings()["electricity"]["minimum_homes"]}
+
+    def median(column: str | pd.Series, fuel: str) -> float | None:
+        values = (areas[column] if isinstance(column, str) else column)[enough[fuel]].abs().dropna()
+        return float(values.median()) if len(values) else None
+
+    miss = np.fmax(areas["gas_difference"].abs().where(enough["gas"]),
+                   areas["electricity_difference"].abs().where(enough["electricity"]))
+    return {
+        "source": "DESNZ 2019 domestic gas (per consuming meter, weather-corrected) and electricity (per meter) "
+                  "per 2011 LSOA",
+        "cities": {city: row for city, row in zip(cities.index, records(cities))},
+        "areas_compared": {fuel: int(mask.sum()) for fuel, mask in enough.items()},
+        "median_absolute_difference": {fuel: median(f"{fuel}_difference", fuel) for fuel in enough},
+        "modelled_median_absolute_difference": {
+            fuel: median(areas[f"modelled_{fuel}_kwh"] / areas[f"metered_{fuel}_kwh"] - 1, fuel) for fuel in enough},
+        "worst": records(areas.loc[miss.dropna().sort_values(ascending=False, kind="stable").index[:worst]]),
+        "areas": records(areas),
+    }

@@ -222,6 +222,9 @@ def test_data_page_summarises_the_stock(with_runs):
     at = open_page("stock")
     assert at.metric[0].value == "5,000"
     assert "synthetic" in texts(at.info)
+    assert "Against metered energy" in texts(at.subheader)
+    assert "Gas, metered" in str(at.dataframe[1].value.index.tolist())
+    assert "too few homes per neighbourhood" in texts(at.caption)
 
 
 def test_data_page_without_a_stock_says_what_to_do(tmp_path, monkeypatch):
