@@ -117,7 +117,7 @@ def test_compare_shows_two_runs_with_deltas(with_runs):
     difference = lifted[1] - lifted[2]  # the run against the first one, from the stored KPIs
     assert delta[0] == ("+" if difference > 0 else "-" if difference < 0 else "±"), (delta, lifted)
     carbon = table.loc["Carbon saved over measure lifetimes", "Δ #1 Small test v1"]
-    assert carbon.startswith("+")  # run 1 weighs carbon five times more
+    assert carbon.startswith("+")  # run 1 weighs carbon fifty times more
     assert "in both" in at.dataframe[1].value.columns
 
 
@@ -213,7 +213,8 @@ def test_tradeoffs_shows_marginal_values_and_runs_a_sensitivity_sweep(with_runs)
     wait_for_job(at, "sensitivity_job")
     table = at.dataframe[-1].value
     assert list(table["value"]) == [0.5, 2.0]
-    assert table["lifetime_co2_t_saved"].iloc[1] >= table["lifetime_co2_t_saved"].iloc[0] - 1e-6
+    # more weight on carbon buys no less carbon, to within the 1% gap each point is solved to
+    assert table["lifetime_co2_t_saved"].iloc[1] >= 0.99 * table["lifetime_co2_t_saved"].iloc[0]
 
 
 # --- data ---------------------------------------------------------------------------------------------
