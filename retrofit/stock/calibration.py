@@ -53,14 +53,14 @@ def band_factors() -> pd.Series:
 
 def gas_heated(stock: pd.DataFrame) -> np.ndarray:
     """Homes whose heat is on their own gas meter (a heat network's gas is not a home's meter)."""
-    return ((stock["main_fuel"].to_numpy() == "mains_gas")
-            & (stock["heating_system"].to_numpy() == "gas_boiler"))
+    # comparing the Series, not numpy arrays: a category column compares its codes, not 686,000 strings
+    return ((stock["main_fuel"] == "mains_gas") & (stock["heating_system"] == "gas_boiler")).to_numpy()
 
 
 def electric_heated(stock: pd.DataFrame) -> np.ndarray:
-    """Homes whose heating and hot water are on their electricity meter (storage heaters included)."""
-    fuel = energy.space_heating_fuel(stock["heating_system"], stock["main_fuel"])
-    return np.isin(np.asarray(fuel), ["electricity", "electricity_offpeak"])
+    """Homes whose heating and hot water are on their electricity meter (storage heaters, on an off-peak
+    tariff whatever the fuel recorded, included: `energy.space_heating_fuel`)."""
+    return ((stock["main_fuel"] == "electricity") | (stock["heating_system"] == "electric_storage")).to_numpy()
 
 
 @dataclass(frozen=True)
@@ -80,9 +80,13 @@ def places(stock: pd.DataFrame) -> Places:
     metered["area"] = of_2011.reindex(metered.index).to_numpy()
     by_area = metered.groupby("area")[["gas_meters", "gas_kwh", "electricity_meters", "electricity_kwh"]].sum()
     by_city = metered.groupby("city")[["gas_meters", "gas_kwh", "electricity_meters", "electricity_kwh"]].sum()
-    lsoa = stock["lsoa_code"].astype("str").to_numpy() if "lsoa_code" in stock else np.full(len(stock), "")
-    area_name = of_2021.reindex(pd.Index(lsoa)).to_numpy()
-    area = positions(by_area.index, np.where(pd.isna(area_name), "", area_name))
+    if "lsoa_code" in stock:
+        codes, lsoas = pd.factorize(stock["lsoa_code"])  # a thousand LSOAs looked up, not every home
+        names = of_2021.reindex(pd.Index(lsoas).astype("str")).fillna("").to_numpy(dtype=object)
+        area = np.full(len(stock), -1)
+        area[codes >= 0] = positions(by_area.index, names)[codes[codes >= 0]]
+    else:
+        area = np.full(len(stock), -1)
     return Places(area=area, city=positions(CITIES, stock["city"].array), areas=by_area.index, metered=by_area,
                   city_metered=by_city.reindex(list(CITIES)))
 

@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from retrofit.paths import ENERGY_DIR, REFERENCE_DIR
 from retrofit.stock.calibration import calibrate, calibration_report
@@ -115,3 +117,19 @@ def test_poorly_rated_homes_use_less_than_modelled_well_rated_about_as_modelled(
     assert ratio["B"] > ratio["C"] > ratio["D"] > ratio["E"] > ratio["F"]
     # 0.52 within each area (Few et al.); across areas F homes sit more in areas that use less
     assert ratio["F"] / ratio["B"] == pytest.approx(0.52, abs=0.1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(list("ABCDEFG")), st.floats(500, 40_000), st.floats(500, 4_000)),
+                min_size=30, max_size=60))
+def test_an_area_mean_is_the_metered_one_or_sits_at_the_bound(homes):
+    """Any mix of bands and modelled demand in one LSOA: the fitted factor, or its bound, by hand."""
+    shape = {"A": 1.0, "B": 1.0, "C": 0.92, "D": 0.73, "E": 0.61, "F": 0.52, "G": 0.52}
+    stock = pd.concat([_homes(1, "E01008881", band, space, water, start=i)
+                       for i, (band, space, water) in enumerate(homes)], ignore_index=True)
+    calibrated = calibrate(stock)
+    banded = np.array([shape[band] * space + water for band, space, water in homes])
+    factor = np.clip(GAS_067A / banded.mean(), 0.6, 1.6)  # bounds of data/stock/calibration.toml
+    gas = calibrated["space_heating_kwh"] + calibrated["hot_water_kwh"]
+    assert gas.mean() == pytest.approx(factor * banded.mean())
+    assert (calibrated["modelled_space_heating_kwh"] == stock["space_heating_kwh"]).all()
