@@ -45,10 +45,14 @@ def plan_kpis(plan: pd.DataFrame) -> dict:
     lifetime = total("lifetime_co2_t_saved")
     jobs = total("jobs_fte_years")
     by_year = plan.groupby("year")["jobs_fte_years"].sum() if len(plan) and "year" in plan else pd.Series(dtype=float)
+    # the certificates' figure beside the in-use one, where the appraisal gave it
+    modelled = {"modelled_annual_co2_t_saved": total("modelled_annual_co2_t_saved")} \
+        if "modelled_annual_co2_t_saved" in plan else {}
     return {
         "homes": int(len(plan)),
         "spend_gbp": spend,
         "annual_co2_t_saved": total("annual_co2_t_saved"),
+        **modelled,
         "lifetime_co2_t_saved": lifetime,
         "gbp_per_lifetime_tco2": spend / lifetime if lifetime > 0 else None,
         "fuel_poor_lifted": total("fuel_poor_lifted"),

@@ -25,6 +25,9 @@ def test_kpis_add_up():
     by_year = breakdown(plan, "year")
     assert by_year["spend_gbp"].tolist() == [300, 100]
     assert plan_kpis(plan.iloc[:0])["homes"] == 0
+    assert "modelled_annual_co2_t_saved" not in kpis  # a partner's table without it
+    plan["modelled_annual_co2_t_saved"] = [2.5, 4.0]
+    assert plan_kpis(plan)["modelled_annual_co2_t_saved"] == 6.5
 
 
 def every_rule() -> tuple:

@@ -31,6 +31,10 @@ if problems:
     st.warning("The independent check of the plan found: " + "; ".join(problems))
 
 kpi_tiles(run.kpis)
+if "modelled_annual_co2_t_saved" in run.kpis:
+    st.caption("Carbon and bill savings are **in use**: each home's energy is calibrated to its neighbourhood's "
+               "metered gas and electricity, and each measure saves what measured homes realise. The certificates' "
+               "modelled figure is shown beside it; the Data page compares the stock with the meters.")
 
 if run.plan_rows == 0:
     st.info("This run chose no home: the budget or the rules leave nothing to do. Change the scenario and run again.")

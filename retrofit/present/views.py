@@ -26,6 +26,7 @@ KPIS = (
     ("spend_gbp", "Spend", gbp),
     ("homes", "Homes retrofitted", lambda v: count(v, "homes")),
     ("annual_co2_t_saved", "Carbon saved a year", lambda v: tonnes(v, "yr")),
+    ("modelled_annual_co2_t_saved", "Carbon a year as certificates model it", lambda v: tonnes(v, "yr")),
     ("lifetime_co2_t_saved", "Carbon saved over measure lifetimes", tonnes),
     ("gbp_per_lifetime_tco2", "Cost per lifetime tonne", per_tonne),
     ("fuel_poor_lifted", "Households lifted out of fuel poverty", lambda v: count(v, "households")),

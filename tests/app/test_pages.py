@@ -49,6 +49,11 @@ def test_overview_shows_the_runs_kpis_with_units(with_runs):
     assert labels["Spend"].startswith("£") and labels["Spend"].endswith("m")
     assert labels["Homes retrofitted"].endswith(" homes")
     assert "tCO2/yr" in labels["Carbon saved a year"]
+    # in use below the certificates' figure (the sample stock is calibrated to metered energy)
+    in_use, modelled = (float(labels[k].split()[0].replace(",", "")) for k in
+                        ("Carbon saved a year", "Carbon a year as certificates model it"))
+    assert 0 < in_use < modelled
+    assert "in use" in texts(at.caption)
     assert "synthetic" in texts(at.info)
     assert "Run #2" in texts(at.caption)  # the newest run by default
 
