@@ -57,7 +57,7 @@ def synthetic_candidates(homes: int, seed: int = 1, packages: int = 4) -> pd.Dat
         table = pd.DataFrame({
             "home_id": home_ids[ok], "package_id": name, "cost_gbp": cost,
             "annual_kwh_saved": kwh.round(0), "annual_co2_t_saved": annual_co2,
-            "modelled_annual_co2_t_saved": annual_co2 / 0.7,  # certificates over-credit (issue 18), no new draw
+            "modelled_annual_co2_t_saved": annual_co2 / 0.7,  # certificates over-credit; no new random draw
             "lifetime_co2_t_saved": annual_co2 * life, "annual_bill_saving_gbp": bill.round(2),
             "sap_before": sap_before[ok].round(), "band_before": band_from_sap(sap_before[ok].round()),
             "sap_after": sap_after, "band_after": band_after,
