@@ -16,7 +16,7 @@ from retrofit.energy import BANDS
 from retrofit.errors import RetrofitError
 from retrofit.frames import read_table
 from retrofit.reference import CITIES
-from retrofit.stock.schema import TENURES, Problem, shape_problems
+from retrofit.stock.schema import MAIN_FUELS, TENURES, Problem, shape_problems
 
 TRADES = ("insulation", "heating", "electrical", "glazing", "coordination")
 TRADE_COLUMNS = tuple(f"trade_days_{trade}" for trade in TRADES)
@@ -30,14 +30,18 @@ REQUIRED = (
 )
 # Written by the appraisal; a partner's own table may leave them out. The savings above are in
 # use (net of the performance gap); modelled_annual_co2_t_saved is the certificate's physics.
+# What the cost pays for, as grant schemes distinguish it (fabric, heating, pv, other): the four
+# add up to cost_gbp; and the home's fuel before, for schemes that fund replacing it.
+COST_PARTS = ("cost_fabric_gbp", "cost_heating_gbp", "cost_pv_gbp", "cost_other_gbp")
 OPTIONAL = ("sap_before", "band_before", "fuel_poverty_probability", "ward", *TRADE_COLUMNS,
-            "modelled_annual_co2_t_saved")
+            "modelled_annual_co2_t_saved", *COST_PARTS, "main_fuel")
 # Every number in the table: (lowest, highest) allowed, the highest far above any real home
 # (the appraisal's largest are about £60k, 900 lifetime tCO2 and 110 labour days) and small
 # enough that the optimiser's integer scaling (pounds, pence and hundredths of a day as
 # 64-bit integers) cannot overflow. A figure outside is a typo or a unit mix-up.
 RANGES: dict[str, tuple[float, float]] = {
     "cost_gbp": (0, 1e7),                      # £10m per home and package
+    **{part: (0, 1e7) for part in COST_PARTS},
     "annual_kwh_saved": (-1e7, 1e7),
     "annual_co2_t_saved": (-1e4, 1e4),
     "modelled_annual_co2_t_saved": (-1e4, 1e4),
@@ -58,7 +62,7 @@ NON_NEGATIVE = tuple(column for column, (low, _high) in RANGES.items() if low ==
 WHOLE = ("imd_decile",)
 # Category columns the optimiser and the plan's checks group by: the values they know.
 CATEGORY_VALUES: dict[str, tuple[str, ...]] = {
-    "city": CITIES, "tenure": TENURES, "band_after": BANDS, "band_before": BANDS,
+    "city": CITIES, "tenure": TENURES, "band_after": BANDS, "band_before": BANDS, "main_fuel": MAIN_FUELS,
 }
 NULLABLE = ("band_before", "sap_before")  # information the optimiser does not use: may be left empty
 NOT_EMPTY = ("home_id", "package_id")
@@ -108,6 +112,15 @@ def validate_candidates(candidates: pd.DataFrame) -> list[Problem]:
             fraction = np.isfinite(values) & (values != np.round(values))
             if fraction.any():
                 problems.append(Problem(column, "not a whole number", int(fraction.sum()), _shown(values[fraction])))
+    if set(COST_PARTS) <= set(candidates.columns) and "cost_gbp" in candidates:
+        numbers = {column: pd.to_numeric(candidates[column], errors="coerce").astype("float64")
+                   for column in ("cost_gbp", *COST_PARTS)}
+        # a row already reported above (empty, infinite, out of range) is not reported twice
+        sound = np.logical_and.reduce([values.between(*RANGES[column]) for column, values in numbers.items()])
+        apart = sound & ((sum(numbers[part] for part in COST_PARTS) - numbers["cost_gbp"]).abs() > 0.005)
+        if apart.any():
+            problems.append(Problem(", ".join(COST_PARTS), "do not add up to cost_gbp", int(apart.sum()),
+                                    _shown(candidates.loc[apart, "home_id"])))
     for column, allowed in CATEGORY_VALUES.items():
         if column not in candidates:
             continue

@@ -41,6 +41,10 @@ def test_the_synthetic_table_is_valid_and_has_every_column(table):
     ("band_after", "Z", "band_after: values not in ['A', 'B', 'C', 'D', 'E', 'F', 'G']"),
     ("band_before", "H", "band_before: values not in"),
     ("home_id", None, "home_id: empty values in 1 rows"),
+    ("cost_heating_gbp", 1.0, "cost_fabric_gbp, cost_heating_gbp, cost_pv_gbp, cost_other_gbp: do not add up to "
+                              "cost_gbp in 1 rows"),
+    ("cost_pv_gbp", -5.0, "cost_pv_gbp: negative"),
+    ("main_fuel", "coal", "main_fuel: values not in"),
 ])
 def test_bad_values_are_named_by_column(table, column, value, words):
     bad = table.astype({column: object})

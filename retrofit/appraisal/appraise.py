@@ -22,17 +22,18 @@ from retrofit.appraisal.measures import Library
 from retrofit.appraisal.physics import Homes, home_model
 from retrofit.appraisal.stages import (account, candidate_columns, cost_stage, in_use, lifetime_co2_t_saved,
                                        package_over, sap_after)
-from retrofit.candidates import TRADES
+from retrofit.candidates import COST_PARTS, TRADES
 
 Progress = Callable[[float, str], None]
 
-STOCK_COLUMNS = ("home_id", "city", "lsoa_code", "tenure", "imd_decile", "ward")
+STOCK_COLUMNS = ("home_id", "city", "lsoa_code", "tenure", "imd_decile", "ward", "main_fuel")
 COLUMN_ORDER = (
-    "home_id", "package_id", "measures", "cost_gbp", "annual_kwh_saved", "annual_co2_t_saved",
-    "modelled_annual_co2_t_saved", "lifetime_co2_t_saved", "annual_bill_saving_gbp", "sap_before", "band_before", "sap_after", "band_after",
+    "home_id", "package_id", "measures", "cost_gbp", *COST_PARTS, "annual_kwh_saved", "annual_co2_t_saved",
+    "modelled_annual_co2_t_saved", "lifetime_co2_t_saved", "annual_bill_saving_gbp", "sap_before", "band_before",
+    "sap_after", "band_after",
     "fuel_poverty_probability", "fuel_poor_lifted", "fp_bill_saving_gbp", "labour_days", "jobs_fte_years",
     *(f"trade_days_{trade}" for trade in TRADES), "heat_pump_kw", "pv_kwp",
-    "city", "lsoa_code", "ward", "tenure", "imd_decile",
+    "city", "lsoa_code", "ward", "tenure", "imd_decile", "main_fuel",
 )
 
 

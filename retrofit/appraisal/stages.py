@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from retrofit import energy
-from retrofit.appraisal.effects import END_USES, Demand, Fabric, Measure, Solar, System, apply_effects
+from retrofit.appraisal.effects import EFFECTS, END_USES, Demand, Fabric, Measure, Solar, System, apply_effects
 from retrofit.appraisal.measures import Library
 from retrofit.appraisal.physics import EVERY_HOME, Baseline, Homes, band_codes
 from retrofit.candidates import TRADES
@@ -223,9 +223,16 @@ def account(package: Package) -> Account:
 
 # --- costs, labour, lifetime and rating -------------------------------------------------------
 
+# What a measure's cost counts as for funding (a grant pays for fabric or low-carbon heating, say),
+# by the stage of its effect; assessment and coordination are "other".
+COST_CATEGORY_OF_STAGE = {"fabric": "fabric", "demand": "fabric", "system": "heating", "pv": "pv"}
+COST_CATEGORIES = ("fabric", "heating", "pv", "other")
+
+
 @dataclass(frozen=True)
 class Costs:
     cost_gbp: np.ndarray
+    by_category: dict[str, np.ndarray]  # COST_CATEGORIES -> GBP; they add up to cost_gbp
     trade_days: dict[str, np.ndarray]  # by trade of TRADES, coordination included
     labour_days: np.ndarray
     measure_bits: np.ndarray  # bit Measure.position set for each measure a home gets
@@ -274,23 +281,23 @@ def cost_stage(package: Package, heat_pump_kw: np.ndarray, pv_kwp: np.ndarray) -
     at the trade's day rate), plus PAS 2035 assessment and coordination: days per home and per measure."""
     library, homes, size = package.library, package.homes, package.size
     day_rates = library.tables["day_rates"].set_index("trade")["day_rate_gbp"]
-    cost = np.zeros(size)
+    by_category = {category: np.zeros(size) for category in COST_CATEGORIES}
     trade_days = {trade: np.zeros(size) for trade in TRADES}
     measure_bits = np.zeros(size, dtype="int64")
     applied = np.zeros(size)
     for measure in package.measures:
         mask = package.masks[measure.measure_id]
         cost_of_measure = np.where(mask, measure_cost(measure, library, homes, heat_pump_kw, pv_kwp), 0.0)
-        cost += cost_of_measure
+        by_category[COST_CATEGORY_OF_STAGE[EFFECTS[measure.effect].stage]] += cost_of_measure
         trade_days[measure.trade] += cost_of_measure * measure.labour_share / day_rates[measure.trade]
         measure_bits |= mask.astype("int64") << measure.position
         applied += mask
     coordination_constants = library.constants["coordination"]
     coordination = coordination_constants["days_per_home"] + coordination_constants["days_per_measure"] * applied
     trade_days["coordination"] += coordination
-    cost += coordination * day_rates["coordination"]
-    return Costs(cost_gbp=cost, trade_days=trade_days, labour_days=sum(trade_days.values()),
-                 measure_bits=measure_bits)
+    by_category["other"] += coordination * day_rates["coordination"]
+    return Costs(cost_gbp=sum(by_category.values()), by_category=by_category, trade_days=trade_days,
+                 labour_days=sum(trade_days.values()), measure_bits=measure_bits)
 
 
 def lifetime_co2_t_saved(found: Account) -> np.ndarray:
@@ -334,6 +341,14 @@ FP_BANDS_LIFTED = np.isin(energy.BANDS, ["A", "B", "C"])
 CANDIDATE_FLOAT = "float32"
 
 
+def whole_pounds_by_category(costs: Costs) -> dict[str, np.ndarray]:
+    """`cost_<category>_gbp` in whole pounds, adding up exactly to the rounded `cost_gbp`: "other"
+    (assessment and coordination, never below a few hundred pounds) takes the rounding."""
+    parts = {category: np.round(costs.by_category[category], 0) for category in COST_CATEGORIES[:-1]}
+    parts["other"] = np.round(costs.cost_gbp, 0) - sum(parts.values())
+    return {f"cost_{category}_gbp": value.astype(CANDIDATE_FLOAT) for category, value in parts.items()}
+
+
 def candidate_columns(modelled: Account, in_use: Account, fuel_poverty_probability: np.ndarray, costs: Costs,
                       lifetime_co2_t: np.ndarray, sap: np.ndarray) -> dict[str, np.ndarray | pd.Categorical]:
     """The candidate table's measured columns for the package's homes (float32, as the table stores them).
@@ -350,6 +365,7 @@ def candidate_columns(modelled: Account, in_use: Account, fuel_poverty_probabili
     working_days = modelled.package.library.constants["jobs"]["working_days_per_fte_year"]
     return {
         "cost_gbp": np.round(costs.cost_gbp, 0).astype(f32),
+        **whole_pounds_by_category(costs),
         "annual_kwh_saved": kwh_saved.astype(f32),
         "annual_co2_t_saved": co2_t_saved.astype(f32),
         "modelled_annual_co2_t_saved": modelled.saved()[1].astype(f32),

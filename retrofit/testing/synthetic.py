@@ -42,6 +42,8 @@ def synthetic_candidates(homes: int, seed: int = 1, packages: int = 4) -> pd.Dat
     fp_prob = np.clip(rng.beta(1.2, 6, homes) * (0.5 + deprivation) * (sap_before < 69), 0, 1)
     tenure = rng.choice(["owner_occupied", "private_rented", "social_rented"], size=homes, p=[0.55, 0.2, 0.25])
     home_ids = np.char.add("H", np.char.zfill(np.arange(homes).astype(str), 7))
+    # drawn apart, so that adding the column left every other value as it was
+    main_fuel = np.random.default_rng(seed + 1).choice(["mains_gas", "electricity"], size=homes, p=[0.87, 0.13])
     tables = []
     for name, (base_cost, carbon_share, sap_gain, life, applies, mix) in list(PACKAGES.items())[:packages]:
         ok = rng.random(homes) < applies
@@ -70,5 +72,12 @@ def synthetic_candidates(homes: int, seed: int = 1, packages: int = 4) -> pd.Dat
         })
         for trade in TRADES:
             table[f"trade_days_{trade}"] = labour_days * mix.get(trade, 0.0)
+        # what the cost pays for follows the trades; "other" (coordination) takes the rounding
+        parts = {"fabric": mix.get("insulation", 0.0) + mix.get("glazing", 0.0), "heating": mix.get("heating", 0.0),
+                 "pv": mix.get("electrical", 0.0)}
+        for part, share in parts.items():
+            table[f"cost_{part}_gbp"] = np.floor(cost * share)
+        table["cost_other_gbp"] = cost - sum(table[f"cost_{part}_gbp"] for part in parts)
+        table["main_fuel"] = main_fuel[ok]
         tables.append(table)
     return pd.concat(tables, ignore_index=True).sort_values(["home_id", "package_id"], ignore_index=True)
