@@ -93,6 +93,10 @@ def test_loft_and_cavity_costs_sit_in_the_beis_ranges_uplifted(custom_library):
         measure_cost = found["cost_gbp"] - found["trade_days_coordination"] * rate
         assert low * uplift <= measure_cost <= high * uplift
         assert found["trade_days_coordination"] == pytest.approx(1.25 + 0.25)  # PAS 2035 days, one measure
+        # what it pays for: the measure is fabric, the PAS 2035 days are "other"
+        assert found["cost_fabric_gbp"] == pytest.approx(measure_cost, abs=1)
+        assert found["cost_other_gbp"] == pytest.approx(1.5 * rate, abs=1)
+        assert found["cost_heating_gbp"] == 0 and found["cost_pv_gbp"] == 0
 
 
 def test_fabric_never_lowers_sap_and_bands_follow_scores(sample_stock, library):
@@ -190,6 +194,12 @@ def test_only_applicable_measures_are_charged(library):
     lighting = library.measures.loc["low_energy_lighting"]
     expected = (lighting["cost_fixed_gbp"] + lighting["cost_per_unit_gbp"] * 85) * library.uplift(2024) + 1.5 * 350
     assert light["cost_gbp"] == pytest.approx(expected, abs=1)
+    assert light["cost_fabric_gbp"] + light["cost_other_gbp"] == light["cost_gbp"]  # lighting is a fabric measure
+    whole = row(c, "modern", "whole_house")  # a heat pump and PV on a home whose fabric is done
+    heat_pump = whole["heat_pump_kw"] > 0
+    assert heat_pump and whole["cost_heating_gbp"] > 5_000 and whole["cost_pv_gbp"] > 1_850 * 2
+    assert whole[["cost_fabric_gbp", "cost_heating_gbp", "cost_pv_gbp", "cost_other_gbp"]].sum() == whole["cost_gbp"]
+    assert whole["main_fuel"] == "mains_gas"
     # no roof of its own: no PV; a flat takes no heat pump, so the heat-pump package is not offered
     flat_packages = set(c.loc[c["home_id"] == "flat", "package_id"].astype(str))
     assert "pv_only" not in flat_packages and "heat_pump" not in flat_packages
