@@ -14,6 +14,7 @@ DATA_DIR = ROOT / "data"
 REFERENCE_DIR = DATA_DIR / "reference"
 STOCK_ASSUMPTIONS_DIR = DATA_DIR / "stock"
 ENERGY_DIR = DATA_DIR / "energy"
+FUNDING_DIR = DATA_DIR / "funding"
 
 
 def var_dir() -> Path:

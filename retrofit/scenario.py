@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import tomllib
 import unicodedata
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -23,7 +24,8 @@ from retrofit.candidates import TRADES
 from retrofit.energy import BANDS
 from retrofit.errors import INVISIBLE_CATEGORIES, RetrofitError, printable
 from retrofit.reference import CITIES
-from retrofit.stock.schema import TENURES
+from retrofit.paths import FUNDING_DIR
+from retrofit.stock.schema import MAIN_FUELS, TENURES
 
 MAX_PROGRAMME_YEARS = 30
 # Upper limits: a thousand times any real programme, low enough that the optimiser's integer
@@ -200,6 +202,107 @@ class Rules(_Strict):
             if getattr(self, key) is not None and not getattr(self, key):
                 raise ValueError(f"{key} is empty: leave it out to allow all, or name at least one")
         return self
+
+
+# --- funding schemes -------------------------------------------------------------------------
+# A grant scheme's rules, as `data/funding/<id>.toml` ships them with their sources. What a grant
+# may pay for is told by the candidate table's cost parts (COST_CATEGORIES).
+COST_CATEGORIES = ("fabric", "heating", "pv", "other")
+
+
+class Scheme(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS), AfterValidator(_name)]
+    """The scheme's published name."""
+    summary: Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS), AfterValidator(_description)] = ""
+    status: Literal["awarded", "assumed"] = "awarded"
+    """`awarded`: money the programme holds; `assumed`: a future round it expects, kept apart in reports."""
+    opens: date
+    closes: date
+    """The spending window, both days included: work in a programme (financial) year that overlaps it."""
+    tenures: list[Literal[TENURES]]  # type: ignore[valid-type]
+    bands_before: list[Literal[BANDS]]  # type: ignore[valid-type]
+    """EPC bands a home may start in."""
+    private_rented_bands_before: list[Literal[BANDS]] | None = None  # type: ignore[valid-type]
+    """Narrower bands for private rented homes (ECO4: E-G), where the scheme sets them."""
+    band_c_heat_pump_share: Share | None = None
+    """Band C homes allowed for low-carbon heating only, at most this share of the homes funded."""
+    low_income_only: bool = False
+    """Only low-income homes: fuel_poverty_probability >= [rules] fuel_poor_probability or IMD decile
+    <= [rules] priority_imd_deciles (the documented proxies: the stock has no income)."""
+    min_band_after: dict[Literal[BANDS], Literal[BANDS]] = {}  # type: ignore[valid-type]
+    """The band a home must reach, by the band it starts in (ECO4: F/G to D, D/E to C)."""
+    packages: list[Id] = []
+    """Packages the scheme may fund; empty: any."""
+    pays_for: list[Literal[COST_CATEGORIES]]  # type: ignore[valid-type]
+    """Which cost parts the grant may pay (cost_fabric_gbp, cost_heating_gbp, cost_pv_gbp, cost_other_gbp)."""
+    cap_gbp: dict[str, Money] = {}
+    """Per home, by cost part or parts joined with "+" ("fabric+pv+other"), or `total`; a part in
+    pays_for but in no cap is uncapped."""
+    cap_basis: Literal["average", "per_home"] = "per_home"
+    """`average`: the caps hold on average over the homes the scheme funds; `per_home`: for each."""
+    off_gas_heating_cap_gbp: Money | None = None
+    """A further heating allowance per home off the gas grid (main_fuel not mains_gas)."""
+    co_funding_share: dict[Literal[TENURES], Share] = {}  # type: ignore[valid-type]
+    """The owner's share of the cost of a funded home, by tenure (landlords' co-funding)."""
+    stacks_with: list[Id] = []
+    """Other schemes that may fund the same home."""
+    heating_must_be_low_carbon: bool = False
+    """The grant pays for heating only when the new system is a heat pump."""
+    requires_heat_pump: bool = False
+    """The scheme funds only packages with a heat pump (BUS)."""
+    replaces_fuels: list[Literal[MAIN_FUELS]] | None = None  # type: ignore[valid-type]
+    """The home's main fuel before must be one of these (BUS: fossil or direct electric)."""
+    gbp_per_annual_bill_saving: Money | None = None
+    """Score-based schemes (GBIS, ECO4): the grant is the annual bill saving times this price."""
+    sources: dict[str, str] = {}
+    """Where each rule comes from, by key (`window` for opens and closes; `scheme` for the whole)."""
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.closes < self.opens:
+            raise ValueError(f"closes ({self.closes}) is before opens ({self.opens})")
+        seen: set[str] = set()
+        for key in self.cap_gbp:
+            parts = key.split("+")
+            if key == "total":
+                if len(self.cap_gbp) > 1:
+                    raise ValueError("cap_gbp: `total` is the one cap for the whole cost; give it alone")
+                continue
+            unknown = [part for part in parts if part not in COST_CATEGORIES]
+            if unknown:
+                raise ValueError(f"cap_gbp: {', '.join(unknown)} is not a cost part; use {', '.join(COST_CATEGORIES)}, "
+                                 "parts joined with '+', or total")
+            twice = seen.intersection(parts)
+            if twice:
+                raise ValueError(f"cap_gbp: {', '.join(sorted(twice))} is in two caps")
+            seen.update(parts)
+            unpaid = [part for part in parts if part not in self.pays_for]
+            if unpaid:
+                raise ValueError(f"cap_gbp caps {', '.join(unpaid)}, which pays_for leaves out")
+        return self
+
+    def years_open(self, years: list[int]) -> list[int]:
+        """The programme years whose financial year (1 April to 31 March) overlaps the window."""
+        return [year for year in years if date(year, 4, 1) <= self.closes and date(year + 1, 3, 31) >= self.opens]
+
+
+def shipped_schemes() -> list[str]:
+    """The ids of the schemes in data/funding/."""
+    return sorted(path.stem for path in FUNDING_DIR.glob("*.toml"))
+
+
+def shipped_scheme(scheme_id: str) -> Scheme:
+    """A shipped scheme by id; RetrofitError naming the shipped ids when there is none."""
+    path = FUNDING_DIR / f"{scheme_id}.toml"
+    if scheme_id not in shipped_schemes():
+        raise RetrofitError(f"funding: no shipped scheme {printable(scheme_id)!r}; use one of "
+                            f"{', '.join(shipped_schemes())} (data/funding/), or give its rules inline")
+    with open(path, "rb") as handle:
+        data = tomllib.load(handle)
+    try:
+        return Scheme.model_validate(data)
+    except ValidationError as error:
+        raise RetrofitError(_error_text(error, str(path)).replace("invalid scenario", "invalid scheme")) from None
 
 
 class Solver(_Strict):
