@@ -162,6 +162,10 @@ def calibrate(stock: pd.DataFrame) -> pd.DataFrame:
 
 # --- the report --------------------------------------------------------------------------
 
+# The stock columns the report reads: a page can read just these (a tenth of the stock's bytes).
+REPORT_COLUMNS = ("lsoa_code", "city", "main_fuel", "heating_system", *ENERGY[:3], *MODELLED_ENERGY[:3])
+
+
 def _means(stock: pd.DataFrame, place: np.ndarray, names: pd.Index, metered: pd.DataFrame) -> pd.DataFrame:
     """Modelled, in-use and metered gas (per gas-heated home) and electricity (per home) per place."""
     n = len(names)
