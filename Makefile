@@ -19,7 +19,11 @@ $(STAMP): pyproject.toml
 
 stock: $(STOCK)
 
-$(STOCK): | $(STAMP)
+# the default stock is made again when what it is made from changes (its tables, the reference
+# data, the generator and its calibration), so an upgraded checkout never plans on a stale stock
+STOCK_INPUTS := $(wildcard data/stock/* data/reference/*.csv data/energy/* retrofit/stock/*.py retrofit/energy.py retrofit/reference.py)
+
+$(STOCK): $(STOCK_INPUTS) | $(STAMP)
 	$(BIN)/retrofit stock generate --out $(STOCK)
 
 run: $(STAMP) $(STOCK)

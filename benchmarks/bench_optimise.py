@@ -9,7 +9,8 @@ limit, reading the candidates apart.
 
 Usage: python benchmarks/bench_optimise.py [--small HOMES] [--cap SECONDS] [--skip-full]
   The instance is the real appraisal of the default synthetic stock (built once, ~40 s, and
-  cached in var/bench/, or $RETROFIT_VAR_DIR/bench/; not counted in any time). The scenario is
+  cached in var/bench/, or $RETROFIT_VAR_DIR/bench/, under a hash of the data and code it is
+  made from; not counted in any time). The scenario is
   data/scenarios/balanced-2026-2035.toml (10 years, yearly budgets, per-city shares and
   capacity, 50% equity). The off-the-shelf routes run on a random sample of SMALL homes
   (default 10,000) with money and capacity scaled to the sample, each in its own process,
@@ -46,7 +47,26 @@ from retrofit.paths import DATA_DIR, var_dir  # noqa: E402
 from retrofit.scenario import load_scenario, scenario_from_dict  # noqa: E402
 
 CACHE = var_dir() / "bench"
-FULL = CACHE / "candidates_full.parquet"
+
+
+def _inputs_key() -> str:
+    """A hash of what the appraised stock is made from (data and code), so a cache never outlives them."""
+    import hashlib
+
+    from retrofit.paths import ROOT
+
+    files = [*(DATA_DIR / d for d in ("measures.csv", "packages.csv"))]
+    for folder in ("data/stock", "data/reference", "data/energy", "data/appraisal", "retrofit/stock",
+                   "retrofit/appraisal"):
+        files += sorted(p for p in (ROOT / folder).rglob("*") if p.is_file() and p.suffix in (".csv", ".toml", ".py"))
+    files += [ROOT / "retrofit" / "energy.py", ROOT / "retrofit" / "reference.py"]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+FULL = CACHE / f"candidates_full_{_inputs_key()}.parquet"
 SCENARIO = DATA_DIR / "scenarios" / "balanced-2026-2035.toml"
 
 
@@ -66,7 +86,7 @@ def full_candidates() -> Path:
 
 
 def small_candidates(homes: int) -> Path:
-    path = CACHE / f"candidates_{homes}.parquet"
+    path = CACHE / f"candidates_{homes}_{FULL.stem.rsplit('_', 1)[-1]}.parquet"
     if not path.exists():
         table = pd.read_parquet(full_candidates())
         ids = pd.unique(table["home_id"])

@@ -39,6 +39,19 @@ def test_calibration_report_against_metered_energy(tmp_path):
     assert "gas metered kWh" in text and "12,921" in text and "enough homes" in text
 
 
+def test_calibration_report_says_when_a_stock_was_never_calibrated(tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "stock.parquet"
+    retrofit("stock", "generate", "--homes", "300", "--out", str(out))
+    old = tmp_path / "old.parquet"  # as stocks were written before calibration: no modelled_* columns
+    stock = pd.read_parquet(out)
+    stock.drop(columns=[c for c in stock.columns if c.startswith("modelled_")]).to_parquet(old)
+    assert json.loads(retrofit("stock", "calibration", str(old), "--json").stdout)["calibrated"] is False
+    assert "not calibrated to metered use" in retrofit("stock", "calibration", str(old)).stdout
+    assert json.loads(retrofit("stock", "calibration", str(out), "--json").stdout)["calibrated"] is True
+
+
 def test_generate_progress_goes_to_stderr(tmp_path):
     result = retrofit("stock", "generate", "--homes", "300", "--out", str(tmp_path / "s.csv"))
     assert "generate:" in result.stderr and "100.0%" in result.stderr

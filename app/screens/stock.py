@@ -23,6 +23,10 @@ def metered_energy(path: str) -> None:
         "predict. Each home's energy **in use** (what carbon, bills and savings use) is its modelled energy "
         "scaled by its EPC band (Few et al. 2023, smart-metered homes) and fitted per neighbourhood to "
         f"{figures['source']}. Ratings (SAP, bands) stay on the certificate's physics.")
+    if not figures["calibrated"]:
+        st.warning("This stock's energy is the certificates' modelled figure: it has no `modelled_*` columns, so it "
+                   "was made before calibration to metered energy (or by another tool). Carbon and bill savings "
+                   "planned on it are over-credited. Generate or import it again to calibrate it.")
     cities = pd.DataFrame({
         city: {"Gas-heated homes": f"{c['gas_heated_homes']:,.0f}", "Gas, modelled (kWh/home)": f"{c['modelled_gas_kwh']:,.0f}",
                "Gas, in use": f"{c['in_use_gas_kwh']:,.0f}", "Gas, metered": f"{c['metered_gas_kwh']:,.0f}",

@@ -67,6 +67,9 @@ def calibration(path: Path, worst: int, as_json: bool) -> None:
         emit_json(figures)
         return
     click.echo(f"Against {figures['source']}.")
+    if not figures["calibrated"]:
+        click.echo("this stock has no modelled_* columns: its energy is the certificates' modelled figure, not "
+                   "calibrated to metered use; generate or import it again to calibrate it")
     rows = {city: {"gas-heated homes": f"{c['gas_heated_homes']:,.0f}",
                    "gas modelled kWh": f"{c['modelled_gas_kwh']:,.0f}", "gas in use kWh": f"{c['in_use_gas_kwh']:,.0f}",
                    "gas metered kWh": f"{c['metered_gas_kwh']:,.0f}", "gas in use vs metered": f"{c['gas_difference']:+.1%}",

@@ -237,6 +237,7 @@ def calibration_summary(stock: pd.DataFrame, worst: int = 10) -> dict:
     return {
         "source": "DESNZ 2019 domestic gas (per consuming meter, weather-corrected) and electricity (per meter) "
                   "per 2011 LSOA",
+        "calibrated": all(column in stock for column in MODELLED_ENERGY[:3]),
         "cities": {city: row for city, row in zip(cities.index, records(cities))},
         "areas_compared": {fuel: int(mask.sum()) for fuel, mask in enough.items()},
         "median_absolute_difference": {fuel: median(f"{fuel}_difference", fuel) for fuel in enough},
