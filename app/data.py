@@ -12,10 +12,7 @@ when the server starts and when a run is stored.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import pandas as pd
-import pyarrow.parquet as pq
 import streamlit as st
 
 from retrofit import pipeline
@@ -24,7 +21,7 @@ from retrofit.present import views
 from retrofit.service import access, workspace
 from retrofit.errors import RetrofitError
 from retrofit.service.jobs import JobBoard
-from retrofit.stock.calibration import REPORT_COLUMNS, calibration_summary
+from retrofit.stock.calibration import calibration_summary, read_report_columns
 from retrofit.stock.schema import read_stock
 from retrofit.stock.summary import summarise
 from retrofit.paths import default_stock_path
@@ -38,9 +35,7 @@ def stock_summary(path: str, signature: tuple | None = None) -> dict:
 
 @st.cache_data(show_spinner="Comparing the stock with metered energy...")
 def stock_calibration(path: str, signature: tuple | None = None) -> dict:
-    stock = read_stock(path, validate=False) if Path(path).suffix.lower() == ".csv" else \
-        pd.read_parquet(path, columns=[c for c in REPORT_COLUMNS if c in pq.read_schema(path).names])
-    return calibration_summary(stock)
+    return calibration_summary(read_report_columns(path))
 
 
 def default_stock() -> str:

@@ -123,6 +123,15 @@ def appliances_kwh(floor_area_m2: np.ndarray, assumptions: EnergyAssumptions) ->
     return c["appliances_coefficient"] * (np.asarray(floor_area_m2) * occupancy(floor_area_m2)) ** c["exponent"]
 
 
+def split_lighting_appliances(lighting_appliances_kwh: np.ndarray, floor_area_m2: np.ndarray,
+                              assumptions: EnergyAssumptions) -> tuple[np.ndarray, np.ndarray]:
+    """A stock's one lighting-and-appliances figure as (lighting, appliances), in the model's proportion
+    (SAP rates lighting, not appliances, so the rating needs them apart)."""
+    lighting_model = lighting_kwh(floor_area_m2, assumptions)
+    lighting = lighting_appliances_kwh * lighting_model / (lighting_model + appliances_kwh(floor_area_m2, assumptions))
+    return lighting, lighting_appliances_kwh - lighting
+
+
 def space_heating_fuel(heating_system, main_fuel) -> pd.Categorical:
     """The tariff that pays for space heating: storage heaters run on off-peak electricity."""
     fuel = np.where(np.asarray(heating_system, dtype=object) == "electric_storage", "electricity_offpeak",

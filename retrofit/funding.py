@@ -27,6 +27,7 @@ import pandas as pd
 from retrofit.candidates import COST_PARTS
 from retrofit.energy import BANDS
 from retrofit.errors import RetrofitError
+from retrofit.frames import positions
 from retrofit.scenario import COST_CATEGORIES, Rules, Scheme
 
 PART_OF = dict(zip(COST_CATEGORIES, COST_PARTS))  # "fabric" -> "cost_fabric_gbp"
@@ -52,12 +53,15 @@ def _needs(candidates: pd.DataFrame, columns: list[str], scheme: Scheme) -> None
                             "stock again (`retrofit appraise`) or add the columns (the candidate table in README)")
 
 
+def _by_value(values: np.ndarray, table: dict, missing) -> np.ndarray:
+    """``table[value]`` for each value (``missing`` where the table has none), looked up once per distinct value."""
+    return pd.Series(values).map(table).fillna(missing).to_numpy()
+
+
 def _band_at_least(band: np.ndarray, least: np.ndarray) -> np.ndarray:
     """Band letters at least as good as ``least`` (A best); an empty ``least`` asks nothing."""
-    order = {letter: position for position, letter in enumerate(BANDS)}
-    have = np.array([order.get(b, len(BANDS)) for b in band])
-    need = np.array([order.get(b, len(BANDS)) for b in least])
-    return (least == "") | (have <= need)
+    have, need = positions(BANDS, band), positions(BANDS, least)
+    return (need < 0) | ((have >= 0) & (have <= need))
 
 
 def _heat_pump(candidates: pd.DataFrame) -> np.ndarray:
@@ -101,7 +105,7 @@ def scheme_terms(candidates: pd.DataFrame, scheme: Scheme, rules: Rules) -> pd.D
         refuse(~candidates["main_fuel"].astype(str).isin(scheme.replaces_fuels).to_numpy(),
                f"{scheme.name} funds replacing {', '.join(scheme.replaces_fuels)} heating only")
     if scheme.min_band_after:
-        least = np.array([scheme.min_band_after.get(b, "") for b in band_before], dtype=object)
+        least = _by_value(band_before, scheme.min_band_after, "")
         refuse(~_band_at_least(candidates["band_after"].astype(str).to_numpy(), least),
                f"{scheme.name} needs the package to reach "
                + ", ".join(f"{after} from {before}" for before, after in sorted(scheme.min_band_after.items())))
@@ -118,7 +122,7 @@ def scheme_terms(candidates: pd.DataFrame, scheme: Scheme, rules: Rules) -> pd.D
         payable = sum(parts.values())
     refuse(payable <= 0, f"{scheme.name} pays for none of this package's costs ({', '.join(scheme.pays_for)})")
 
-    share = np.array([scheme.co_funding_share.get(t, 0.0) for t in tenure])
+    share = _by_value(tenure, scheme.co_funding_share, 0.0).astype("float64")
     co_funding = share * cost
     most = np.minimum(payable, cost - co_funding)
     allowance = _caps(candidates, scheme, parts, most, heat_pump)

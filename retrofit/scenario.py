@@ -302,7 +302,7 @@ def shipped_scheme(scheme_id: str) -> Scheme:
     try:
         return Scheme.model_validate(data)
     except ValidationError as error:
-        raise RetrofitError(_error_text(error, str(path)).replace("invalid scenario", "invalid scheme")) from None
+        raise RetrofitError(_error_text(error, str(path), "scheme")) from None
 
 
 class Solver(_Strict):
@@ -364,7 +364,7 @@ class Scenario(_Strict):
         return list(range(self.years.start, self.years.end + 1))
 
 
-def _error_text(error: ValidationError, source: str) -> str:
+def _error_text(error: ValidationError, source: str, what: str = "scenario") -> str:
     """One line naming each bad key; keys the user wrote are escaped and shortened (a key may
     hold an escape sequence, or be thousands of characters long)."""
     lines = []
@@ -373,8 +373,8 @@ def _error_text(error: ValidationError, source: str) -> str:
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key (check its spelling; see data/scenarios/ for every key)"
-        lines.append(f"{key or 'scenario'}: {message}")
-    return f"{printable(source)}: invalid scenario: " + "; ".join(lines)
+        lines.append(f"{key or what}: {message}")
+    return f"{printable(source)}: invalid {what}: " + "; ".join(lines)
 
 
 def scenario_from_dict(data: dict, source: str = "scenario") -> Scenario:

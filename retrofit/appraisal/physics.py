@@ -23,13 +23,13 @@ from retrofit import energy
 from retrofit.appraisal.measures import Library
 from retrofit.errors import RetrofitError
 from retrofit.frames import positions
-from retrofit.stock.schema import AGE_BANDS, BUILT_FORMS, FLOOR_TYPES, GLAZING, PROPERTY_TYPES, WALL_TYPES
+from retrofit.stock.schema import (AGE_BANDS, BUILT_FORMS, ENERGY, FLOOR_TYPES, GLAZING, MODELLED_ENERGY,
+                                   PROPERTY_TYPES, WALL_TYPES)
 
 BANDS = np.array(energy.BANDS)  # A..G: alphabetical, so letters sort into their codes
 HOURS_PER_DAY = 24
 EVERY_HOME = slice(None)  # `rows` for a calculation over all the homes a Homes holds
-ENERGY_COLUMNS = ("space_heating_kwh", "hot_water_kwh", "lighting_appliances_kwh")  # what a baseline reads
-MODELLED_PREFIX = "modelled_"  # the stock's certificate figures: modelled_space_heating_kwh, ...
+BASELINE_COLUMNS = ENERGY[:3]  # delivered energy by end use: what a baseline reads (carbon and bills follow)
 
 
 def heat_loss_w_k(u_values: dict[str, np.ndarray], areas_m2: dict[str, np.ndarray], bridging_w_k: np.ndarray,
@@ -181,14 +181,15 @@ def _u_values(stock: pd.DataFrame, library: Library, age_code: np.ndarray, wall_
     }
 
 
-def _energy_columns(stock: pd.DataFrame, prefix: str) -> dict[str, np.ndarray]:
-    """The baseline's energy columns, ``prefix``ed; where one is absent or empty, the plain column."""
+def _energy_columns(stock: pd.DataFrame, modelled: bool) -> dict[str, np.ndarray]:
+    """The baseline's energy columns, in use or ``modelled`` (`modelled_*`; where one is absent or
+    empty, the plain column)."""
     columns = {}
-    for column in ENERGY_COLUMNS:
+    for column, certificate in zip(BASELINE_COLUMNS, MODELLED_ENERGY):
         plain = stock[column].to_numpy(dtype="float64")
-        if prefix + column in stock:
-            prefixed = stock[prefix + column].to_numpy(dtype="float64", na_value=np.nan)
-            plain = np.where(np.isnan(prefixed), plain, prefixed)
+        if modelled and certificate in stock:
+            figures = stock[certificate].to_numpy(dtype="float64", na_value=np.nan)
+            plain = np.where(np.isnan(figures), plain, figures)
         columns[column] = plain
     return columns
 
@@ -199,20 +200,16 @@ def baseline(columns: dict[str, np.ndarray], floor_area_m2: np.ndarray, system, 
 
     Lighting and appliances are one stock column; it is split in the energy model's proportion.
     """
-    lighting_model = energy.lighting_kwh(floor_area_m2, assumptions)
-    appliances_model = energy.appliances_kwh(floor_area_m2, assumptions)
-    lighting_appliances = columns["lighting_appliances_kwh"]
-    lighting = lighting_appliances * lighting_model / (lighting_model + appliances_model)
+    lighting, appliances = energy.split_lighting_appliances(columns["lighting_appliances_kwh"], floor_area_m2,
+                                                             assumptions)
     space_kwh, water_kwh = columns["space_heating_kwh"], columns["hot_water_kwh"]
     before = energy.evaluate(
         floor_area_m2=floor_area_m2, space_heating_kwh=space_kwh, space_fuel=fuel, hot_water_kwh=water_kwh,
-        hot_water_fuel=fuel, lighting_use_kwh=lighting, appliance_use_kwh=lighting_appliances - lighting,
-        assumptions=assumptions)
+        hot_water_fuel=fuel, lighting_use_kwh=lighting, appliance_use_kwh=appliances, assumptions=assumptions)
     return Baseline(
         useful_space_kwh=space_kwh * assumptions.system_column(system, "space_heating_efficiency"),
         useful_water_kwh=water_kwh * assumptions.system_column(system, "hot_water_efficiency"),
-        space_kwh=space_kwh, water_kwh=water_kwh, lighting_kwh=lighting, appliances_kwh=lighting_appliances - lighting,
-        before=before)
+        space_kwh=space_kwh, water_kwh=water_kwh, lighting_kwh=lighting, appliances_kwh=appliances, before=before)
 
 
 def home_model(stock: pd.DataFrame, library: Library, assumptions: energy.EnergyAssumptions | None = None) -> Homes:
@@ -239,8 +236,8 @@ def home_model(stock: pd.DataFrame, library: Library, assumptions: energy.Energy
 
     system = _labels(stock["heating_system"])
     fuel = energy.space_heating_fuel(system, _labels(stock["main_fuel"]))
-    modelled = baseline(_energy_columns(stock, MODELLED_PREFIX), floor_area, system, fuel, assumptions)
-    in_use = baseline(_energy_columns(stock, ""), floor_area, system, fuel, assumptions)
+    modelled = baseline(_energy_columns(stock, modelled=True), floor_area, system, fuel, assumptions)
+    in_use = baseline(_energy_columns(stock, modelled=False), floor_area, system, fuel, assumptions)
     heat_loss_kwh = hlc * constants["climate"]["degree_days_k_day"] * HOURS_PER_DAY / 1000
     segment_code, segment_names = _segments(stock, library, type_code, form_code)
     sap = stock["sap_score"].to_numpy(dtype="float64")

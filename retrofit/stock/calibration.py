@@ -26,15 +26,17 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from retrofit import energy
 from retrofit.frames import positions
 from retrofit.paths import STOCK_ASSUMPTIONS_DIR
 from retrofit.reference import CITIES, calibration_areas, metered_energy
-from retrofit.stock.schema import ENERGY, MODELLED_ENERGY
+from retrofit.stock.schema import ENERGY, MODELLED_ENERGY, read_stock
 
 MODELLED = dict(zip(ENERGY, MODELLED_ENERGY))
 
@@ -145,12 +147,11 @@ def calibrate(stock: pd.DataFrame) -> pd.DataFrame:
     lighting_appliances = electricity * modelled["lighting_appliances_kwh"]
 
     area = stock["floor_area_m2"].to_numpy(dtype="float64")
-    lighting_model, appliances_model = energy.lighting_kwh(area, a), energy.appliances_kwh(area, a)
-    lighting = lighting_appliances * lighting_model / (lighting_model + appliances_model)
+    lighting, appliances = energy.split_lighting_appliances(lighting_appliances, area, a)
     fuel = energy.space_heating_fuel(stock["heating_system"], stock["main_fuel"])
     outcome = energy.evaluate(floor_area_m2=area, space_heating_kwh=space, space_fuel=fuel, hot_water_kwh=water,
                               hot_water_fuel=fuel, lighting_use_kwh=lighting,
-                              appliance_use_kwh=lighting_appliances - lighting, assumptions=a)
+                              appliance_use_kwh=appliances, assumptions=a)
     calibrated = stock.copy()
     in_use = {"space_heating_kwh": space, "hot_water_kwh": water, "lighting_appliances_kwh": lighting_appliances,
               "co2_t_per_year": outcome.co2_t, "energy_cost_gbp_per_year": outcome.bill_gbp}
@@ -164,6 +165,14 @@ def calibrate(stock: pd.DataFrame) -> pd.DataFrame:
 
 # The stock columns the report reads: a page can read just these (a tenth of the stock's bytes).
 REPORT_COLUMNS = ("lsoa_code", "city", "main_fuel", "heating_system", *ENERGY[:3], *MODELLED_ENERGY[:3])
+
+
+def read_report_columns(path: str | Path) -> pd.DataFrame:
+    """The columns of a stock file the report reads (a CSV is read whole), for a page that only shows it."""
+    if Path(path).suffix.lower() == ".csv":
+        return read_stock(path, validate=False)
+    present = set(pq.read_schema(path).names)
+    return pd.read_parquet(path, columns=[column for column in REPORT_COLUMNS if column in present])
 
 
 def _means(stock: pd.DataFrame, place: np.ndarray, names: pd.Index, metered: pd.DataFrame) -> pd.DataFrame:
