@@ -157,7 +157,7 @@ def _caps(candidates: pd.DataFrame, scheme: Scheme, parts: dict[str, np.ndarray]
         for key, cap in scheme.cap_gbp.items():
             group = key.split("+")
             capped.update(group)
-            allowance += np.minimum(sum(parts[category] for category in group), cap)
+            allowance += np.minimum(sum(parts.get(category, 0.0) for category in group), cap)
         for category in set(scheme.pays_for) - capped:
             allowance += parts[category]
     if scheme.off_gas_heating_cap_gbp:
@@ -165,3 +165,38 @@ def _caps(candidates: pd.DataFrame, scheme: Scheme, parts: dict[str, np.ndarray]
         off_gas = candidates["main_fuel"].astype(str).to_numpy() != "mains_gas"
         allowance = allowance + np.where(off_gas & heat_pump, scheme.off_gas_heating_cap_gbp, 0.0)
     return allowance
+
+
+def stacked(first: Scheme, second: Scheme) -> tuple[Scheme, Scheme] | None:
+    """Two schemes funding one home (`stacks_with`) never pay for the same cost part: the one that
+    pays for fewer parts keeps them (BUS its heat pump) and the other pays only for the rest
+    (so BUS never funds a heat pump another grant paid for). None when nothing is left to the other."""
+    narrow, wide = (first, second) if len(first.pays_for) <= len(second.pays_for) else (second, first)
+    rest = [category for category in wide.pays_for if category not in narrow.pays_for]
+    if not rest:
+        return None
+    wide = wide.model_copy(update={"pays_for": rest})
+    return (narrow, wide) if narrow is first else (wide, narrow)
+
+
+def stack_terms(candidates: pd.DataFrame, first: Scheme, second: Scheme, rules: Rules) -> pd.DataFrame | None:
+    """Per candidate row, two schemes funding it together: eligible (for both, each on its own
+    parts), each one's most (grant_max_1_gbp, grant_max_2_gbp) and cap allowance, and the
+    co-funding (the larger of the two owners' shares). The second grant is trimmed so that the
+    grants and the co-funding never exceed the cost. None when the two cannot stack."""
+    pair = stacked(first, second)
+    if pair is None:
+        return None
+    one, two = (scheme_terms(candidates, scheme, rules) for scheme in pair)
+    eligible = (one["eligible"] & two["eligible"]).to_numpy()
+    cost = candidates["cost_gbp"].to_numpy(dtype="float64")
+    co_funding = np.maximum(one["co_funding_gbp"].to_numpy(), two["co_funding_gbp"].to_numpy())
+    grant_1 = np.minimum(one["grant_max_gbp"].to_numpy(), cost - co_funding)
+    grant_2 = np.minimum(two["grant_max_gbp"].to_numpy(), cost - co_funding - grant_1)
+    zero = np.where(eligible, 1.0, 0.0)
+    return pd.DataFrame({
+        "eligible": eligible, "co_funding_gbp": co_funding * zero,
+        "grant_max_1_gbp": np.maximum(grant_1, 0.0) * zero, "grant_max_2_gbp": np.maximum(grant_2, 0.0) * zero,
+        "cap_allowance_1_gbp": one["cap_allowance_gbp"].to_numpy() * zero,
+        "cap_allowance_2_gbp": two["cap_allowance_gbp"].to_numpy() * zero,
+    }, index=candidates.index)

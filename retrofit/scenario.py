@@ -18,7 +18,8 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_serializer,
+                      model_validator)
 
 from retrofit.candidates import TRADES
 from retrofit.energy import BANDS
@@ -305,6 +306,80 @@ def shipped_scheme(scheme_id: str) -> Scheme:
         raise RetrofitError(_error_text(error, str(path), "scheme")) from None
 
 
+AWARD_KEYS = ("use", "total_gbp", "per_year_gbp", "years")
+
+
+class Funding(_Strict):
+    """One `[funding.<id>]` section: a scheme the programme draws on and the award it holds.
+
+    ``use`` takes a shipped scheme (data/funding/<id>.toml); any scheme key given beside it
+    overrides the shipped rule, and without ``use`` every required rule is given inline. The
+    award is the programme's own: its total, optionally per programme year, and the years it may
+    be spent (by default the programme years the scheme's window overlaps)."""
+
+    use: Id | None = None
+    """A shipped scheme id (file name in data/funding/)."""
+    total_gbp: Annotated[float, Field(gt=0, le=MAX_GBP)]
+    """The award this programme holds, £."""
+    per_year_gbp: list[Money] | None = None
+    """Optional cap per programme year, £, one value per year (years outside `years` are 0 anyway)."""
+    years: list[Annotated[int, Field(ge=2000, le=2100)]] | None = None
+    """Programme years the award may be spent in; by default those the scheme's window overlaps."""
+    rules: dict = {}
+    """The scheme keys given in the section (overrides of the shipped scheme, or all of them)."""
+    _scheme: Scheme | None = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, data):
+        """The section is flat (award keys beside scheme keys): the scheme keys go to `rules`."""
+        if not isinstance(data, dict) or "rules" in data:
+            return data
+        unknown = [key for key in data if key not in AWARD_KEYS and key not in Scheme.model_fields]
+        if unknown:
+            raise ValueError(f"{printable(str(unknown[0]), limit=60)}: unknown key (a funding section takes "
+                             f"{', '.join(AWARD_KEYS)} and the scheme keys of data/funding/README.md)")
+        return {**{key: data[key] for key in AWARD_KEYS if key in data},
+                "rules": {key: value for key, value in data.items() if key not in AWARD_KEYS}}
+
+    @model_validator(mode="after")
+    def _resolve(self):
+        if self.use is not None:
+            try:
+                base = shipped_scheme(self.use)
+            except RetrofitError as error:
+                raise ValueError(f"use: {str(error).removeprefix('funding: ')}") from None
+            data = {**base.model_dump(), **self.rules}
+        else:
+            data = dict(self.rules)
+        try:
+            self._scheme = Scheme.model_validate(data)
+        except ValidationError as error:
+            raise ValueError(_error_text(error, "", "scheme").split(": invalid scheme: ", 1)[-1]
+                             + ("" if self.use else " (or take a shipped scheme with use = \"<id>\")")) from None
+        return self
+
+    @model_serializer
+    def _flat(self) -> dict:
+        data = {"use": self.use, "total_gbp": self.total_gbp, "per_year_gbp": self.per_year_gbp, "years": self.years}
+        return {key: value for key, value in {**data, **self.rules}.items() if value is not None}
+
+    @property
+    def scheme(self) -> Scheme:
+        """The scheme's rules: the shipped ones with this section's overrides."""
+        return self._scheme
+
+    def spending_years(self, programme: list[int]) -> list[int]:
+        """The programme years the award may be spent in."""
+        return list(self.years) if self.years is not None else self.scheme.years_open(programme)
+
+    def year_limits(self, programme: list[int]) -> list[float]:
+        """The most the award may pay in each programme year, £ (0 outside its years)."""
+        years = set(self.spending_years(programme))
+        per_year = self.per_year_gbp or [self.total_gbp] * len(programme)
+        return [min(amount, self.total_gbp) if year in years else 0.0 for year, amount in zip(programme, per_year)]
+
+
 class Solver(_Strict):
     time_limit_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
     """The user's wall-clock limit, a hard stop: by then the best plan found that keeps every rule
@@ -327,6 +402,8 @@ class Scenario(_Strict):
     weights: Weights = Weights()
     cities: dict[Literal[CITIES], CityRules] = {}  # type: ignore[valid-type]
     rules: Rules = Rules()
+    funding: dict[Id, Funding] = {}
+    """Grant schemes the programme draws on, by an id of the scenario's choosing ([funding.<id>])."""
     solver: Solver = Solver()
 
     @model_validator(mode="after")
@@ -354,6 +431,40 @@ class Scenario(_Strict):
                              f"£{shares * self.budget.total_gbp:,.0f} the cities' min_share need ({named} of the "
                              "total budget); raise the yearly caps or lower the shares")
         return self
+
+    @model_validator(mode="after")
+    def _funding(self):
+        """Each award's years inside the programme and its scheme's window; stacks name schemes here."""
+        programme = self.year_list
+        for key, funding in self.funding.items():
+            where, scheme = f"funding.{printable(key, limit=60)}", funding.scheme
+            if funding.years is not None:
+                outside = [year for year in funding.years if year not in programme]
+                if outside:
+                    raise ValueError(f"{where}.years: {outside[0]} is outside the programme "
+                                     f"({self.years.start}-{self.years.end})")
+                closed = [year for year in funding.years if year not in scheme.years_open([year])]
+                if closed and scheme.status == "awarded":
+                    raise ValueError(f"{where}.years: {closed[0]} is outside {scheme.name}'s window ({scheme.opens} to "
+                                     f"{scheme.closes}); a future round not yet awarded is status = \"assumed\"")
+            if not funding.spending_years(programme):
+                raise ValueError(f"{where}: {scheme.name}'s window ({scheme.opens} to {scheme.closes}) does not "
+                                 f"overlap the programme ({self.years.start}-{self.years.end}, each year April to "
+                                 "March); leave the scheme out, or set `years` for an assumed future round")
+            if funding.per_year_gbp is not None and len(funding.per_year_gbp) != self.n_years:
+                raise ValueError(f"{where}.per_year_gbp has {len(funding.per_year_gbp)} values but the programme has "
+                                 f"{self.n_years} years ({self.years.start}-{self.years.end})")
+            unknown = [other for other in scheme.stacks_with if other not in self.funding or other == key]
+            if unknown:
+                raise ValueError(f"{where}.stacks_with: {printable(unknown[0], limit=60)} is not another funding "
+                                 f"section of this scenario (they are {', '.join(self.funding)})")
+        return self
+
+    def stacks(self) -> list[tuple[str, str]]:
+        """Pairs of funding ids that may fund the same home: either one lists the other in stacks_with."""
+        ids = sorted(self.funding)
+        return [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]
+                if b in self.funding[a].scheme.stacks_with or a in self.funding[b].scheme.stacks_with]
 
     @property
     def n_years(self) -> int:
@@ -429,11 +540,18 @@ def load_scenario(path: str | Path) -> Scenario:
     return parse_scenario(read_scenario_text(path), str(path))
 
 
+def _toml_key(key: str) -> str:
+    """A bare key where TOML allows one, else a quoted one."""
+    return key if key and all(ch.isascii() and (ch.isalnum() or ch in "_-") for ch in key) else _toml_value(key)
+
+
 def _toml_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, str):
         # A JSON string is a valid TOML basic string, as long as characters beyond U+FFFF stay
         # themselves (JSON's surrogate-pair escapes are not valid TOML) and DEL is escaped.
@@ -441,7 +559,7 @@ def _toml_value(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
@@ -449,14 +567,20 @@ def scenario_to_toml(scenario: Scenario) -> str:
     """TOML text that parses back to the same Scenario (keys left at None are left out)."""
     data = scenario.model_dump(exclude_none=True)
     lines = [f"name = {_toml_value(data.pop('name'))}", f"description = {_toml_value(data.pop('description'))}"]
-    cities = data.pop("cities")
+    named = {"cities": data.pop("cities"), "funding": data.pop("funding")}
     for section, table in data.items():
         lines += ["", f"[{section}]"] + [f"{key} = {_toml_value(value)}" for key, value in table.items()]
-    for city, table in cities.items():
-        lines += ["", f"[cities.{city}]"] + [f"{key} = {_toml_value(value)}" for key, value in table.items()]
+    for section, tables in named.items():
+        for name, table in tables.items():
+            lines += ["", f"[{section}.{_toml_key(name)}]"] + [f"{key} = {_toml_value(value)}"
+                                                               for key, value in table.items()]
     return "\n".join(lines) + "\n"
 
 
 def canonical_json(scenario: Scenario) -> str:
-    """A stable text form (for hashes and caches)."""
-    return json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
+    """A stable text form (for hashes and caches): with each funding section's rules as resolved,
+    so that a change to a shipped scheme is a change of scenario."""
+    data = scenario.model_dump(mode="json")
+    data["funding"] = {key: {**funding.model_dump(mode="json"), "scheme": funding.scheme.model_dump(mode="json")}
+                       for key, funding in scenario.funding.items()}
+    return json.dumps(data, sort_keys=True)

@@ -164,6 +164,10 @@ def scale_scenario(scenario: Scenario, factor: float) -> Scenario:
     data["budget"]["total_gbp"] = round(data["budget"]["total_gbp"] * factor, 2)
     if "per_year_gbp" in data["budget"]:
         data["budget"]["per_year_gbp"] = [round(v * factor, 2) for v in data["budget"]["per_year_gbp"]]
+    for funding in data.get("funding", {}).values():
+        funding["total_gbp"] = round(funding["total_gbp"] * factor, 2)
+        if "per_year_gbp" in funding:
+            funding["per_year_gbp"] = [round(v * factor, 2) for v in funding["per_year_gbp"]]
     for city in data.get("cities", {}).values():
         if "homes_per_year" in city:
             city["homes_per_year"] = int(round(city["homes_per_year"] * factor))
