@@ -6,6 +6,10 @@
 - geojson: one feature per 2021 LSOA of the three cities with the plan's KPIs there
   (null where the plan has no home), and the run's provenance and KPIs as top-level members.
 
+The plan rows (csv, and xlsx's plan sheet) are `read_plan`'s: with how each home is paid for,
+council_gbp, grant_gbp, co_funding_gbp, funding and one grant_<id>_gbp column per scheme that
+pays some home of the run (a run without grants: council_gbp = cost_gbp, the others 0 and "").
+
 Files are written to a temporary name and renamed, so a failed export leaves no half file.
 """
 

@@ -21,13 +21,23 @@ REVIEW_STATES = ("draft", "submitted", "approved", "changes_requested")
 # The plan columns a run stores: the decision (home, package, year), the candidate's metrics
 # and the home's context; optional ones are null when the plan did not carry them. Text and
 # integer columns are listed; every other one is a float.
-PLAN_TEXT = ("home_id", "package_id", "city", "lsoa_code", "tenure", "band_after", "band_before", "ward")
+# How a row is paid for (grant funding): council money, grants and the owner's co-funding sum
+# to cost_gbp; `funding` names the schemes that pay (";"-separated, "" for council money only).
+# Each scheme's grant is a plan column grant_<id>_gbp (`retrofit.plan.grant_column`), stored
+# together as `grants`, a JSON object {id: £} of the row's non-zero ones (null when none).
+# All are null for a run stored before they existed, or whose plan is council money only:
+# `runs.read_plan` gives such rows council_gbp = cost_gbp, no grant, no co-funding, funding "".
+PLAN_FUNDING = ("council_gbp", "grant_gbp", "co_funding_gbp", "funding")
+PLAN_GRANTS = "grants"
+PLAN_TEXT = ("home_id", "package_id", "city", "lsoa_code", "tenure", "band_after", "band_before", "ward",
+             "funding", PLAN_GRANTS)
 PLAN_INTEGER = ("year", "imd_decile")
-PLAN_OPTIONAL = ("band_before", "ward", "sap_before", "fuel_poverty_probability", *TRADE_COLUMNS)
+PLAN_OPTIONAL = ("band_before", "ward", "sap_before", "fuel_poverty_probability", *TRADE_COLUMNS,
+                 *PLAN_FUNDING, PLAN_GRANTS)
 PLAN_COLUMNS = (
-    "home_id", "package_id", "year", "cost_gbp", "annual_kwh_saved", "annual_co2_t_saved",
-    "lifetime_co2_t_saved", "annual_bill_saving_gbp", "sap_before", "sap_after", "band_before",
-    "band_after", "fuel_poor_lifted", "fp_bill_saving_gbp", "fuel_poverty_probability",
+    "home_id", "package_id", "year", "cost_gbp", *PLAN_FUNDING, PLAN_GRANTS, "annual_kwh_saved",
+    "annual_co2_t_saved", "lifetime_co2_t_saved", "annual_bill_saving_gbp", "sap_before", "sap_after",
+    "band_before", "band_after", "fuel_poor_lifted", "fp_bill_saving_gbp", "fuel_poverty_probability",
     "labour_days", "jobs_fte_years", *TRADE_COLUMNS, "city", "lsoa_code", "ward", "tenure", "imd_decile",
 )
 
@@ -122,6 +132,16 @@ class PlanRow(SQLModel, table=True):
     ward: str | None = None
     tenure: str
     imd_decile: int
+    council_gbp: float | None = None
+    """The council's own money for the row, £ (null: all of cost_gbp, see PLAN_FUNDING)."""
+    grant_gbp: float | None = None
+    """All grants for the row, £ (null: none)."""
+    co_funding_gbp: float | None = None
+    """The owner's share (a landlord's co-funding), £ (null: none)."""
+    funding: str | None = None
+    """The funding ids that pay for the row, ";"-separated, "" for council money only (null: "")."""
+    grants: str | None = None
+    """Each scheme's grant for the row: a JSON object {id: £} of the non-zero ones (null: none)."""
 
 
 class User(SQLModel, table=True):

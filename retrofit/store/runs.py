@@ -2,14 +2,16 @@
 
 A run row and all its plan rows go in one transaction through a bulk path (executemany on
 SQLite, COPY on PostgreSQL), so a process killed half-way leaves no trace of the run. The
-plan hash covers the decision (home, package, year): re-running a run's inputs must give
-the same hash. A plan that breaks its scenario's rules is never stored, whatever route it
-came by (`save_run` is the one place every route goes through).
+plan hash covers the decision (home, package, year) and, for a plan that draws on grants,
+how each home is paid for: re-running a run's inputs must give the same hash. A plan that
+breaks its scenario's rules is never stored, whatever route it came by (`save_run` is the
+one place every route goes through).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import math
 from dataclasses import dataclass
 from datetime import timezone
@@ -19,18 +21,21 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import pyarrow
+import pyarrow.compute
 import pyarrow.csv
+import pyarrow.json
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection, Engine
 
 from retrofit.errors import RetrofitError
 from retrofit.hashing import table_hash
-from retrofit.plan import check_plan_alone
+from retrofit.plan import GRANT_COLUMN, check_plan_alone, grant_column
 from retrofit.store.audit import current_user, record_event
 from retrofit.store.database import reading, retrying, writing
 from retrofit.store.scenarios import parse
 from retrofit.store.models import (
-    PLAN_COLUMNS, PLAN_INTEGER, PLAN_OPTIONAL, PLAN_TEXT, PlanRow, Run, ScenarioVersion, utc_now,
+    PLAN_COLUMNS, PLAN_FUNDING, PLAN_GRANTS, PLAN_INTEGER, PLAN_OPTIONAL, PLAN_TEXT, PlanRow, Run, ScenarioVersion,
+    utc_now,
 )
 
 Progress = Callable[[float, str], None] | None
@@ -56,20 +61,79 @@ def retrofit_version() -> str:
 
 
 def plan_hash(plan: pd.DataFrame) -> str:
-    """Hash of the plan's decisions: which home gets which package in which year."""
+    """Hash of the plan's decisions: which home gets which package in which year, and who pays.
+
+    A plan paid for by the council alone (no grant or co-funding anywhere, or no funding
+    columns at all) hashes its decisions only, as every plan did before grants existed, so
+    such runs keep their hashes. Otherwise the hash also covers each row's council_gbp,
+    grant_gbp, co_funding_gbp (in whole pence), funding, and every grant_<id>_gbp column
+    with a non-zero grant (a scheme's column of zeros counts as no column)."""
     key = pd.DataFrame({"home_id": plan["home_id"].astype("str"), "package_id": plan["package_id"].astype("str"),
                         "year": pd.to_numeric(plan["year"]).astype("int64")})
-    return table_hash(key)
+    if not _has_funding(plan):
+        return table_hash(key)
+    funding = funding_table(plan)
+    if _council_only(plan, funding):
+        return table_hash(key)
+    paid = {c: _pence(funding[c]) for c in funding.columns if c != "funding" and
+            (c in PLAN_FUNDING or funding[c].to_numpy().any())}
+    return table_hash(key.assign(funding=funding["funding"].to_numpy(), **paid))
+
+
+def funding_table(plan: pd.DataFrame) -> pd.DataFrame:
+    """How each row of ``plan`` is paid for: council_gbp, grant_gbp, co_funding_gbp, funding, then one
+    grant_<id>_gbp per scheme column of the plan (by id); what the plan lacks is council money
+    (council_gbp = cost_gbp, no grant, no co-funding, funding ""). Missing values are kept (NaN)."""
+    index = range(len(plan))
+    cost = pd.to_numeric(pd.Series(plan["cost_gbp"].to_numpy()), errors="coerce").astype("float64")
+    table = pd.DataFrame(index=index)
+    for column in PLAN_FUNDING[:3]:
+        table[column] = (_numbers(plan[column]) if column in plan.columns
+                         else cost.copy() if column == "council_gbp" else 0.0)
+    table["funding"] = (pd.Series(plan["funding"].to_numpy(), dtype="object").astype("str")
+                        if "funding" in plan.columns else pd.Series("", index=index, dtype="str"))
+    schemes = sorted((match.group(1), column) for column in plan.columns
+                     if (match := GRANT_COLUMN.fullmatch(str(column))))
+    for _, column in schemes:
+        table[column] = _numbers(plan[column])
+    return table
+
+
+def _numbers(column: pd.Series) -> pd.Series:
+    return pd.to_numeric(pd.Series(column.to_numpy()), errors="coerce").astype("float64")
+
+
+def _pence(values: pd.Series) -> np.ndarray:
+    return np.rint(values.to_numpy(dtype="float64") * 100).astype("int64")
+
+
+def _has_funding(plan: pd.DataFrame) -> bool:
+    """Whether the plan has any funding column (council_gbp, ..., grant_<id>_gbp)."""
+    return any(c in PLAN_FUNDING or GRANT_COLUMN.fullmatch(str(c)) for c in plan.columns)
+
+
+def _council_only(plan: pd.DataFrame, funding: pd.DataFrame) -> bool:
+    """True when the council pays every row in full: the plan as it was before grants existed."""
+    if not _has_funding(plan):
+        return True
+    others = funding.drop(columns=["council_gbp", "funding"]).to_numpy()
+    return bool(not others.any() and (funding["funding"] == "").all()
+                and np.array_equal(_pence(funding["council_gbp"]), _pence(_numbers(plan["cost_gbp"]))))
 
 
 def plan_table(plan: pd.DataFrame) -> pd.DataFrame:
-    """The plan's stored columns with their stored types; a clear error for what cannot be stored."""
+    """The plan's stored columns with their stored types; a clear error for what cannot be stored.
+
+    Funding comes as `funding_table` gives it (council money where the plan has no funding
+    columns), each scheme's grant_<id>_gbp after `funding`; the `grants` column is made on storing."""
     required = [c for c in PLAN_COLUMNS if c not in PLAN_OPTIONAL]
     missing = [c for c in required if c not in plan.columns]
     if missing:
         raise RetrofitError(f"the plan cannot be stored: column(s) {', '.join(missing)} missing")
     table = pd.DataFrame(index=range(len(plan)))
     for column in PLAN_COLUMNS:
+        if column == PLAN_GRANTS or column in PLAN_FUNDING:
+            continue
         values = plan[column].to_numpy() if column in plan.columns else np.full(len(plan), np.nan)
         if column in PLAN_TEXT:
             table[column] = pd.Series(values, dtype="object").astype("str")
@@ -77,17 +141,25 @@ def plan_table(plan: pd.DataFrame) -> pd.DataFrame:
             table[column] = pd.to_numeric(pd.Series(values), errors="coerce")
         else:
             table[column] = pd.to_numeric(pd.Series(values), errors="coerce").astype("float64")
-        empty = table[column].isna()
-        if column not in PLAN_OPTIONAL and empty.any():
-            raise RetrofitError(f"the plan cannot be stored: column {column} is empty in {int(empty.sum())} rows "
-                                f"(e.g. home {plan['home_id'].iloc[int(np.argmax(empty.to_numpy()))]})")
+        _refuse_empty(plan, table, column, optional=column in PLAN_OPTIONAL)
+    funding = funding_table(plan)
+    for column in funding.columns:  # a funding column the plan carries is filled in every row
+        _refuse_empty(plan, funding, column, optional=False)
     for column in PLAN_INTEGER:
         table[column] = table[column].astype("int64")
     duplicated = table["home_id"].duplicated()
     if duplicated.any():
         raise RetrofitError(f"the plan cannot be stored: {int(duplicated.sum())} home(s) appear twice, "
                             f"e.g. {table.loc[duplicated, 'home_id'].iloc[0]}")
-    return table
+    at = list(table.columns).index("cost_gbp") + 1
+    return pd.concat([table.iloc[:, :at], funding, table.iloc[:, at:]], axis=1)
+
+
+def _refuse_empty(plan: pd.DataFrame, table: pd.DataFrame, column: str, optional: bool) -> None:
+    empty = table[column].isna()
+    if not optional and empty.any():
+        raise RetrofitError(f"the plan cannot be stored: column {column} is empty in {int(empty.sum())} rows "
+                            f"(e.g. home {plan['home_id'].iloc[int(np.argmax(empty.to_numpy()))]})")
 
 
 def save_run(engine: Engine, scenario: ScenarioVersion, result, inputs: RunInputs, who: str | None = None,
@@ -176,9 +248,16 @@ def _column_json(series: pd.Series) -> list:
 
 
 def _insert_plan_rows(connection: Connection, run_id: int, table: pd.DataFrame, progress: Progress) -> None:
-    """All plan rows in the caller's transaction, in chunks, by the database's bulk path."""
-    columns = ["run_id", *PLAN_COLUMNS]
-    table = table.assign(run_id=run_id)[columns]
+    """All plan rows in the caller's transaction, in chunks, by the database's bulk path.
+
+    A plan paid for by the council alone leaves the funding columns null (read back as council
+    money), so it is stored exactly as fast as before they existed."""
+    if _council_only(table, funding_table(table)):
+        columns = ["run_id", *(c for c in PLAN_COLUMNS if c != PLAN_GRANTS and c not in PLAN_FUNDING)]
+        table = table.assign(run_id=run_id)[columns]
+    else:
+        columns = ["run_id", *PLAN_COLUMNS]
+        table = table.assign(run_id=run_id, **{PLAN_GRANTS: grants_json(table)})[columns]
     chunks = range(0, max(len(table), 1), CHUNK_ROWS)
     dbapi = connection.connection
     if connection.dialect.name == "postgresql":
@@ -205,6 +284,51 @@ def _insert_plan_rows(connection: Connection, run_id: int, table: pd.DataFrame, 
             _report(progress, number + 1, len(chunks), len(table))
     finally:
         cursor.close()
+
+
+def grants_json(table: pd.DataFrame) -> pd.Series:
+    """Per row, its schemes' non-zero grants as a JSON object {id: £} (None for a row with none).
+
+    Built column by column in Arrow (no Python loop over rows); a float is written in its
+    shortest form that reads back to the same float."""
+    parts = []
+    for column in sorted(table.columns):
+        match = GRANT_COLUMN.fullmatch(str(column))
+        if match is None:
+            continue
+        values = pyarrow.array(table[column].to_numpy(dtype="float64"))
+        text = pyarrow.compute.binary_join_element_wise(f", {json.dumps(match.group(1))}: ",
+                                                        pyarrow.compute.cast(values, pyarrow.string()), "")
+        parts.append(pyarrow.compute.if_else(pyarrow.compute.not_equal(values, 0.0), text, ""))
+    if not parts:
+        return pd.Series([None] * len(table), dtype="object")
+    # Each part ", <id>: <£>" or "": joined, the first ", " cut (Arrow's null_handling="skip" drops
+    # the rows where every part is null, in pyarrow 26, so no nulls go in).
+    joined = pyarrow.compute.binary_join_element_wise(*parts, "")
+    wrapped = pyarrow.compute.binary_join_element_wise(
+        "{", pyarrow.compute.utf8_slice_codeunits(joined, 2), "}", "")
+    return pd.Series(pyarrow.compute.if_else(pyarrow.compute.equal(joined, ""), None, wrapped).to_pylist(),
+                     dtype="object")
+
+
+def expand_grants(grants: pd.Series) -> pd.DataFrame:
+    """The `grants` column back to one grant_<id>_gbp column per id that appears (by id), 0.0 where
+    a row has none (null or empty text)."""
+    has = (grants.notna() & grants.astype("str").ne("")).to_numpy(dtype=bool)
+    text = grants.to_numpy(dtype="object")
+    out = pd.DataFrame(index=range(len(grants)))
+    if not has.any():
+        return out
+    data = "\n".join(text[has]).encode("utf-8")
+    # One block: types are inferred over every row (a scheme's £5000 and £5000.5 are both doubles).
+    parsed = pyarrow.json.read_json(io.BytesIO(data), pyarrow.json.ReadOptions(use_threads=False,
+                                                                              block_size=len(data) + 1))
+    for scheme_id in sorted(parsed.column_names):
+        values = np.zeros(len(grants))
+        column = parsed.column(scheme_id).cast(pyarrow.float64()).to_numpy(zero_copy_only=False)
+        values[has] = np.nan_to_num(column, nan=0.0)
+        out[grant_column(scheme_id)] = values
+    return out
 
 
 def _python_values(series: pd.Series) -> list:
@@ -253,7 +377,13 @@ def run_rows(engine: Engine, columns: tuple[str, ...] | list[str]) -> pd.DataFra
 
 
 def read_plan(engine: Engine, run_id: int) -> pd.DataFrame:
-    """A stored run's plan, one row per home (by home_id); optional columns it lacked are left out."""
+    """A stored run's plan, one row per home (by home_id); optional columns it lacked are left out.
+
+    Funding always comes back: council_gbp, grant_gbp, co_funding_gbp, funding, then one
+    grant_<id>_gbp column per scheme that pays some row of the run (0.0 for the others). A run
+    stored before funding existed (schema 0002 or older), or paid for by the council alone, has
+    them null in the database and reads as council_gbp = cost_gbp, grant_gbp 0, co_funding_gbp 0,
+    funding "" (and no grant_<id>_gbp column)."""
     run = get_run(engine, run_id)
     columns = list(PLAN_COLUMNS)
     select = f"SELECT {', '.join(columns)} FROM plan_row WHERE run_id = {int(run.id)}"
@@ -274,7 +404,14 @@ def read_plan(engine: Engine, run_id: int) -> pd.DataFrame:
             table[column] = table[column].astype("int64")
         else:
             table[column] = table[column].astype("float64")
-    absent = [c for c in PLAN_OPTIONAL if table[c].isna().all()] if len(table) else list(PLAN_OPTIONAL)
+    table["council_gbp"] = table["council_gbp"].fillna(table["cost_gbp"])
+    table[["grant_gbp", "co_funding_gbp"]] = table[["grant_gbp", "co_funding_gbp"]].fillna(0.0)
+    table["funding"] = table["funding"].fillna("")
+    grants = expand_grants(table.pop(PLAN_GRANTS))
+    at = list(table.columns).index("funding") + 1
+    table = pd.concat([table.iloc[:, :at], grants, table.iloc[:, at:]], axis=1)
+    optional = [c for c in PLAN_OPTIONAL if c != PLAN_GRANTS and c not in PLAN_FUNDING]
+    absent = [c for c in optional if table[c].isna().all()] if len(table) else optional
     # Sorted here, not by the database, whose text collation may differ from one server to another.
     return table.drop(columns=absent).sort_values("home_id", ignore_index=True)
 
