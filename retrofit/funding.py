@@ -42,8 +42,9 @@ def low_income(candidates: pd.DataFrame, rules: Rules) -> np.ndarray:
     """The proxy for a low-income household: likely fuel poor, or in the most deprived deciles."""
     probability = candidates["fuel_poverty_probability"].to_numpy(dtype="float64") \
         if "fuel_poverty_probability" in candidates else np.zeros(len(candidates))
-    return (probability >= rules.fuel_poor_probability) | \
-        (candidates["imd_decile"].to_numpy() <= rules.priority_imd_deciles)
+    decile = candidates["imd_decile"].to_numpy(dtype="float64") if "imd_decile" in candidates \
+        else np.full(len(candidates), np.inf)
+    return (probability >= rules.fuel_poor_probability) | (decile <= rules.priority_imd_deciles)
 
 
 def _needs(candidates: pd.DataFrame, columns: list[str], scheme: Scheme) -> None:
@@ -53,14 +54,25 @@ def _needs(candidates: pd.DataFrame, columns: list[str], scheme: Scheme) -> None
                             "stock again (`retrofit appraise`) or add the columns (the candidate table in README)")
 
 
-def _by_value(values: np.ndarray, table: dict, missing) -> np.ndarray:
+def _column(candidates: pd.DataFrame, name: str) -> pd.Series:
+    """A text column (categorical or not); an empty text where the table has none."""
+    return candidates[name] if name in candidates else pd.Series(np.full(len(candidates), ""), index=candidates.index)
+
+
+def _isin(column: pd.Series, values) -> np.ndarray:
+    """Each value is one of ``values``: looked up once per distinct value (millions of rows)."""
+    return positions(list(values), column) >= 0
+
+
+def _by_value(column: pd.Series, table: dict, missing) -> np.ndarray:
     """``table[value]`` for each value (``missing`` where the table has none), looked up once per distinct value."""
-    return pd.Series(values).map(table).fillna(missing).to_numpy()
+    keys = list(table)
+    return np.array([table[key] for key in keys] + [missing])[positions(keys, column)]
 
 
-def _band_at_least(band: np.ndarray, least: np.ndarray) -> np.ndarray:
+def _band_at_least(band: pd.Series, least: np.ndarray) -> np.ndarray:
     """Band letters at least as good as ``least`` (A best); an empty ``least`` asks nothing."""
-    have, need = positions(BANDS, band), positions(BANDS, least)
+    have, need = positions(BANDS, band), positions(BANDS, pd.Categorical(least))
     return (need < 0) | ((have >= 0) & (have <= need))
 
 
@@ -72,41 +84,43 @@ def _heat_pump(candidates: pd.DataFrame) -> np.ndarray:
 def scheme_terms(candidates: pd.DataFrame, scheme: Scheme, rules: Rules) -> pd.DataFrame:
     """Per candidate row: eligible, reason, payable_gbp, co_funding_gbp, grant_max_gbp, cap_allowance_gbp."""
     n = len(candidates)
-    reason = np.full(n, "", dtype=object)
+    why = np.zeros(n, dtype=np.int16)  # 0: eligible; k: the k-th reason below said no first
+    reasons = [""]
 
-    def refuse(mask: np.ndarray, why: str) -> None:
-        reason[(reason == "") & mask] = why
+    def refuse(mask: np.ndarray, text: str) -> None:
+        if text not in reasons:
+            reasons.append(text)
+        why[(why == 0) & mask] = reasons.index(text)
 
-    tenure = candidates["tenure"].astype(str).to_numpy()
-    band_before = candidates["band_before"].astype(str).to_numpy() if "band_before" in candidates \
-        else np.full(n, "")
+    tenure, band_before = _column(candidates, "tenure"), _column(candidates, "band_before")
     heat_pump = _heat_pump(candidates)
-    refuse(~np.isin(tenure, scheme.tenures),
+    refuse(~_isin(tenure, scheme.tenures),
            f"{scheme.name} funds only {_listed([TENURE_WORDS.get(t, t) for t in scheme.tenures])} homes")
-    bands = np.isin(band_before, scheme.bands_before)
+    bands = _isin(band_before, scheme.bands_before)
+    band_c = _isin(band_before, ["C"])
     if scheme.band_c_heat_pump_share:
-        bands |= (band_before == "C") & heat_pump
+        bands |= band_c & heat_pump
     refuse(~bands, f"{scheme.name} funds homes rated {', '.join(scheme.bands_before)}"
            + (" (C only with a heat pump)" if scheme.band_c_heat_pump_share else ""))
     if scheme.private_rented_bands_before is not None:
-        refuse((tenure == "private_rented") & ~np.isin(band_before, scheme.private_rented_bands_before),
+        refuse(_isin(tenure, ["private_rented"]) & ~_isin(band_before, scheme.private_rented_bands_before),
                f"{scheme.name} funds private rented homes rated {', '.join(scheme.private_rented_bands_before)}")
     if scheme.low_income_only:
         refuse(~low_income(candidates, rules), f"{scheme.name} funds low-income households only (by proxy: "
                f"fuel-poverty probability at least {rules.fuel_poor_probability:g} or IMD decile at most "
                f"{rules.priority_imd_deciles})")
     if scheme.packages:
-        refuse(~candidates["package_id"].astype(str).isin(scheme.packages).to_numpy(),
+        refuse(~_isin(candidates["package_id"], scheme.packages),
                f"{scheme.name} funds only the packages {', '.join(scheme.packages)}")
     if scheme.requires_heat_pump:
         refuse(~heat_pump, f"{scheme.name} funds heat pumps only")
     if scheme.replaces_fuels is not None:
         _needs(candidates, ["main_fuel"], scheme)
-        refuse(~candidates["main_fuel"].astype(str).isin(scheme.replaces_fuels).to_numpy(),
+        refuse(~_isin(candidates["main_fuel"], scheme.replaces_fuels),
                f"{scheme.name} funds replacing {', '.join(scheme.replaces_fuels)} heating only")
     if scheme.min_band_after:
         least = _by_value(band_before, scheme.min_band_after, "")
-        refuse(~_band_at_least(candidates["band_after"].astype(str).to_numpy(), least),
+        refuse(~_band_at_least(candidates["band_after"], least),
                f"{scheme.name} needs the package to reach "
                + ", ".join(f"{after} from {before}" for before, after in sorted(scheme.min_band_after.items())))
 
@@ -132,7 +146,8 @@ def scheme_terms(candidates: pd.DataFrame, scheme: Scheme, rules: Rules) -> pd.D
         allowance = np.minimum(allowance, score)
         refuse(score <= 0, f"{scheme.name} scores on bill savings and this package saves nothing on the bill")
     grant_max = most if scheme.cap_basis == "average" else np.minimum(most, allowance)
-    eligible = reason == ""
+    eligible = why == 0
+    reason = pd.Categorical.from_codes(why, categories=reasons)
     zero = np.where(eligible, 1.0, 0.0)
     return pd.DataFrame({
         "eligible": eligible, "reason": reason, "payable_gbp": payable * zero,
@@ -162,7 +177,7 @@ def _caps(candidates: pd.DataFrame, scheme: Scheme, parts: dict[str, np.ndarray]
             allowance += parts[category]
     if scheme.off_gas_heating_cap_gbp:
         _needs(candidates, ["main_fuel"], scheme)
-        off_gas = candidates["main_fuel"].astype(str).to_numpy() != "mains_gas"
+        off_gas = ~_isin(candidates["main_fuel"], ["mains_gas"])
         allowance = allowance + np.where(off_gas & heat_pump, scheme.off_gas_heating_cap_gbp, 0.0)
     return allowance
 

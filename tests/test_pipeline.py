@@ -89,7 +89,9 @@ def test_the_run_route_never_stores_a_plan_that_breaks_the_rules(engine, candida
     def over_budget(table, scenario, **kwargs):
         result = real(table, scenario, **kwargs)
         others = table[~table["home_id"].isin(result.plan["home_id"])].sort_values("cost_gbp", ascending=False)
-        extra = others.drop_duplicates("home_id").head(40).assign(year=2026)
+        extra = others.drop_duplicates("home_id").head(40)
+        extra = extra.assign(year=2026, council_gbp=extra["cost_gbp"].astype(float), grant_gbp=0.0, co_funding_gbp=0.0,
+                             funding="")
         return replace(result, plan=pd.concat([result.plan, extra[result.plan.columns]], ignore_index=True))
 
     monkeypatch.setattr(retrofit.pipeline, "optimise", over_budget)  # the optimiser as the pipeline calls it

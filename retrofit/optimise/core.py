@@ -30,6 +30,7 @@ from retrofit.optimise.model import Model
 SCALES = {"cost": 1_000.0, "equity": 100_000.0, "homes": 1.0}  # model units -> integers (£1, 1p, 1 home)
 TRADE_SCALE = 100.0   # trade days to hundredths of a day
 EQUITY_HOMES_SCALE = 10_000.0
+BAND_C_SCALE = 1_000.0
 OBJECTIVE_SCALE = 1e7  # integer objective units per model value unit (a typical home is about 1)
 MAX_OBJECTIVE = 2.0**53  # the integer objective's largest sum: exact in a float, far inside int64
 
@@ -60,6 +61,10 @@ class _StopAt(cp_model.CpSolverSolutionCallback):
 def _scale(model: Model, term: str) -> float:
     if term.startswith("trade:"):
         return TRADE_SCALE
+    if term.startswith(("grant:", "capexcess:")):  # money, to £1 like the cost
+        return SCALES["cost"]
+    if term.startswith("bandc:"):  # shares of homes, to a thousandth
+        return BAND_C_SCALE
     if term == "equity" and model.equity_basis == "homes":
         return EQUITY_HOMES_SCALE
     return SCALES[term]

@@ -7,6 +7,15 @@ each written as ``sign * sum(term[r] * x[r, t]) <= sign * limit`` over the rows 
 (or all) and one year (or all). That structure is what makes full scale fast: given a
 price per coupling row, every home chooses on its own (`reduced_values`).
 
+Funding (`[funding.<id>]`): each candidate row becomes one model row per way it may be paid
+for: council money alone, each grant scheme that may fund it, each allowed pair of schemes.
+The "cost" term is then the council's share (what `[budget]` limits); each scheme adds the
+terms `grant:<id>` (its award, per year and in all, 0 outside its years), `capexcess:<id>` (the
+grant less the row's cap allowance, at most 0 in all under averaged caps) and `bandc:<id>` (band
+C homes' share of those it funds). A scheme pays a row the most it may (`grant_max_gbp`) or,
+under averaged caps, the row's own cap; any amount between is a mix of those two options, so the
+LP relaxation, and the bound, cover it. Choosing the funding is then part of each home's choice.
+
 Units inside the model (one place converts them): money in £1,000 (COST_UNIT), homes,
 trade days; the objective in units of `value_scale` so typical home values are about 1.
 """
@@ -19,6 +28,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from retrofit.funding import scheme_terms, stack_terms
 from retrofit.reference import CITIES
 from retrofit.scenario import Scenario
 
@@ -33,7 +43,7 @@ class Constraint:
 
     name: str    # in words, for messages: "budget 2027", "Coventry min share"
     rule: str    # the scenario key it comes from
-    term: str    # "cost" | "homes" | "trade:<trade>" | "equity"
+    term: str    # "cost" | "homes" | "trade:<trade>" | "equity" | "grant:<id>" | "capexcess:<id>" | "bandc:<id>"
     city: int
     year: int
     sign: float  # +1 for an upper limit, -1 for a lower limit
@@ -75,6 +85,15 @@ class Model:
     equity_basis: str = "spend"
     equity_share: float = 0.0
     removed: dict = field(default_factory=dict)  # rows dropped by eligibility rules, by rule
+    # funding (all council money without [funding]): per row, the whole cost (``cost`` is the
+    # council's share), the owner's co-funding and, by funding id, the grant, the grant less the
+    # cap allowance (averaged caps) and the band C share term, £ or homes
+    spend: np.ndarray | None = None
+    co_funding: np.ndarray | None = None
+    grants: dict[str, np.ndarray] = field(default_factory=dict)
+    excess: dict[str, np.ndarray] = field(default_factory=dict)
+    band_c: dict[str, np.ndarray] = field(default_factory=dict)
+    periods: list[list[int]] | None = None  # summed models: the phased years (indices) each year stands for
     _terms: dict = field(default_factory=dict, repr=False)  # term arrays over all rows, computed once
 
     @property
@@ -105,6 +124,12 @@ class Model:
             elif term == "equity":
                 share = self.priority - self.equity_share
                 full = share * self.cost / COST_UNIT if self.equity_basis == "spend" else share.astype(float)
+            elif term.startswith("grant:"):
+                full = self.grants[term.removeprefix("grant:")] / COST_UNIT
+            elif term.startswith("capexcess:"):
+                full = self.excess[term.removeprefix("capexcess:")] / COST_UNIT
+            elif term.startswith("bandc:"):
+                full = self.band_c[term.removeprefix("bandc:")]
             else:
                 full = np.asarray(self.trades[term.removeprefix("trade:")], dtype=float)
             self._terms[term] = full
@@ -178,7 +203,84 @@ def _columns_read(candidates: pd.DataFrame, scenario: Scenario) -> list[str]:
     for rules in scenario.cities.values():
         if rules.trade_days_per_year is not None:
             wanted += [f"trade_days_{trade}" for trade in rules.trade_days_per_year.limits()]
+    if scenario.funding:
+        wanted += FUNDING_COLUMNS
     return [c for c in dict.fromkeys(wanted) if c in candidates.columns]
+
+
+# the candidate columns the funding rules read (`retrofit.funding`), those the table has
+FUNDING_COLUMNS = ["package_id", "tenure", "band_before", "band_after", "cost_fabric_gbp", "cost_heating_gbp",
+                   "cost_pv_gbp", "cost_other_gbp", "main_fuel", "heat_pump_kw", "annual_bill_saving_gbp"]
+
+
+@dataclass
+class _Options:
+    """Ways of paying for the candidate rows: per option, its row (of the table), the grant of
+    each funding id, the co-funding, and each id's cap excess and band C term."""
+
+    row: list = field(default_factory=list)
+    grants: dict = field(default_factory=dict)   # id -> list of arrays (one per option block)
+    excess: dict = field(default_factory=dict)
+    band_c: dict = field(default_factory=dict)
+    co_funding: list = field(default_factory=list)
+
+    def add(self, rows: np.ndarray, co_funding: np.ndarray, grants: dict, excess: dict, band_c: dict) -> None:
+        self.row.append(rows)
+        self.co_funding.append(co_funding)
+        for store, given in ((self.grants, grants), (self.excess, excess), (self.band_c, band_c)):
+            for key in store:
+                store[key].append(given.get(key, np.zeros(len(rows))))
+
+
+def _funding_options(table: pd.DataFrame, scenario: Scenario) -> _Options:
+    """Every way of paying for each row of ``table``: council money alone (first), each scheme
+    that may fund it (at its most and, under averaged caps, at its cap), each allowed pair."""
+    n = len(table)
+    ids = sorted(scenario.funding)
+    options = _Options(grants={i: [] for i in ids},
+                       excess={i: [] for i in ids if scenario.funding[i].scheme.cap_basis == "average"},
+                       band_c={i: [] for i in ids if scenario.funding[i].scheme.band_c_heat_pump_share})
+    options.add(np.arange(n), np.zeros(n), {}, {}, {})
+    if not ids:
+        return options
+    band_before = table["band_before"].astype(str).to_numpy() if "band_before" in table else np.full(n, "")
+
+    def band_c(scheme_id: str, rows: np.ndarray) -> dict:
+        share = scenario.funding[scheme_id].scheme.band_c_heat_pump_share
+        return {scheme_id: np.where(band_before[rows] == "C", 1.0 - share, -share)} if share else {}
+
+    def levels(funded: list[tuple[str, np.ndarray, np.ndarray]], rows: np.ndarray, co_funding: np.ndarray) -> None:
+        """Add the option at each scheme's most, and at each averaged scheme's cap where that is less."""
+        averaged = [(i, most, allowance) for i, most, allowance in funded if i in options.excess]
+        for at_cap in (False, True) if averaged else (False,):
+            grants = {i: np.round(np.minimum(most, allowance) if at_cap and i in options.excess else most, 2)
+                      for i, most, allowance in funded}
+            keep = np.all([grant > 0 for grant in grants.values()], axis=0)  # every scheme named pays something
+            if at_cap:  # only where the cap is below the most
+                keep &= np.any([most > allowance + 0.005 for _, most, allowance in averaged], axis=0)
+            if not keep.any():
+                continue
+            grants = {i: g[keep] for i, g in grants.items()}
+            excess = {i: grants[i] - allowance[keep] for i, _, allowance in averaged}
+            marks = {k: v for i, _, _ in funded for k, v in band_c(i, rows[keep]).items()}
+            options.add(rows[keep], np.round(co_funding[keep], 2), grants, excess, marks)
+
+    terms = {i: scheme_terms(table, scenario.funding[i].scheme, scenario.rules) for i in ids}
+    for i in ids:
+        rows = np.flatnonzero(terms[i]["eligible"].to_numpy())
+        at = terms[i].iloc[rows]
+        levels([(i, at["grant_max_gbp"].to_numpy(), at["cap_allowance_gbp"].to_numpy())], rows,
+               at["co_funding_gbp"].to_numpy())
+    for first, second in scenario.stacks():
+        pair = stack_terms(table, scenario.funding[first].scheme, scenario.funding[second].scheme, scenario.rules)
+        if pair is None:
+            continue
+        rows = np.flatnonzero(pair["eligible"].to_numpy())
+        at = pair.iloc[rows]
+        levels([(first, at["grant_max_1_gbp"].to_numpy(), at["cap_allowance_1_gbp"].to_numpy()),
+                (second, at["grant_max_2_gbp"].to_numpy(), at["cap_allowance_2_gbp"].to_numpy())], rows,
+               at["co_funding_gbp"].to_numpy())
+    return options
 
 
 def build_model(candidates: pd.DataFrame, scenario: Scenario, check: Callable[[], None] | None = None) -> Model:
@@ -198,10 +300,22 @@ def build_model(candidates: pd.DataFrame, scenario: Scenario, check: Callable[[]
     check()
     # only the columns read, in model order: taking every column of the table costs seconds at full scale
     table = candidates[_columns_read(candidates, scenario)].iloc[rows]
+    home_of_table = home
     check()
 
-    city = pd.Categorical(_text(table["city"]), categories=list(CITIES)).codes.astype(np.int8)
-    metrics = np.column_stack([table[METRICS[k]].to_numpy(float) for k in OBJECTIVES]) if len(table) else np.zeros((0, 3))
+    options = _funding_options(table, scenario)
+    at = np.concatenate(options.row)
+    order = np.argsort(at, kind="stable")  # each table row's options together: still sorted by home
+    at = at[order]
+    if not scenario.funding:  # one option per row: the table's own order
+        at = order = slice(None)
+    else:
+        check()
+        rows, home = rows[at], home[at]
+        starts = np.flatnonzero(np.r_[True, home[1:] != home[:-1]]) if len(home) else np.zeros(0, dtype=np.int64)
+    city = pd.Categorical(_text(table["city"]), categories=list(CITIES)).codes.astype(np.int8)[at]
+    metrics = np.column_stack([table[METRICS[k]].to_numpy(float) for k in OBJECTIVES])[at] if len(table) \
+        else np.zeros((0, 3))
     must = np.isin(np.asarray(uniques, dtype=object), list(scenario.rules.must_include)) if scenario.rules.must_include \
         else np.zeros(n_homes, dtype=bool)
     area_column = scenario.rules.mobilisation_area
@@ -213,15 +327,21 @@ def build_model(candidates: pd.DataFrame, scenario: Scenario, check: Callable[[]
         if rules.trade_days_per_year is not None:
             for trade in rules.trade_days_per_year.limits():
                 column = f"trade_days_{trade}"
-                trades[trade] = table[column].to_numpy(float) if column in table else np.zeros(len(table))
+                trades[trade] = (table[column].to_numpy(float) if column in table else np.zeros(len(table)))[at]
 
+    spend = table["cost_gbp"].to_numpy(float)[at]
+    co_funding = np.concatenate(options.co_funding)[order]
+    grants = {i: np.concatenate(parts)[order] for i, parts in options.grants.items()}
+    council = np.maximum(spend - co_funding - sum(grants.values(), np.zeros(len(spend))), 0.0)
     model = Model(
         scenario=scenario, rows=rows, home=home, starts=starts, home_ids=np.asarray(uniques, dtype=object),
-        city=city, cost=table["cost_gbp"].to_numpy(float), metrics=metrics,
-        priority=_priority(table, home, n_homes, scenario), trades=trades, must=must,
-        area=area.astype(np.int64), area_names=np.asarray(area_names, dtype=object),
+        city=city, cost=council, metrics=metrics,
+        priority=_priority(table, home_of_table, n_homes, scenario)[at], trades=trades, must=must,
+        area=area.astype(np.int64)[at], area_names=np.asarray(area_names, dtype=object),
         years=scenario.year_list, constraints=[], equity_basis=scenario.rules.equity_basis,
-        equity_share=scenario.rules.equity_min_share, removed=removed,
+        equity_share=scenario.rules.equity_min_share, removed=removed, spend=spend, co_funding=co_funding,
+        grants=grants, excess={i: np.concatenate(parts)[order] for i, parts in options.excess.items()},
+        band_c={i: np.concatenate(parts)[order] for i, parts in options.band_c.items()},
     )
     model.constraints = coupling_rows(scenario)
     check()
@@ -237,7 +357,8 @@ def _duplicate_rows(model: Model) -> np.ndarray:
 
     Rows are grouped by home, so comparing each row with the 1, 2, ... rows before it (up to
     the most packages a home has) finds every duplicate: a loop over packages, not homes."""
-    fields = [model.cost, *model.metrics.T, model.priority, *model.trades.values()]
+    fields = [model.cost, *model.metrics.T, model.priority, *model.trades.values(), model.co_funding,
+              *model.grants.values(), *model.excess.values(), *model.band_c.values()]
     duplicate = np.zeros(model.n_rows, dtype=bool)
     most = int(np.diff(np.r_[model.starts, model.n_rows]).max(initial=1))
     for k in range(1, most):
@@ -253,7 +374,11 @@ def _drop_rows(model: Model, keep: np.ndarray) -> Model:
     starts = np.flatnonzero(np.r_[True, home[1:] != home[:-1]]) if len(home) else np.zeros(0, dtype=np.int64)
     return replace(model, rows=model.rows[keep], home=home, starts=starts, city=model.city[keep],
                    cost=model.cost[keep], metrics=model.metrics[keep], priority=model.priority[keep],
-                   trades={k: v[keep] for k, v in model.trades.items()}, area=model.area[keep], _terms={})
+                   trades={k: v[keep] for k, v in model.trades.items()}, area=model.area[keep],
+                   spend=model.spend[keep], co_funding=model.co_funding[keep],
+                   grants={k: v[keep] for k, v in model.grants.items()},
+                   excess={k: v[keep] for k, v in model.excess.items()},
+                   band_c={k: v[keep] for k, v in model.band_c.items()}, _terms={})
 
 
 def coupling_rows(scenario: Scenario) -> list[Constraint]:
@@ -282,6 +407,31 @@ def coupling_rows(scenario: Scenario) -> list[Constraint]:
     if scenario.rules.equity_min_share > 0:
         rows.append(Constraint("equity share", "rules.equity_min_share", "equity", -1, -1, -1.0, 0.0,
                                scenario.rules.equity_basis == "spend"))
+    return rows + funding_rows(scenario)
+
+
+def funding_rows(scenario: Scenario) -> list[Constraint]:
+    """Each award's rows: its total, its years (a year it may not be spent in has limit 0; a
+    yearly cap below the total is a limit), its averaged caps and its band C share."""
+    rows = []
+    for key in sorted(scenario.funding):
+        funding = scenario.funding[key]
+        scheme, term = funding.scheme, f"grant:{key}"
+        rows.append(Constraint(f"{scheme.name} award", f"funding.{key}.total_gbp", term, -1, -1, 1.0,
+                               funding.total_gbp / COST_UNIT, True))
+        for t, (year, limit) in enumerate(zip(scenario.year_list, funding.year_limits(scenario.year_list))):
+            if limit == 0:
+                rows.append(Constraint(f"{scheme.name} closed {year}", f"funding.{key}.years", term, -1, t, 1.0, 0.0,
+                                       True))
+            elif limit < funding.total_gbp:
+                rows.append(Constraint(f"{scheme.name} {year}", f"funding.{key}.per_year_gbp[{t}]", term, -1, t, 1.0,
+                                       limit / COST_UNIT, True))
+        if scheme.cap_basis == "average":
+            rows.append(Constraint(f"{scheme.name} average cap", f"funding.{key}.cap_gbp", f"capexcess:{key}", -1, -1,
+                                   1.0, 0.0, True))
+        if scheme.band_c_heat_pump_share:
+            rows.append(Constraint(f"{scheme.name} band C share", f"funding.{key}.band_c_heat_pump_share",
+                                   f"bandc:{key}", -1, -1, 1.0, 0.0))
     return rows
 
 
@@ -337,26 +487,52 @@ def usage(model: Model, rows: np.ndarray, years: np.ndarray, weights: np.ndarray
     return usage_from_cells(model, cell_sums(model, rows, years, terms, weights))
 
 
-def aggregate_years(model: Model, floor_margin: float = 0.0) -> Model:
-    """The same homes with every per-year limit summed over the programme: a relaxation.
+def periods_of(scenario: Scenario) -> list[list[int]]:
+    """Programme years (indices) grouped by which awards may be spent in them: the years a summed
+    model keeps apart (one group, all years, without funding)."""
+    programme = scenario.year_list
+    signature = [tuple(funding.year_limits(programme)[t] > 0 for _, funding in sorted(scenario.funding.items()))
+                 for t in range(len(programme))]
+    groups: dict[tuple, list[int]] = {}
+    for t, key in enumerate(signature):
+        groups.setdefault(key, []).append(t)
+    return sorted(groups.values())
 
-    Any plan that keeps each year's limit keeps their sum, so a bound on this model bounds
-    the phased one. With capacity binding alike in every year, homes are indifferent between
-    years and the phased prices cannot tell them apart; summed, each home's choice is clear.
-    Years are then assigned to the chosen homes afterwards (`retrofit.optimise.years`).
+
+def _period_name(years: list[int]) -> str:
+    if len(years) > 1 and years == list(range(years[0], years[-1] + 1)):
+        return f"{years[0]}-{years[-1]}"
+    return ", ".join(map(str, years))
+
+
+def aggregate_years(model: Model, floor_margin: float = 0.0) -> Model:
+    """The same homes with every per-year limit summed over each period: a relaxation.
+
+    A period is the programme years in which the same awards may be spent (`periods_of`): the
+    whole programme without funding. Any plan that keeps each year's limit keeps their sum, so
+    a bound on this model bounds the phased one. With capacity binding alike in every year,
+    homes are indifferent between years and the phased prices cannot tell them apart; summed,
+    each home's choice is clear. Years within its period are then assigned to the chosen homes
+    afterwards (`retrofit.optimise.years`).
 
     ``floor_margin`` raises every lower limit (minimum shares, equity) by that share, so a plan
     of the relaxation still meets them after the few homes that find no year are dropped. That
     model is no longer a relaxation: bound with the plain one."""
+    periods = periods_of(model.scenario)
+    period_of = {t: p for p, years in enumerate(periods) for t in years}
+    whole = len(periods) == 1
     merged: dict[tuple, Constraint] = {}
     for row in model.constraints:
-        key = (row.rule.split("[")[0], row.term, row.city, row.sign)
         if row.year < 0:
             merged[(row.name,)] = row
-        elif key in merged:
+            continue
+        p = period_of[row.year]
+        key = (row.rule.split("[")[0], row.term, row.city, row.sign, p)
+        if key in merged:
             merged[key] = replace(merged[key], limit=merged[key].limit + row.limit)
         else:
-            merged[key] = replace(row, name=row.name.rsplit(" ", 1)[0] + " (all years)", rule=key[0], year=-1)
+            span = "all years" if whole else _period_name([model.years[t] for t in periods[p]])
+            merged[key] = replace(row, name=row.name.rsplit(" ", 1)[0] + f" ({span})", rule=key[0], year=-1 if whole else p)
     rows = list(merged.values())
     if floor_margin > 0:
         total = next(row.limit for row in rows if row.rule == "budget.total_gbp")
@@ -364,4 +540,4 @@ def aggregate_years(model: Model, floor_margin: float = 0.0) -> Model:
                 replace(row, limit=row.limit * (1 + floor_margin) if row.limit > 0 else
                         floor_margin * model.equity_share * (total if row.money else model.n_homes))
                 for row in rows]
-    return replace(model, years=model.years[:1], constraints=rows)
+    return replace(model, years=[model.years[years[0]] for years in periods], constraints=rows, periods=periods)

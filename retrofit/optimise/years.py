@@ -10,6 +10,8 @@ whoever is left, and moves every home to the earliest year with room.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import highspy
 import numpy as np
 
@@ -173,4 +175,27 @@ def _unplace_excess(model: Model, rows: np.ndarray, years: np.ndarray, use_of: d
         if excess > 1e-9:
             order = np.argsort(-use, kind="stable")
             years[here[order[: int(np.searchsorted(np.cumsum(use[order]), excess - 1e-9)) + 1]]] = T
+    return years
+
+
+def within(model: Model, years: list[int]) -> Model:
+    """The phased model's per-year rules of some of its years (indices), as a model of those years."""
+    local = {t: k for k, t in enumerate(years)}
+    return replace(model, years=[model.years[t] for t in years],
+                   constraints=[replace(c, year=local[c.year]) for c in model.constraints if c.year in local])
+
+
+def assign_in_periods(model: Model, periods: list[list[int]], rows: np.ndarray, period: np.ndarray,
+                      value: np.ndarray, seed: int = 1, stage: Stage = UNLIMITED) -> np.ndarray:
+    """`assign_years` within each period of a summed model (the years in which the same awards
+    may be spent): each chosen row gets a year of its own period, ``n_years`` where none has room."""
+    if len(periods) == 1:
+        return assign_years(model, rows, value, seed, stage)
+    years = np.full(len(rows), model.n_years, dtype=np.int64)
+    for p, indices in enumerate(periods):
+        mine = np.flatnonzero(period == p)
+        if len(mine):
+            local = assign_years(within(model, indices), rows[mine], value, seed, stage)
+            placed = local < len(indices)
+            years[mine[placed]] = np.asarray(indices)[local[placed]]
     return years
