@@ -355,7 +355,7 @@ class Funding(_Strict):
         try:
             self._scheme = Scheme.model_validate(data)
         except ValidationError as error:
-            raise ValueError(_error_text(error, "", "scheme").split(": invalid scheme: ", 1)[-1]
+            raise ValueError(_error_lines(error, "scheme")
                              + ("" if self.use else " (or take a shipped scheme with use = \"<id>\")")) from None
         return self
 
@@ -475,9 +475,9 @@ class Scenario(_Strict):
         return list(range(self.years.start, self.years.end + 1))
 
 
-def _error_text(error: ValidationError, source: str, what: str = "scenario") -> str:
-    """One line naming each bad key; keys the user wrote are escaped and shortened (a key may
-    hold an escape sequence, or be thousands of characters long)."""
+def _error_lines(error: ValidationError, what: str = "scenario") -> str:
+    """Each bad key and what is wrong with it, `; `-joined; keys the user wrote are escaped and
+    shortened (a key may hold an escape sequence, or be thousands of characters long)."""
     lines = []
     for item in error.errors():
         key = ".".join(printable(str(part), limit=60) for part in item["loc"] if str(part) != "[key]")
@@ -485,7 +485,12 @@ def _error_text(error: ValidationError, source: str, what: str = "scenario") -> 
         if item["type"] == "extra_forbidden":
             message = "unknown key (check its spelling; see data/scenarios/ for every key)"
         lines.append(f"{key or what}: {message}")
-    return f"{printable(source)}: invalid {what}: " + "; ".join(lines)
+    return "; ".join(lines)
+
+
+def _error_text(error: ValidationError, source: str, what: str = "scenario") -> str:
+    """One line naming each bad key, after the source it came from."""
+    return f"{printable(source)}: invalid {what}: " + _error_lines(error, what)
 
 
 def scenario_from_dict(data: dict, source: str = "scenario") -> Scenario:
