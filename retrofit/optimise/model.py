@@ -443,6 +443,20 @@ def objective_values(model: Model, weights: dict[str, float], normalisers: dict[
     return model.metrics @ factor if used.all() else model.metrics[:, used] @ factor[used]
 
 
+GRANT_PREFERENCE = 1e-6  # value (units ~1 a home) per home wholly paid by others: less than any gap target resolves
+
+
+def funding_preference(model: Model) -> np.ndarray:
+    """Per row: a tiny value for the share of its cost others pay (grants, co-funding), so that of
+    plans otherwise equal, the one that keeps the council's money is chosen (a budget with room
+    would otherwise leave an award unused for no reason). Only the search sees it; the objective
+    and the plan's figures do not."""
+    if model.spend is None or not model.scenario.funding:
+        return np.zeros(model.n_rows)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return GRANT_PREFERENCE * np.where(model.spend > 0, 1.0 - model.cost / model.spend, 0.0)
+
+
 def penalty_tables(model: Model, lam: np.ndarray) -> dict[str, np.ndarray]:
     """Prices per (city, year) for each term: the cost of using one unit of it there."""
     n_cities, n_years = len(CITIES), model.n_years

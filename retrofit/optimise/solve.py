@@ -44,6 +44,7 @@ from threadpoolctl import threadpool_limits
 
 from retrofit.candidates import REQUIRED
 from retrofit.errors import RetrofitError
+from retrofit.optimise.awards import award_use
 from retrofit.optimise.core import solve_core
 from retrofit.optimise.feasibility import InfeasibleScenario, explain_broken_rows, precheck
 from retrofit.optimise.greedy import greedy
@@ -51,8 +52,8 @@ from retrofit.optimise.lagrange import CORE_HOMES as CORE_HOMES_LP
 from retrofit.optimise.lagrange import (LP_ROUNDS, LPResult, Pricing, price, refine_prices, sample_prices,
                                         solve_core_lp, solve_lp)
 from retrofit.optimise.limits import Clock, Progress, Stage, within_limit
-from retrofit.optimise.model import (COST_UNIT, OBJECTIVES, Model, aggregate_years, build_model, objective_values,
-                                     usage)
+from retrofit.optimise.model import (COST_UNIT, OBJECTIVES, Model, aggregate_years, build_model, funding_preference,
+                                     objective_values, usage)
 from retrofit.optimise.years import assign_in_periods, front_load
 from retrofit.plan import TOLERANCE_DAYS, TOLERANCE_GBP, PlanResult, check_plan, index_candidates, plan_kpis
 from retrofit.reference import CITIES
@@ -359,7 +360,7 @@ def _optimise(candidates: pd.DataFrame, scenario: Scenario, clock: Clock, answer
         gbp_value = sum(weights[k] * prepared.ideal.get(k, 0) / normalisers[k] for k in OBJECTIVES
                         if normalisers.get(k, 0) > 0) / scenario.budget.total_gbp
     scale = _scale_of(value_raw)
-    ctx = Solve(candidates, scenario, prepared, value_raw, value_raw / scale, scale, dict(normalisers),
+    ctx = Solve(candidates, scenario, prepared, value_raw, value_raw / scale + funding_preference(model), scale, dict(normalisers),
                 scenario.rules.mobilisation_cost_gbp * gbp_value, Work.of(scenario), clock, answers, report)
     T = model.n_years
     whole = model.n_rows * T <= FULL_CORE_COLUMNS
@@ -462,6 +463,7 @@ def _offer(ctx: Solve, source: str, rows: np.ndarray, years: np.ndarray, stats: 
         "problems": problems,
         "prices": _prices(relaxed, lam, ctx.scale),
         "marginal": _marginal(relaxed, lam, ctx.scale),
+        "funding": award_use(model, relaxed, rows, years, lam, ctx.scale) if ctx.scenario.funding else [],
         "ideal": dict(ctx.prepared.ideal),
         "lagrange": {"prices": [float(p) for p in lam], "rules": [c.name for c in relaxed.constraints],
                      "value_scale": ctx.scale, "normalisers": dict(ctx.normalisers)},
@@ -474,7 +476,7 @@ def _offer(ctx: Solve, source: str, rows: np.ndarray, years: np.ndarray, stats: 
     }
     ctx.answers.offer(PlanResult(plan=plan, status="FEASIBLE", objective=objective, bound=np.inf, gap=np.inf,
                                  solve_seconds=ctx.clock.elapsed(), ideal=dict(ctx.prepared.ideal),
-                                 kpis=plan_kpis(plan), details=details, prepared=ctx.prepared))
+                                 kpis=plan_kpis(plan, ctx.scenario), details=details, prepared=ctx.prepared))
     return True
 
 
