@@ -1,5 +1,6 @@
 """Scenario builder: every setting of a scenario as a form; save it as a new version and run it."""
 
+from datetime import date
 from pathlib import Path
 
 import streamlit as st
@@ -55,15 +56,46 @@ library = top[3].selectbox("Measure library", [v["key"] for v in libraries], key
 packages = attempt(data.package_ids, library)
 
 # --- the form's values: from the chosen version, once ----------------------------------------
+FUNDING = scenario_form.FUNDING
 KEYS = list(scenario_form.to_form(base, packages))
+
+
+def set_funding(values: dict) -> None:
+    """Replace the form's funding sections with those of ``values`` (after an add or a remove)."""
+    for key in [k for k in st.session_state if str(k).startswith(f"f.{FUNDING}.")]:
+        del st.session_state[key]
+    st.session_state.update({f"f.{k}": v for k, v in values.items() if k == FUNDING or k.startswith(f"{FUNDING}.")})
+
+
 if st.session_state.get("builder_base") != (base_id, library) or f"f.{KEYS[0]}" not in st.session_state:
-    st.session_state.update({f"f.{k}": v for k, v in scenario_form.to_form(base, packages).items()})
+    values = scenario_form.to_form(base, packages)
+    set_funding(values)
+    st.session_state.update({f"f.{k}": v for k, v in values.items()})
     st.session_state["builder_base"] = (base_id, library)
     st.session_state.pop("builder_errors", None)
 
 
 def form_values() -> dict:
-    return {k: st.session_state.get(f"f.{k}") for k in KEYS}
+    keys = scenario_form.form_keys(KEYS, st.session_state.get(f"f.{FUNDING}") or [])
+    return {k: st.session_state.get(f"f.{k}") for k in keys}
+
+
+def add_scheme() -> None:
+    values, error = scenario_form.add_funding(form_values(), st.session_state.get("builder_add_scheme"),
+                                              st.session_state.get("builder_add_id") or "")
+    st.session_state["builder_add_error"] = error
+    if error is None:
+        set_funding(values)
+        st.session_state["builder_add_id"] = ""
+        st.session_state["builder_funding_open"] = values[FUNDING][-1]
+
+
+def remove_scheme(funding_id: str) -> None:
+    set_funding(scenario_form.remove_funding(form_values(), funding_id))
+    prefix = f"{FUNDING}.{funding_id}"
+    errors = st.session_state.get("builder_errors") or {}
+    st.session_state["builder_errors"] = {k: v for k, v in errors.items()
+                                          if k != prefix and not k.startswith(prefix + ".")}
 
 
 def scale_to_stock(factor: float) -> None:
@@ -78,6 +110,7 @@ def scale_to_stock(factor: float) -> None:
 def submit(run: bool) -> None:
     """Validate, store as the next version and (when asked) start the run in a background job."""
     st.session_state.pop("builder_message", None)
+    st.session_state.pop("builder_add_error", None)
     scenario, errors = scenario_form.from_form(form_values(), packages)
     st.session_state["builder_errors"] = errors
     if scenario is None:
@@ -127,9 +160,101 @@ for message in errors.get(scenario_form.TOP, []):
     st.error(message)
 
 
+shown: set[str] = set()  # error keys shown next to their field
+
+
 def explain(key: str, where=st) -> None:
+    shown.add(key)
     for message in errors.get(key, []):
         where.error(message, icon=":material/error:")
+
+
+def rule_field(where, funding_id: str, rule, use: str | None, changed: list[str]) -> None:
+    """One scheme rule's widget(s), its errors, and what the shipped scheme says when it differs."""
+    names = rule.fields
+    key = f"f.{scenario_form.field(funding_id, names[0])}"
+    tip = scenario_form.rule_help(rule, use, funding_id)
+    words = scenario_form.choice_words(rule.key)
+    if rule.kind == "text":
+        where.text_input(rule.label, key=key, help=tip)
+    elif rule.kind == "choice":
+        where.selectbox(rule.label, list(words), format_func=words.get, key=key, help=tip)
+    elif rule.kind == "date":
+        where.date_input(rule.label, min_value=date(2000, 1, 1), max_value=date(2100, 12, 31), format="DD/MM/YYYY",
+                         key=key, help=tip)
+    elif rule.kind == "many":
+        where.multiselect(rule.label, scenario_form.rule_choices(form_values(), funding_id, rule.key, packages),
+                          format_func=lambda v: words.get(v, str(v)), key=key, help=tip,
+                          placeholder="none chosen")
+    elif rule.kind == "flag":
+        where.checkbox(rule.label, key=key, help=tip)
+    elif rule.kind == "pct":
+        where.number_input(rule.label, min_value=0.0, max_value=100.0, step=5.0, format="%.1f", key=key, help=tip)
+    elif rule.kind == "price":
+        where.number_input(rule.label, min_value=0.0, step=1.0, value=None, key=key, help=tip,
+                           placeholder="not score-based")
+    elif rule.kind == "caps":
+        where.text_area(rule.label, key=key, help=tip, height=80, placeholder="no cap")
+    elif rule.kind == "shares":
+        where.caption(rule.label, help=tip)
+        for column, name, tenure in zip(where.columns(len(names)), names, scenario_form.TENURE_WORDS.values()):
+            column.number_input(tenure, min_value=0.0, max_value=100.0, step=5.0, format="%.1f",
+                                key=f"f.{scenario_form.field(funding_id, name)}")
+    else:  # gbp, bands: text
+        where.text_input(rule.label, key=key, help=tip, placeholder="none")
+    for name in names:
+        explain(scenario_form.field(funding_id, name), where)
+    if rule.key in changed:
+        where.caption(f"Changed; shipped: {scenario_form.shipped_words(use, rule.key)}")
+
+
+def funding_section(funding_id: str) -> None:
+    """One [funding.<id>] section: its award, every rule, and the shipped rules with their sources."""
+    values = form_values()
+    use = values.get(scenario_form.field(funding_id, "use"))
+    row = next(r for r in scenario_form.funding_rows(values) if r["id"] == funding_id)
+    changed = scenario_form.overridden(values, funding_id)
+    prefix = f"{FUNDING}.{funding_id}"
+    broken = any(k == prefix or k.startswith(prefix + ".") for k in errors)
+    title = (f"**{literal(funding_id)}**: {literal(row['scheme'])} · {literal(row['award'])} · {row['years']} · "
+             f"{row['status']}")
+    with st.expander(title, expanded=broken or st.session_state.get("builder_funding_open") == funding_id):
+        st.caption(f"Uses the shipped scheme **{literal(row['shipped'])}**" + (
+            f"; changed: {literal(row['changed'])}." if row["changed"] else "; every rule as shipped."))
+        explain(prefix)
+        rules = {rule.key: rule for rule in scenario_form.RULES}
+        a1, a2, a3, a4 = st.columns([2, 2, 2, 1])
+        labels = scenario_form.AWARD_LABELS
+        a1.text_input(labels["total_gbp"], key=f"f.{scenario_form.field(funding_id, 'total_gbp')}",
+                      help=scenario_form.award_help("total_gbp", funding_id), placeholder="e.g. £40,000,000")
+        explain(scenario_form.field(funding_id, "total_gbp"), a1)
+        a2.multiselect(labels["years"], scenario_form.rule_choices(values, funding_id, "years"),
+                       key=f"f.{scenario_form.field(funding_id, 'years')}",
+                       help=scenario_form.award_help("years", funding_id), placeholder="the years its window overlaps")
+        explain(scenario_form.field(funding_id, "years"), a2)
+        rule_field(a3, funding_id, rules["status"], use, changed)
+        a4.form_submit_button("Remove", on_click=remove_scheme, args=(funding_id,), key=f"builder_remove_{funding_id}")
+        st.text_area(labels["per_year_gbp"], key=f"f.{scenario_form.field(funding_id, 'per_year_gbp')}",
+                     help=scenario_form.award_help("per_year_gbp", funding_id), height=80,
+                     placeholder="e.g.\n2026: £20,000,000\n2027: £20,000,000")
+        explain(scenario_form.field(funding_id, "per_year_gbp"))
+        for heading, group in (("Which homes", "homes"), ("What it pays", "costs"),
+                               ("Co-funding and stacking", "cofunding"), ("Scheme and window", "window")):
+            st.markdown(f"**{heading}**")
+            group_rules = [rule for rule in scenario_form.RULES if rule.group == group]
+            for rule in (rule for rule in group_rules if rule.kind == "shares"):
+                rule_field(st, funding_id, rule, use, changed)
+            columns = st.columns(2)
+            for n, rule in enumerate(rule for rule in group_rules if rule.kind != "shares"):
+                rule_field(columns[n % 2], funding_id, rule, use, changed)
+        sources = scenario_form.rule_rows(use)
+        if sources:
+            st.markdown("**Shipped rules and their sources**")
+            st.markdown("| Rule | Shipped | Source |\n|---|---|---|\n" + "\n".join(
+                f"| {literal(r['label'])} | {literal(r['shipped'])} | {literal(r['source'])}"
+                + "".join(f" [link]({url})" for url in r["links"]) + " |" for r in sources))
+        for key in sorted(k for k in errors if (k == prefix or k.startswith(prefix + ".")) and k not in shown):
+            explain(key)
 
 
 with st.form("scenario_form", border=True):
@@ -152,6 +277,35 @@ with st.form("scenario_form", border=True):
     explain("years.end", c4)
     explain("budget")
     explain("years")
+
+    st.subheader("Funding")
+    st.caption("Grant schemes the programme draws on, beside the council's own money (the budget above). "
+               "Each takes a shipped scheme's rules; change any of them here, and only the changes are saved.")
+    funding_ids = st.session_state.get(f"f.{FUNDING}") or []
+    if funding_ids:
+        st.dataframe(scenario_form.funding_rows(form_values()), hide_index=True, width="stretch",
+                     key="builder_funding_list", column_config={
+                         "id": "Id", "scheme": "Scheme", "shipped": "Shipped scheme used", "award": "Award",
+                         "years": "Years it may be spent", "status": "Status", "changed": "Rules changed"})
+    else:
+        st.info("No grant funding: the plan is paid from the council's budget alone. Add a shipped scheme below.")
+    for funding_id in funding_ids:
+        funding_section(funding_id)
+    shipped_rows = scenario_form.shipped_scheme_rows()
+    names_by_id = {r["id"]: r["name"] for r in shipped_rows}
+    n1, n2, n3 = st.columns([3, 2, 1], vertical_alignment="bottom")
+    n1.selectbox("Add a shipped scheme", list(names_by_id), format_func=names_by_id.get, key="builder_add_scheme")
+    n2.text_input("Its id in this scenario (optional)", key="builder_add_id",
+                  help="A short name for the section, e.g. whlg: other sections' 'may fund together with' name it. "
+                       "Empty: the scheme's initials.")
+    n3.form_submit_button("Add scheme", on_click=add_scheme, key="builder_add")
+    if st.session_state.get("builder_add_error"):
+        st.error(st.session_state["builder_add_error"], icon=":material/error:")
+    with st.expander("Shipped schemes and their sources"):
+        for r in shipped_rows:
+            st.markdown(f"**{literal(r['name'])}** (`{r['id']}`), {literal(r['window'])}: {literal(r['summary'])}  \n"
+                        f"Source: {literal(r['source'])}" + "".join(f" [link]({url})" for url in r["links"]))
+    explain(FUNDING)
 
     st.subheader("Objective weights")
     w1, w2, w3, w4 = st.columns(4)
