@@ -219,8 +219,11 @@ def funding_section(funding_id: str) -> None:
     title = (f"**{literal(funding_id)}**: {literal(row['scheme'])} · {literal(row['award'])} · {row['years']} · "
              f"{row['status']}")
     with st.expander(title, expanded=broken or st.session_state.get("builder_funding_open") == funding_id):
-        st.caption(f"Uses the shipped scheme **{literal(row['shipped'])}**" + (
-            f"; changed: {literal(row['changed'])}." if row["changed"] else "; every rule as shipped."))
+        if scenario_form.shipped(use) is None:
+            st.caption("Its own rules (no shipped scheme): every rule is saved with the scenario.")
+        else:
+            st.caption(f"Uses the shipped scheme **{literal(row['shipped'])}**" + (
+                f"; changed: {literal(row['changed'])}." if row["changed"] else "; every rule as shipped."))
         explain(prefix)
         rules = {rule.key: rule for rule in scenario_form.RULES}
         a1, a2, a3, a4 = st.columns([2, 2, 2, 1])
@@ -257,7 +260,8 @@ def funding_section(funding_id: str) -> None:
             explain(key)
 
 
-with st.form("scenario_form", border=True):
+# Enter in a field does not submit: it would press the form's first button, a scheme's Remove.
+with st.form("scenario_form", border=True, enter_to_submit=False):
     st.subheader("Scenario")
     left, right = st.columns([1, 2])
     left.text_input("Name", key="f.name", help="Saving under a new name starts version 1 of it.")

@@ -62,3 +62,14 @@ def test_add_a_shipped_scheme_change_a_rule_and_save(fresh_var):
     at.button(key="builder_save").click().run()
     scenario, versions = stored("Balanced 2026-2035")
     assert versions == 3 and scenario.funding == {}
+
+
+def test_a_funded_example_saved_unchanged_is_nothing_new(fresh_var):
+    at = open_page("builder")
+    at.selectbox(key="builder_name").set_value("Funded 2026-2035").run()
+    assert not at.exception, [e.value for e in at.exception]
+    listed = at.dataframe[0].value
+    assert list(listed["id"]) == ["whlg", "whlg_2028", "shf", "bus", "eco4"]
+    assert listed.set_index("id").loc["whlg_2028", "status"] == "assumed"
+    at.button(key="builder_save").click().run()
+    assert "already has these settings; nothing new to save" in texts(at.success), texts(at.error)

@@ -209,3 +209,12 @@ def test_every_shipped_rule_shows_its_value_and_source():
     assert whlg["opens"]["source"].startswith("Energy Saving Trust")  # the window's source
     assert links("see gov.uk/apply-boiler-upgrade-scheme).") == ["https://www.gov.uk/apply-boiler-upgrade-scheme"]
     assert rule_rows(None) == []
+
+
+@pytest.mark.parametrize("path", sorted((DATA_DIR / "scenarios").glob("*.toml")), ids=lambda p: p.name)
+def test_every_example_scenario_is_written_back_as_it_was(path):
+    scenario = load_scenario(path)
+    again, errors = from_form(to_form(scenario, PACKAGES), PACKAGES)
+    assert errors == {}
+    assert again == scenario
+    assert {k: f.rules for k, f in again.funding.items()} == {k: f.rules for k, f in scenario.funding.items()}
