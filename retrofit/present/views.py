@@ -2,22 +2,30 @@
 
 Headline KPIs with units, several runs side by side, the map's plan layers per LSOA, the
 plan explorer's filters and a home's explanation, exports as bytes, weight sensitivity and
-the marginal value of budget and capacity.
+the marginal value of budget and capacity; how a plan is paid for (council money, each grant
+scheme, owners' co-funding), what each award leaves unused and why, and whether a home can
+be funded by each scheme.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from retrofit.errors import RetrofitError
+from retrofit.funding import scheme_terms
 from retrofit.geo import MAP_DIGITS, WITHHELD, add_fill_colours, lsoa_feature_collection
-from retrofit.plan import breakdown
+from retrofit.pipeline import run_inputs
+from retrofit.plan import breakdown, grant_column
 from retrofit.present.format import count, gbp, per_tonne, tonnes
 from retrofit.reference import lsoas
-from retrofit.service.access import require
+from retrofit.scenario import Scenario
+from retrofit.service.access import allowed_home_cities, require
+from retrofit.store import get_scenario, parse
 from retrofit.store.compare import compare_plans
 from retrofit.store.export import export_run
 
@@ -328,3 +336,374 @@ def trade_off_points(runs: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame([{"run": label, "lifetime_co2_t_saved": k.get("lifetime_co2_t_saved"),
                           "fuel_poor_lifted": k.get("fuel_poor_lifted"), "jobs_fte_years": k.get("jobs_fte_years"),
                           "spend_gbp": k.get("spend_gbp")} for label, k in runs.items()])
+
+
+# --- funding: how the plan is paid for ----------------------------------------------------------
+
+COUNCIL = "Council"
+CO_FUNDING = "Co-funding (owners and landlords)"
+STATUS_WORDS = {"awarded": "Awarded", "assumed": "Assumed (not yet awarded)"}
+UNUSED_AT_MOST_GBP = 0.5  # an award with less than this left is all used (rounding)
+PART_WORDS = {"fabric": "fabric", "heating": "heating", "pv": "solar PV", "other": "other work"}
+OWNER_WORDS = {"owner_occupied": "the owner", "private_rented": "the landlord", "social_rented": "the landlord"}
+
+
+def _years_text(years) -> str:
+    """2026-2027 for a run of years, else 2026, 2028 ("" for none)."""
+    years = sorted(int(y) for y in years or [])
+    if not years:
+        return ""
+    if years == list(range(years[0], years[-1] + 1)):
+        return str(years[0]) if len(years) == 1 else f"{years[0]}-{years[-1]}"
+    return ", ".join(map(str, years))
+
+
+def _listed(words: list[str]) -> str:
+    """a, b and c."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _pounds(value: float) -> str:
+    """Exact pounds with separators (one home's money): £12,398, or £851.50 where there are pence."""
+    sign, size = ("-", -value) if value < 0 else ("", value)
+    return f"{sign}£{size:,.0f}" if abs(size - round(size)) < 0.005 else f"{sign}£{size:,.2f}"
+
+
+def _number(value) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def run_scenario(engine, run) -> Scenario:
+    """The scenario version a stored run was planned with."""
+    return parse(get_scenario(engine, run.scenario_name, run.scenario_version))
+
+
+def funding_schemes(kpis: dict, details: dict | None = None, scenario: Scenario | None = None) -> list[dict]:
+    """Each grant scheme a run draws on (or could have): awarded ones first, then assumed.
+
+    Each is a dict: id, name, status ("awarded" | "assumed" | None when unknown), awarded_gbp,
+    used_gbp, unused_gbp, eligible_gbp (eligible work in its years), years, reason (why money is
+    unused, in words; "" when all is used) and value_of_1m_gbp; None where the run does not say.
+    From the run's own account (``details["funding"]``, written by the optimiser) where it keeps
+    one; else from ``scenario`` and the KPIs; else from the KPIs alone (ids for names). A run
+    without funding gives [].
+    """
+    used = kpis.get("grant_gbp_by_scheme") or {}
+    unused = kpis.get("grant_unused_gbp_by_scheme") or {}
+    account = (details or {}).get("funding")
+    schemes = []
+    if account:
+        for entry in account:
+            key = str(entry.get("id"))
+            schemes.append({
+                "id": key, "name": entry.get("name") or key, "status": entry.get("status"),
+                "awarded_gbp": _number(entry.get("awarded_gbp")),
+                "used_gbp": _number(entry.get("used_gbp", used.get(key))) or 0.0,
+                "unused_gbp": _number(entry.get("unused_gbp", unused.get(key))),
+                "eligible_gbp": _number(entry.get("eligible_gbp")), "years": list(entry.get("years") or []),
+                "reason": str(entry.get("reason") or ""), "value_of_1m_gbp": _number(entry.get("value_of_1m_gbp"))})
+    elif scenario is not None and scenario.funding:
+        for key, award in scenario.funding.items():
+            spent = float(used.get(key, 0.0))
+            schemes.append({
+                "id": key, "name": award.scheme.name, "status": award.scheme.status, "awarded_gbp": award.total_gbp,
+                "used_gbp": spent, "unused_gbp": award.total_gbp - spent, "eligible_gbp": None,
+                "years": award.spending_years(scenario.year_list), "reason": "", "value_of_1m_gbp": None})
+    else:
+        for key, spent in used.items():
+            schemes.append({"id": key, "name": key, "status": None, "awarded_gbp": None, "used_gbp": float(spent),
+                            "unused_gbp": _number(unused.get(key)), "eligible_gbp": None, "years": [],
+                            "reason": "", "value_of_1m_gbp": None})
+    return sorted(schemes, key=lambda s: s["status"] == "assumed")  # stable: the run's order within each
+
+
+def run_funding(kpis: dict, details: dict | None, scenario_of: Callable[[], Scenario]) -> list[dict]:
+    """`funding_schemes` of a stored run, calling ``scenario_of()`` for its scenario only where the run
+    has grants but does not report them itself (runs planned before the optimiser did); a scenario
+    that cannot be read (a RetrofitError) leaves the KPIs' own account (scheme ids, no awards)."""
+    scenario = None
+    if kpis.get("grant_gbp_by_scheme") and not (details or {}).get("funding"):
+        try:
+            scenario = scenario_of()
+        except RetrofitError:
+            scenario = None
+    return funding_schemes(kpis, details, scenario)
+
+
+def funding_line(kpis: dict, schemes: list[dict]) -> str:
+    """One line of how some homes are paid for: "Paid by: council £1.2m, <scheme> £0.4m, co-funding
+    £0.1m; £1.42 per £1 of council money" (the schemes these homes draw on only)."""
+    used = kpis.get("grant_gbp_by_scheme") or {}
+    spend = kpis.get("spend_gbp") or 0.0
+    council = kpis.get("council_gbp", spend)
+    parts = [f"council {gbp(council)}"]
+    parts += [f"{scheme_label(s)} {gbp(used[s['id']])}" for s in schemes if used.get(s["id"], 0.0) > 0]
+    if (kpis.get("co_funding_gbp") or 0.0) > 0:
+        parts.append(f"co-funding {gbp(kpis['co_funding_gbp'])}")
+    return f"Paid by: {', '.join(parts)}; {leverage_text(spend, council)}."
+
+
+def has_funding(kpis: dict, schemes: list[dict]) -> bool:
+    """Whether a run has anything to say about funding: a grant scheme, or money other than the council's."""
+    return bool(schemes) or (kpis.get("grant_gbp") or 0) > 0 or (kpis.get("co_funding_gbp") or 0) > 0
+
+
+def scheme_label(scheme: dict) -> str:
+    """A scheme as the charts and tables name it: assumed money says so."""
+    assumed = scheme["status"] == "assumed" and "assumed" not in scheme["name"].lower()
+    return scheme["name"] + (" (assumed)" if assumed else "")
+
+
+def source_labels(schemes: list[dict]) -> dict[str, str]:
+    """Plan (or breakdown) column -> the source of money it holds, in the order reports stack them:
+    the council, each awarded scheme, each assumed scheme, then owners' co-funding."""
+    return {"council_gbp": COUNCIL, **{grant_column(s["id"]): scheme_label(s) for s in schemes},
+            "co_funding_gbp": CO_FUNDING}
+
+
+def _sources(table: pd.DataFrame, schemes: list[dict]) -> pd.DataFrame:
+    """The table's money by source, one column per source (a missing grant column is £0; a table
+    without council_gbp, from before funding, is council money)."""
+    spend = table["spend_gbp"].astype("float64") if "spend_gbp" in table else pd.Series(0.0, index=table.index)
+    out = pd.DataFrame(index=table.index)
+    for column in source_labels(schemes):
+        if column == "council_gbp" and column not in table:
+            others = [c for c in table if c in ("grant_gbp", "co_funding_gbp")]
+            out[column] = spend - table[others].astype("float64").sum(axis=1) if others else spend
+        else:
+            out[column] = table[column].astype("float64").fillna(0.0) if column in table else 0.0
+    return out
+
+
+def money_by_source(table: pd.DataFrame, schemes: list[dict], by: str | list[str],
+                    city: str | None = None) -> pd.DataFrame:
+    """Long table for a stacked chart: per ``by`` value (e.g. year) and source, the money in £ and £m.
+
+    ``table`` is a breakdown (e.g. by year and city); ``city`` keeps that city's rows only, and
+    rows of the same ``by`` value are added up (money adds across cities). Columns: ``by``...,
+    source (its label), order (0 = council, then the schemes, then co-funding), kind ("council",
+    "awarded", "assumed" or "co-funding"), money_gbp, money_m.
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    labels = source_labels(schemes)
+    kinds = {"council_gbp": "council", "co_funding_gbp": "co-funding",
+             **{grant_column(s["id"]): s["status"] or "awarded" for s in schemes}}
+    rows = table if city is None or "city" not in table else table[table["city"] == city]
+    if rows.empty:
+        return pd.DataFrame(columns=[*keys, "source", "order", "kind", "money_gbp", "money_m"])
+    money = pd.concat([rows[keys].reset_index(drop=True), _sources(rows, schemes).reset_index(drop=True)], axis=1)
+    money = money.groupby(keys, sort=True, observed=True)[list(labels)].sum().reset_index()
+    long = money.melt(id_vars=keys, value_vars=list(labels), var_name="column", value_name="money_gbp")
+    long["order"] = long["column"].map({column: i for i, column in enumerate(labels)})
+    long["source"] = long["column"].map(labels)
+    long["kind"] = long["column"].map(kinds)
+    long["money_m"] = long["money_gbp"] / 1e6
+    return long.sort_values([*keys, "order"], kind="stable")[[*keys, "source", "order", "kind", "money_gbp",
+                                                            "money_m"]].reset_index(drop=True)
+
+
+def leverage_text(total_gbp: float | None, council_gbp: float | None) -> str:
+    """Total investment per £1 of council money, in words ("£3.62 per £1 of council money")."""
+    if not total_gbp:
+        return "–"
+    if not council_gbp or council_gbp <= 0:
+        return "no council money"
+    return f"£{total_gbp / council_gbp:,.2f} per £1 of council money"
+
+
+def money_table(table: pd.DataFrame, schemes: list[dict], keys: str | list[str] = "city",
+                total: bool = True) -> pd.DataFrame:
+    """Money by source as a report writes it: a row per ``keys`` value of a breakdown (e.g. per
+    city), a column per source, the total and the leverage; with ``total``, an "All" row last."""
+    keys = [keys] if isinstance(keys, str) else list(keys)
+    labels = source_labels(schemes)
+    money = _sources(table, schemes)
+    money.insert(0, "_total", money.sum(axis=1))
+    names = table[keys].astype(str).reset_index(drop=True)
+    money = money.reset_index(drop=True)
+    if total:
+        names.loc[len(names)] = ["All"] * len(keys)
+        money.loc[len(money)] = money.sum(axis=0)
+    out = pd.DataFrame({key.replace("_", " ").capitalize(): names[key] for key in keys})
+    for column, label in labels.items():
+        out[label] = [gbp(v) for v in money[column]]
+    out["Total"] = [gbp(v) for v in money["_total"]]
+    out["Investment per £1 of council money"] = [
+        "–" if not t else ("no council money" if c <= 0 else f"£{t / c:,.2f}")
+        for t, c in zip(money["_total"], money["council_gbp"])]
+    return out
+
+
+def funding_figures(kpis: dict, schemes: list[dict]) -> list[tuple[str, str]]:
+    """(label, value) headline figures of a run's funding: council money, awarded and assumed
+    grant (apart), co-funding and leverage."""
+    awarded = [s for s in schemes if s["status"] != "assumed"]
+    assumed = [s for s in schemes if s["status"] == "assumed"]
+
+    def grant(group: list[dict]) -> str:
+        used = sum(s["used_gbp"] for s in group)
+        held = [s["awarded_gbp"] for s in group]
+        return gbp(used) + (f" of {gbp(sum(held))}" if held and None not in held else "")
+
+    spend = kpis.get("spend_gbp")
+    council = kpis.get("council_gbp", spend)
+    figures = [("Council money", gbp(council))]
+    if awarded or not assumed:
+        figures.append(("Grants awarded, used", grant(awarded)))
+    if assumed:
+        figures.append(("Grants assumed (not yet awarded), used", grant(assumed)))
+    figures += [("Co-funding (owners and landlords)", gbp(kpis.get("co_funding_gbp", 0.0))),
+                ("Leverage: total investment", leverage_text(spend, council))]
+    return figures
+
+
+def unused_table(schemes: list[dict]) -> pd.DataFrame:
+    """Per scheme: whether awarded or assumed, its years, the award, what the plan uses, what it
+    leaves unused and why (in words)."""
+    def why(scheme: dict) -> str:
+        left = scheme["unused_gbp"]
+        if left is None:
+            return "–"
+        if left < UNUSED_AT_MOST_GBP:
+            return "All used"
+        return scheme["reason"] or "The run does not record why (it was planned before the optimiser said so)"
+
+    table = pd.DataFrame({
+        "Scheme": [s["name"] for s in schemes],
+        "Money": [STATUS_WORDS.get(s["status"], "–") for s in schemes],
+        "Years": [_years_text(s["years"]) or "–" for s in schemes],
+        "Award": [gbp(s["awarded_gbp"]) for s in schemes],
+        "Used": [gbp(s["used_gbp"]) for s in schemes],
+        "Left unused": [gbp(max(s["unused_gbp"], 0.0)) if s["unused_gbp"] is not None else "–" for s in schemes],
+    })
+    if any(s["eligible_gbp"] is not None for s in schemes):
+        table["Eligible work in its years"] = [gbp(s["eligible_gbp"]) for s in schemes]
+    table["Why any is left"] = [why(s) for s in schemes]
+    return table
+
+
+def funding_mix(kpis: dict[str, dict], schemes: dict[str, list[dict]]) -> pd.DataFrame:
+    """Several runs' funding side by side: a row per source (council, each scheme by name, awarded
+    before assumed, co-funding), then the total and the leverage; a column per run (its label).
+
+    ``kpis`` and ``schemes`` map each run's label to its KPIs and its `funding_schemes`. A scheme
+    a run does not draw on is "–" in its column; a run from before funding is council money.
+    """
+    rows: dict[str, str] = {}  # scheme id -> its row label, first run's name first
+    for label in kpis:
+        for scheme in schemes.get(label, []):
+            rows.setdefault(scheme["id"], scheme_label(scheme))
+    ordered = sorted(rows, key=lambda key: next(
+        (s["status"] == "assumed" for group in schemes.values() for s in group if s["id"] == key), False))
+    index = [COUNCIL, *(rows[key] for key in ordered), CO_FUNDING, "Total investment",
+             "Investment per £1 of council money"]
+    table = pd.DataFrame(index=index)
+    for label, figures in kpis.items():
+        spend = figures.get("spend_gbp") or 0.0
+        council = figures.get("council_gbp", spend)
+        used = {s["id"]: s["used_gbp"] for s in schemes.get(label, [])}
+        table[label] = [gbp(council), *(gbp(used[key]) if key in used else "–" for key in ordered),
+                        gbp(figures.get("co_funding_gbp", 0.0)), gbp(spend), leverage_text(spend, council)
+                        .removesuffix(" per £1 of council money")]
+    return table
+
+
+# --- funding: one home ---------------------------------------------------------------------------
+
+def funding_column_labels(schemes: list[dict]) -> dict[str, str]:
+    """Plan columns of money by source -> plain labels, for the explorer's table."""
+    return {"cost_gbp": "Cost (£)", "council_gbp": "Council (£)", "grant_gbp": "Grants (£)",
+            **{grant_column(s["id"]): f"{scheme_label(s)} (£)" for s in schemes},
+            "co_funding_gbp": "Co-funding (£)", "funding": "Paid by (scheme ids)"}
+
+
+def home_split(row: pd.Series, schemes: list[dict]) -> tuple[str, pd.DataFrame]:
+    """How one planned home is paid for: a sentence, and a table (source, amount, share of the cost)."""
+    cost = float(row.get("cost_gbp", 0.0))
+    council = row.get("council_gbp")
+    council = cost - float(row.get("grant_gbp", 0) or 0) - float(row.get("co_funding_gbp", 0) or 0) \
+        if council is None or pd.isna(council) else float(council)
+    owner = OWNER_WORDS.get(str(row.get("tenure")), "the owner")
+    # (table label, words in the sentence, amount)
+    parts = [(COUNCIL, "the council", council)]
+    parts += [(scheme_label(s), scheme_label(s), float(row.get(grant_column(s["id"]), 0.0) or 0.0)) for s in schemes]
+    parts.append((f"Co-funding ({owner})", f"{owner} (co-funding)", float(row.get("co_funding_gbp", 0.0) or 0.0)))
+    paying = [part for part in parts if part[2] >= UNUSED_AT_MOST_GBP]
+    words = [f"{said} {_pounds(amount)}" for _, said, amount in paying]
+    text = f"Paid for by {_listed(words)} (cost {_pounds(cost)})." if words else \
+        f"Nothing to pay (cost {_pounds(cost)})."
+    table = pd.DataFrame({"Paid by": [name for name, _, _ in paying], "Amount": [_pounds(a) for _, _, a in paying],
+                          "Share of the cost": [f"{100 * a / cost:.0f}%" if cost > 0 else "–" for _, _, a in paying]})
+    return text, table
+
+
+def _caps_text(scheme) -> str:
+    if not scheme.cap_gbp:
+        return ""
+    caps = ", ".join(f"£{amount:,.0f}" + ("" if part == "total" else " for " + _listed(
+        [PART_WORDS.get(p, p) for p in part.split("+")])) for part, amount in scheme.cap_gbp.items())
+    return f" Its caps ({caps}) hold " + ("on average over the homes it funds." if scheme.cap_basis == "average"
+                                          else "for each home.")
+
+
+def home_eligibility(rows: pd.DataFrame, scenario: Scenario, package_id: str | None = None,
+                     year: int | None = None) -> pd.DataFrame:
+    """Whether each scheme of ``scenario`` can fund one home, and why (not), in words.
+
+    ``rows`` are the home's candidate rows (one per package that applies). With ``package_id``
+    (and ``year``), for that package in that year (the plan's choice); without, for any of its
+    packages. Columns: Scheme, Money (awarded or assumed), Pays for work in, Can it pay?, Why.
+    """
+    programme = scenario.year_list
+    out = []
+    for key, award in scenario.funding.items():
+        scheme = award.scheme
+        years = award.spending_years(programme)
+        line = {"Scheme": scheme.name, "Money": STATUS_WORDS[scheme.status], "Pays for work in": _years_text(years)}
+        try:
+            terms = scheme_terms(rows, scheme, scenario.rules) if len(rows) else None
+        except RetrofitError as error:
+            out.append(line | {"Can it pay?": "Cannot tell", "Why": str(error)})
+            continue
+        if terms is None:
+            out.append(line | {"Can it pay?": "No", "Why": "No package applies to this home."})
+            continue
+        packages = rows["package_id"].astype(str).to_numpy()
+        if package_id is not None and (packages == str(package_id)).any():
+            i = int(np.flatnonzero(packages == str(package_id))[0])
+            term = terms.iloc[i]
+            if not term["eligible"]:
+                out.append(line | {"Can it pay?": "No", "Why": f"{term['reason']}."})
+                continue
+            most, share = float(term["grant_max_gbp"]), float(term["co_funding_gbp"])
+            owner = OWNER_WORDS.get(str(rows["tenure"].iloc[i]), "the owner") if "tenure" in rows else "the owner"
+            why = (f"It may pay up to {_pounds(most)} of {package_id}"
+                   + (f"; {owner} pays {_pounds(share)} of it" if share >= UNUSED_AT_MOST_GBP else "") + "."
+                   + _caps_text(scheme))
+            if year is not None and int(year) not in years:
+                out.append(line | {"Can it pay?": f"Not in {int(year)}",
+                                   "Why": f"{package_id} is eligible, but {scheme.name} pays only for work in "
+                                          f"{_years_text(years)}; this home is planned for {int(year)}."})
+            else:
+                out.append(line | {"Can it pay?": "Yes", "Why": why})
+            continue
+        eligible = terms["eligible"].to_numpy(dtype=bool)
+        if eligible.any():
+            best = int(np.argmax(np.where(eligible, terms["grant_max_gbp"].to_numpy(dtype="float64"), -np.inf)))
+            out.append(line | {"Can it pay?": f"Yes, for {int(eligible.sum())} of its {len(rows)} packages",
+                               "Why": f"Up to {_pounds(float(terms['grant_max_gbp'].iloc[best]))} "
+                                      f"(for {packages[best]})." + _caps_text(scheme)})
+        else:
+            reasons = list(dict.fromkeys(str(r) for r in terms["reason"]))
+            out.append(line | {"Can it pay?": "No", "Why": "; ".join(reasons) + "."})
+    return pd.DataFrame(out, columns=["Scheme", "Money", "Pays for work in", "Can it pay?", "Why"])
+
+
+def home_funding_eligibility(engine, principal, run_id: int, home_id: str, package_id: str | None = None,
+                             year: int | None = None) -> pd.DataFrame:
+    """`home_eligibility` of one home of a stored run that ``principal`` may read (a viewer is
+    refused; another city's home reads as one with no package), from the run's own inputs."""
+    cities = allowed_home_cities(principal)  # refuse before reading anything
+    scenario, candidates = run_inputs(engine, run_id)
+    rows = candidates[(candidates["home_id"].astype(str) == str(home_id)) & candidates["city"].isin(cities)]
+    return home_eligibility(rows.reset_index(drop=True), scenario, package_id, year)
