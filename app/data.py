@@ -173,10 +173,34 @@ def comparison(principal: access.Principal, labels: dict[int, str]) -> dict:
     return _comparison(db_url(), tuple((int(i), label) for i, label in labels.items()), tuple(sorted(allowed)))
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _run_scenario(url: str, run_id: int):
+    return views.run_scenario(_engine(url), _run(url, run_id))
+
+
+def run_scenario(run_id: int):
+    """The scenario version a run was planned with (cached: runs never change; pages must not change it)."""
+    return _run_scenario(db_url(), int(run_id))
+
+
+@st.cache_data(show_spinner="Checking which grants could fund this home...", max_entries=256)
+def _funding_eligibility(url: str, principal: access.Principal, run_id: int, home_id: str,
+                         package_id: str | None, year: int | None):
+    return views.home_funding_eligibility(_engine(url), principal, run_id, home_id, package_id, year)
+
+
+def funding_eligibility(principal: access.Principal, run_id: int, home_id: str, package_id: str | None = None,
+                        year: int | None = None):
+    """Whether each grant scheme of a run could fund one home ``principal`` may read, and why (cached)."""
+    return _funding_eligibility(db_url(), principal, int(run_id), str(home_id), package_id,
+                                None if year is None else int(year))
+
+
 def export(principal: access.Principal, run_id: int, fmt: str) -> bytes:
     """A whole run as a file (csv, xlsx, geojson), for those who may export a plan."""
     return views.export_bytes(engine(), principal, int(run_id), fmt)
 
 
 __all__ = ["RetrofitError", "city_year", "comparison", "default_stock", "engine", "explanation", "export",
-           "job_board", "plan_choices", "plan_rows", "run", "runs", "stock_summary", "stored_plan"]
+           "funding_eligibility", "job_board", "plan_choices", "plan_rows", "run", "run_scenario", "runs",
+           "stock_summary", "stored_plan"]

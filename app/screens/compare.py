@@ -1,5 +1,7 @@
 """Compare: two to four runs side by side (KPIs with deltas, by city and year, homes in common, trade-off)."""
 
+from functools import partial
+
 import altair as alt
 import streamlit as st
 
@@ -35,6 +37,15 @@ compared = attempt(data.comparison, principal, names)  # on the homes this perso
 st.subheader("Headline figures")
 _, text = views.kpi_comparison(kpis)
 st.dataframe(text, width="stretch", key="compare_kpis")
+
+funding = {names[i]: views.run_funding(stored_kpis[i], attempt(data.run, i).details, partial(data.run_scenario, i))
+           for i in chosen}
+if any(views.has_funding(kpis[label], funding[label]) for label in kpis):
+    st.subheader("How each run is paid for")
+    st.dataframe(views.funding_mix(kpis, funding), width="stretch", key="compare_funding")
+    st.caption("Grants by scheme as each run uses them (– where a run does not draw on a scheme); assumed money "
+               "is a future round not yet awarded. Investment per £1 of council money counts the grants and "
+               "owners' co-funding with it.")
 
 st.subheader("By city and by year")
 measure = st.selectbox("Figure", list(views.LABELS)[:9], format_func=views.LABELS.get, index=0, key="compare_measure")

@@ -5,11 +5,12 @@ from functools import partial
 import streamlit as st
 
 from app import auth, data
-from app.widgets import attempt, choose_run, kpi_tiles
+from app.widgets import attempt, choose_run, kpi_tiles, literal
 from retrofit.present import views
 from retrofit.service import access
 from retrofit.present.format import count
 from retrofit.plan import plan_kpis
+from retrofit.errors import RetrofitError
 
 PAGE_ROWS = 200  # homes per page of the table; the downloads hold every home
 
@@ -22,6 +23,9 @@ plan = attempt(data.plan_rows, principal, run_id)
 choices = attempt(data.plan_choices, principal, run_id)
 if principal.city:
     st.caption(f"You see the homes of {principal.city} only; the programme's figures are on the Overview.")
+run = attempt(data.run, run_id)
+schemes = views.run_funding(run.kpis, run.details, partial(data.run_scenario, run_id))
+funded = views.has_funding(run.kpis, schemes)
 
 with st.container(border=True):
     city_column, ward_column, package_column = st.columns(3)
@@ -39,6 +43,8 @@ if chosen.empty:
     st.info("No home of the plan matches these filters: widen them (clear a filter or move the IMD range).")
 else:
     kpi_tiles(plan_kpis(chosen))
+    if funded:
+        st.caption(literal(views.funding_line(plan_kpis(chosen), schemes)))
     pages = -(-len(chosen) // PAGE_ROWS)
     page = 1
     if pages > 1:
@@ -50,7 +56,7 @@ else:
         right.caption(f"Homes {first:,} to {min(page * PAGE_ROWS, len(chosen)):,} of {len(chosen):,}, costliest "
                       f"first, {PAGE_ROWS} a page; **Download** below holds all of them.")
     st.dataframe(views.costliest_page(chosen, page, PAGE_ROWS), hide_index=True, width="stretch",
-                 key="explore_table")
+                 key="explore_table", column_config=views.funding_column_labels(schemes) if funded else None)
 
 st.subheader("One home: why in, why out")
 home_id = st.text_input("Home id", key="explore_home", placeholder="e.g. the first id in the table above")
@@ -64,6 +70,22 @@ if home_id.strip():
     row = plan[plan["home_id"] == home_id.strip()]
     if len(row):
         st.dataframe(row.T.rename(columns=lambda _: "value"), width="stretch")
+    if funded:
+        st.markdown("**How it is paid for, and which grants could fund it**")
+        if len(row):
+            split, parts = views.home_split(row.iloc[0], schemes)
+            st.markdown(literal(split))  # scheme names are people's text: drawn as written
+            st.dataframe(parts, hide_index=True, key="explore_home_split")
+        planned = (row.iloc[0]["package_id"], int(row.iloc[0]["year"])) if len(row) else (None, None)
+        try:
+            st.dataframe(data.funding_eligibility(principal, run_id, home_id.strip(), *planned), hide_index=True,
+                         width="stretch", key="explore_home_grants",
+                         column_config={"Why": st.column_config.TextColumn(width="large")})
+            st.caption(("For the package and year the plan chose. " if len(row) else "For any package that "
+                        "applies to this home. ") + "Low income is judged by proxy: the home's fuel-poverty "
+                       "probability or its neighbourhood's IMD decile (the stock records no income).")
+        except RetrofitError as error:
+            st.warning(f"Which grants could fund this home cannot be worked out: {error}")
 
 st.subheader("Download")
 if not access.can(principal, "export_plan"):

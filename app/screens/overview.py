@@ -1,5 +1,7 @@
 """Overview: the programme at a glance for the chosen run."""
 
+from functools import partial
+
 import altair as alt
 import streamlit as st
 
@@ -68,3 +70,37 @@ st.altair_chart(
         color=alt.Color("city:N", title="City"),
         tooltip=["year:O", "city:N", alt.Tooltip(f"{column}:Q", format=",.1f")]),
     width="stretch")
+
+schemes = views.run_funding(run.kpis, run.details, partial(data.run_scenario, run_id))
+if not views.has_funding(run.kpis, schemes):
+    st.caption("All of this run's money is the council's: its scenario draws on no grant scheme.")
+    st.stop()
+
+st.subheader("How it is paid for")
+figures = views.funding_figures(run.kpis, schemes)
+for column, (label, value) in zip(st.columns(len(figures)), figures):
+    column.metric(label, value)
+st.caption("Leverage is the whole investment (council money, grants and owners' co-funding) per £1 of council "
+           "money. Assumed money is a future round the programme expects but has not been awarded: it is kept "
+           "apart from awarded money here and in every table.")
+where = st.segmented_control("City", ["All cities", *by_city["city"]], default="All cities",
+                             key="overview_funding_city")
+money = views.money_by_source(by_year_city, schemes, "year", None if where in (None, "All cities") else where)
+sources = list(views.source_labels(schemes).values())
+st.altair_chart(
+    alt.Chart(money).mark_bar().encode(
+        x=alt.X("year:O", title="Programme year"), y=alt.Y("sum(money_m):Q", title="Money (£m)"),
+        color=alt.Color("source:N", title="Paid by", scale=alt.Scale(domain=sources), sort=sources),
+        order=alt.Order("order:Q"),
+        tooltip=["year:O", alt.Tooltip("source:N", title="Paid by"),
+                 alt.Tooltip("money_m:Q", format=",.2f", title="£m")]),
+    width="stretch")
+# scheme names are people's text: shown in tables that draw no Markdown
+st.dataframe(views.money_table(by_city, schemes), hide_index=True, width="stretch", key="overview_money")
+with st.expander("By city and year"):
+    st.dataframe(views.money_table(by_year_city, schemes, ["year", "city"], total=False), hide_index=True,
+                 width="stretch", key="overview_money_years")
+
+st.markdown("**Grant left unused, and why**")
+st.dataframe(views.unused_table(schemes), hide_index=True, width="stretch", key="overview_unused",
+             column_config={"Why any is left": st.column_config.TextColumn(width="large")})
