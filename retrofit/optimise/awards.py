@@ -54,12 +54,8 @@ def award_use(model: Model, relaxed: Model, rows: np.ndarray, years: np.ndarray,
         years = funding.spending_years(scenario.year_list)
         spendable = float(sum(funding.year_limits(scenario.year_list)))
         total_price = sum(p for _, p in priced.get(f"funding.{key}.total_gbp", []))
-        yearly = [p for _, p in priced.get(f"funding.{key}.per_year_gbp", [])]
-        periods_with_limit = len(yearly)
-        open_periods = {p for p, ys in enumerate(relaxed.periods or [list(range(model.n_years))])
-                        if any(model.years[t] in years for t in ys)}
-        per_year_price = min(yearly) if yearly and periods_with_limit >= len(open_periods) else 0.0
-        value_of_1m = scale * (total_price + per_year_price) * 1e6 / COST_UNIT
+        yearly_price = sum(p for _, p in priced.get(f"funding.{key}.per_year_gbp", []))  # its yearly amounts, summed
+        value_of_1m = scale * (total_price + yearly_price) * 1e6 / COST_UNIT
         unused = max(awarded - used, 0.0)
         span = _span(years)
         if unused <= FULLY_USED_GBP:
@@ -73,7 +69,7 @@ def award_use(model: Model, relaxed: Model, rows: np.ndarray, years: np.ndarray,
             reason = "its average cap per home is reached: the cheaper eligible homes that keep it are used up"
         elif stops(f"funding.{key}.band_c_heat_pump_share"):
             reason = "its band C share is reached: more band D-G homes would have to be funded first"
-        elif _council_binds(relaxed, lam, model, years) or any(
+        elif _council_binds(relaxed, lam) or any(
                 row.term == "cost" and row.sign > 0 and (row.year < 0 or model.years[row.year] in years)
                 for rule_rows in full.values() for row in rule_rows):
             reason = (f"the eligible homes left need council money (their cost beyond the grant) that buys more "
@@ -87,12 +83,7 @@ def award_use(model: Model, relaxed: Model, rows: np.ndarray, years: np.ndarray,
     return out
 
 
-def _council_binds(relaxed: Model, lam: np.ndarray, model: Model, years: list[int]) -> bool:
-    """A council budget row (total, or a period holding one of ``years``) has a price."""
-    periods = relaxed.periods or [list(range(model.n_years))]
-    for price, row in zip(lam, relaxed.constraints):
-        if price <= 0 or row.term != "cost" or row.sign < 0:
-            continue
-        if row.year < 0 or any(model.years[t] in years for t in periods[row.year]):
-            return True
-    return False
+def _council_binds(relaxed: Model, lam: np.ndarray) -> bool:
+    """A council budget row of the summed model (in all, or the homes funded within a window) has a price."""
+    return any(price > 0 and row.term.split("@")[0] == "cost" and row.sign > 0
+               for price, row in zip(lam, relaxed.constraints))

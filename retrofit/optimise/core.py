@@ -59,6 +59,7 @@ class _StopAt(cp_model.CpSolverSolutionCallback):
 
 
 def _scale(model: Model, term: str) -> float:
+    term = term.split("@")[0]  # a window's share of a term (`aggregate_years`) scales as the term
     if term.startswith("trade:"):
         return TRADE_SCALE
     if term.startswith(("grant:", "capexcess:")):  # money, to £1 like the cost

@@ -136,6 +136,15 @@ def reduced_by_year(model: Model, value: np.ndarray, lam: np.ndarray, rows) -> n
     return out
 
 
+def reduced_at(model: Model, value: np.ndarray, lam: np.ndarray, rows: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """The reduced value of each (row, year) given."""
+    static, dynamic = _split(model, lam, rows)
+    reduced = static + value[rows] + tie_break(model, rows, years)
+    for coef, varying in dynamic:
+        reduced -= coef * varying[model.city[rows], years]
+    return reduced
+
+
 @dataclass
 class Pricing:
     """Each home's best option under some prices, how clearly it is best, and the bound they prove."""
@@ -147,6 +156,14 @@ class Pricing:
     take: np.ndarray      # per home: the best choice is to do it (best > 0, or a must-include home)
     margin: np.ndarray    # per home: how much better its best choice (an option or staying out) is than the next
     bound: float
+    choice: np.ndarray | None = None  # per home: the margin over choices of package and year (ways of paying aside)
+
+    @property
+    def choice_margin(self) -> np.ndarray:
+        """How clearly the home's package and year (or staying out) are best: its margin with the
+        other ways of paying for the same package and year left aside. Grants and council money
+        are near-perfect substitutes, so those ties are many and tell nothing about the plan."""
+        return self.margin if self.choice is None else self.choice
 
 
 def _choices(model: Model, value: np.ndarray, lam: np.ndarray, rows: np.ndarray | None = None):
@@ -191,7 +208,14 @@ def _choices(model: Model, value: np.ndarray, lam: np.ndarray, rows: np.ndarray 
     take = (home_best > 0) | must
     out = np.where(must, -np.inf, 0.0)  # staying out is worth 0 (not allowed for must-include homes)
     margin = np.where(take, home_best - np.maximum(home_second, out), -home_best)
-    return home_best, (row if rows is None else rows[row]), best_year[row], take, margin
+    choice = margin
+    if model.scenario.funding and n:  # the ways of paying for one package (one table row) are one choice
+        package = model.rows[where]
+        same = package == package[row][local]
+        other_year = np.where(best_year != best_year[row][local], best, second)
+        alternative = np.maximum.reduceat(np.where(same, other_year, best), starts)
+        choice = np.where(take, home_best - np.maximum(alternative, out), -home_best)
+    return home_best, (row if rows is None else rows[row]), best_year[row], take, margin, choice
 
 
 def _bound(model: Model, lam: np.ndarray, best: np.ndarray) -> float:
@@ -201,8 +225,9 @@ def _bound(model: Model, lam: np.ndarray, best: np.ndarray) -> float:
 
 def price(model: Model, value: np.ndarray, lam: np.ndarray) -> Pricing:
     """Every home's best (row, year) under prices ``lam``, its margin, and the upper bound they give."""
-    best, row, year, take, margin = _choices(model, value, lam)
-    return Pricing(lam=lam, best=best, row=row, year=year, take=take, margin=margin, bound=_bound(model, lam, best))
+    best, row, year, take, margin, choice = _choices(model, value, lam)
+    return Pricing(lam=lam, best=best, row=row, year=year, take=take, margin=margin, bound=_bound(model, lam, best),
+                   choice=choice)
 
 
 def _largest_move(model: Model, before: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -230,18 +255,14 @@ def reprice(model: Model, value: np.ndarray, before: Pricing, lam: np.ndarray, e
         return price(model, value, lam)
     homes = np.flatnonzero(again)
     best, row, year = before.best.copy(), before.row.copy(), before.year.copy()
-    take, margin = before.take.copy(), before.margin - 2 * move
+    take, margin, choice = before.take.copy(), before.margin - 2 * move, before.choice_margin - 2 * move
     if len(homes):
-        best[homes], row[homes], year[homes], take[homes], margin[homes] = _choices(
+        best[homes], row[homes], year[homes], take[homes], margin[homes], choice[homes] = _choices(
             model, value, lam, np.flatnonzero(again[model.home]))
     kept = np.flatnonzero(~again)
-    kept_row, kept_year = row[kept], year[kept]
-    static, dynamic = _split(model, lam, kept_row)
-    reduced = static + value[kept_row] + tie_break(model, kept_row, kept_year)
-    for coef, varying in dynamic:
-        reduced -= coef * varying[model.city[kept_row], kept_year]
-    best[kept] = reduced
-    return Pricing(lam=lam, best=best, row=row, year=year, take=take, margin=margin, bound=_bound(model, lam, best))
+    best[kept] = reduced_at(model, value, lam, row[kept], year[kept])
+    return Pricing(lam=lam, best=best, row=row, year=year, take=take, margin=margin, bound=_bound(model, lam, best),
+                   choice=choice)
 
 
 def _smoothed_minimum(model: Model, value: np.ndarray, rows: np.ndarray, rhs: np.ndarray, lam: np.ndarray,
@@ -448,22 +469,40 @@ def _core_columns(model: Model, value: np.ndarray, lam: np.ndarray, core: np.nda
 
 
 def _overfull(model: Model, take: np.ndarray, row: np.ndarray, year: np.ndarray, margin: np.ndarray,
-              rhs: np.ndarray, slack: float = 0.01) -> np.ndarray:
+              rhs: np.ndarray, slack: float = 0.01, awards: bool | None = None) -> np.ndarray:
     """Fixed homes to move into the core so that no upper limit is over-used by the fixed homes
     alone (they would make the core LP infeasible): per limit, those nearest the threshold first,
-    until the fixed homes leave ``slack`` of it for the core."""
+    until the fixed homes leave ``slack`` of it for the core. ``awards``: only the rules of the
+    awards (True), only the others (False)."""
     homes = np.flatnonzero(take)
     rows, years = row[homes], year[homes]
     order = np.argsort(margin[homes], kind="stable")
     unfix = np.zeros(model.n_homes, dtype=bool)
     for constraint, limit in zip(model.constraints, rhs):
-        if constraint.sign < 0:
+        if constraint.sign < 0 or (awards is not None and _of_awards(constraint) != awards):
             continue
         use = np.where(model.applies(constraint, rows, years), model.term(constraint.term, rows), 0.0)[order]
         excess = use.sum() - limit * (1 - slack)
         if excess > 0:
             unfix[homes[order[: int(np.searchsorted(np.cumsum(use), excess)) + 1]]] = True
     return unfix
+
+
+def _of_awards(constraint) -> bool:
+    """A rule of the awards: one's total, yearly amount, average cap or band C share, or the share
+    of a limit that the homes funded within a window may use."""
+    return "@" in constraint.term or constraint.term.startswith(("grant:", "capexcess:", "bandc:"))
+
+
+def _ways_of_paying(model: Model, homes: np.ndarray, row: np.ndarray, year: np.ndarray):
+    """Columns (rows, years) for each of ``homes``: every way of paying for its package ``row``, in year ``year``."""
+    package = model.rows
+    first = np.maximum.accumulate(np.where(np.r_[True, package[1:] != package[:-1]], np.arange(model.n_rows), 0))
+    ends = np.r_[np.flatnonzero(package[1:] != package[:-1]) + 1, model.n_rows]
+    start = first[row[homes]]
+    count = ends[np.searchsorted(ends, start, side="right")] - start
+    offsets = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    return np.repeat(start, count) + offsets, np.repeat(year[homes], count)
 
 
 def _grown_core(model: Model, pricing: Pricing, core: np.ndarray, fixed_take: np.ndarray, fixed_row: np.ndarray,
@@ -475,18 +514,22 @@ def _grown_core(model: Model, pricing: Pricing, core: np.ndarray, fixed_take: np
     but the fixed homes cannot be reconciled with the limits, the core widens. It grows by at
     most ``size`` homes a round, nearest the threshold first."""
     years_count = model.n_years
-    moved = ~core & ((pricing.take != fixed_take) | (pricing.margin < 1e-9)
+    moved = ~core & ((pricing.take != fixed_take) | (pricing.choice_margin < 1e-9)
                      | (fixed_take & ((pricing.row != fixed_row) | (pricing.year != fixed_year))))
+    # a home whose package and year stand, paid another way: its ways of paying are enough (all of them join)
+    repaid = moved & fixed_take & pricing.take & (model.rows[pricing.row] == model.rows[fixed_row]) \
+        & (pricing.year == fixed_year) & (pricing.choice_margin >= 1e-9)
+    moved &= ~repaid
     missing = core & pricing.take & ~np.isin(pricing.row * years_count + pricing.year, core_keys)
-    if not moved.any() and not missing.any():
+    if not moved.any() and not repaid.any() and not missing.any():
         if feasible:
             return None
         moved = ~core
-        moved[np.argsort(np.where(core, np.inf, pricing.margin), kind="stable")[size:]] = False
+        moved[np.argsort(np.where(core, np.inf, pricing.choice_margin), kind="stable")[size:]] = False
     if moved.sum() > size:
         keep = np.flatnonzero(moved)
-        moved[keep[np.argpartition(pricing.margin[keep], size)[size:]]] = False
-    return moved, missing
+        moved[keep[np.argpartition(pricing.choice_margin[keep], size)[size:]]] = False
+    return moved, repaid, missing
 
 
 def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, gap: float, stage: Stage = UNLIMITED,
@@ -500,13 +543,20 @@ def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, gap: float, stag
 
     Prices are stabilised (Wentges smoothing): each round prices the homes at the midpoint of
     the best prices so far and the core LP's duals, so a core LP that cannot yet fill a limit
-    (its dual drops to 0) does not throw every home of that city into the next core."""
+    (its dual drops to 0) does not throw every home of that city into the next core.
+
+    With funding, grants and council money are near-perfect substitutes: at prices near the
+    LP's, tens of thousands of homes are all but tied between ways of paying for the package
+    they clearly want. Such a home (its fixed grants over-use an award, or the prices now pay
+    for its package another way) joins the core with only its package's ways of paying in its
+    year as columns, all of them at once; only homes whose package or year is in doubt join
+    with their best options, nearest the threshold first."""
     T = model.n_years
     center = start if start is not None else price(model, value, lam0)
     pricing = center
     size = min(model.n_homes, core_homes)
     core = np.zeros(model.n_homes, dtype=bool)
-    core[np.argpartition(pricing.margin, size - 1)[:size] if size < model.n_homes else slice(None)] = True
+    core[np.argpartition(pricing.choice_margin, size - 1)[:size] if size < model.n_homes else slice(None)] = True
     fixed_take = pricing.take & ~core
     fixed_row, fixed_year = pricing.row.copy(), pricing.year.copy()  # fixed homes' choice (where take)
     extra = np.zeros(0, dtype=np.int64)  # extra core columns (row * T + year) found by pricing
@@ -514,16 +564,30 @@ def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, gap: float, stag
     iterations = 0
     last = None
     lp_value = -np.inf
+    paying = np.zeros(model.n_homes, dtype=bool)  # core homes with only their package's ways of paying as columns
+    listed = np.zeros(model.n_homes, dtype=bool)  # paying homes whose ways of paying are among the extra columns
     while True:
         iterations += 1
-        rows, years = _core_columns(model, value, center.lam, core, CORE_OPTIONS)
+        if model.scenario.funding:  # homes whose grants alone over-use an award: only how they are paid is in doubt
+            unfix = _overfull(model, fixed_take, fixed_row, fixed_year, center.choice_margin, rhs, awards=True)
+            core |= unfix
+            paying |= unfix
+            fixed_take &= ~unfix
+        unfix = _overfull(model, fixed_take, fixed_row, fixed_year, center.choice_margin, rhs,
+                          awards=False if model.scenario.funding else None)
+        core |= unfix
+        paying &= ~unfix
+        fixed_take &= ~unfix
+        rows, years = _core_columns(model, value, center.lam, core & ~paying, CORE_OPTIONS)
+        joined = paying & ~listed
+        if joined.any():  # their ways of paying become columns, once
+            ways, when = _ways_of_paying(model, np.flatnonzero(joined), fixed_row, fixed_year)
+            extra = np.r_[extra, ways * T + when]
+            listed |= joined
         if len(extra):
             keys = np.unique(np.r_[rows * T + years, extra])
             keys = keys[core[model.home[keys // T]]]
             rows, years = keys // T, keys % T
-        unfix = _overfull(model, fixed_take, fixed_row, fixed_year, center.margin, rhs)
-        core |= unfix
-        fixed_take &= ~unfix
         chosen = np.flatnonzero(fixed_take)
         f_rows, f_years = fixed_row[chosen], fixed_year[chosen]
         residual = rhs - usage(model, f_rows, f_years)
@@ -556,9 +620,10 @@ def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, gap: float, stag
         grown = _grown_core(model, pricing, core, fixed_take, fixed_row, fixed_year, rows * T + years, feasible, size)
         if grown is None:
             break  # every home's choice agrees with the prices: the LP point stands
-        moved, missing = grown
+        moved, repaid, missing = grown
         extra = np.r_[extra, pricing.row[missing] * T + pricing.year[missing]]
-        core |= moved
+        core |= moved | repaid
+        paying |= repaid
         fixed_take &= ~core
     return _lp_result(model, last, lp_value, center, core, iterations)
 

@@ -93,7 +93,7 @@ class Model:
     grants: dict[str, np.ndarray] = field(default_factory=dict)
     excess: dict[str, np.ndarray] = field(default_factory=dict)
     band_c: dict[str, np.ndarray] = field(default_factory=dict)
-    periods: list[list[int]] | None = None  # summed models: the phased years (indices) each year stands for
+    windows: dict[str, np.ndarray] = field(default_factory=dict)  # summed models: rows funded within a window
     _terms: dict = field(default_factory=dict, repr=False)  # term arrays over all rows, computed once
 
     @property
@@ -116,6 +116,10 @@ class Model:
     def term(self, term: str, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """A coupling term's coefficient for the given rows, in model units (each array built once)."""
         full = self._terms.get(term)
+        if full is None and "@" in term:  # "cost@2026-2027": the term of the rows funded within that window
+            base, window = term.split("@")
+            full = np.where(self.windows[window], self.term(base), 0.0)
+            self._terms[term] = full
         if full is None:
             if term == "cost":
                 full = self.cost / COST_UNIT
@@ -501,57 +505,82 @@ def usage(model: Model, rows: np.ndarray, years: np.ndarray, weights: np.ndarray
     return usage_from_cells(model, cell_sums(model, rows, years, terms, weights))
 
 
-def periods_of(scenario: Scenario) -> list[list[int]]:
-    """Programme years (indices) grouped by which awards may be spent in them: the years a summed
-    model keeps apart (one group, all years, without funding)."""
-    programme = scenario.year_list
-    signature = [tuple(funding.year_limits(programme)[t] > 0 for _, funding in sorted(scenario.funding.items()))
-                 for t in range(len(programme))]
-    groups: dict[tuple, list[int]] = {}
-    for t, key in enumerate(signature):
-        groups.setdefault(key, []).append(t)
-    return sorted(groups.values())
-
-
-def _period_name(years: list[int]) -> str:
+def _span_name(years: list[int]) -> str:
     if len(years) > 1 and years == list(range(years[0], years[-1] + 1)):
         return f"{years[0]}-{years[-1]}"
     return ", ".join(map(str, years))
 
 
-def aggregate_years(model: Model, floor_margin: float = 0.0) -> Model:
-    """The same homes with every per-year limit summed over each period: a relaxation.
+def windows_of(scenario: Scenario) -> dict[str, list[int]]:
+    """The spending years (indices) of each award's window that is not the whole programme, by name."""
+    programme = scenario.year_list
+    out = {}
+    for _, funding in sorted(scenario.funding.items()):
+        years = [t for t, limit in enumerate(funding.year_limits(programme)) if limit > 0]
+        if len(years) < len(programme):
+            out.setdefault(_span_name([programme[t] for t in years]), years)
+    return out
 
-    A period is the programme years in which the same awards may be spent (`periods_of`): the
-    whole programme without funding. Any plan that keeps each year's limit keeps their sum, so
-    a bound on this model bounds the phased one. With capacity binding alike in every year,
-    homes are indifferent between years and the phased prices cannot tell them apart; summed,
-    each home's choice is clear. Years within its period are then assigned to the chosen homes
-    afterwards (`retrofit.optimise.years`).
+
+def aggregate_years(model: Model, floor_margin: float = 0.0) -> Model:
+    """The same homes with every per-year limit summed over the programme: a relaxation.
+
+    Any plan that keeps each year's limit keeps their sum, so a bound on this model bounds the
+    phased one. With capacity binding alike in every year, homes are indifferent between years
+    and the phased prices cannot tell them apart; summed, each home's choice is clear. Years are
+    then assigned to the chosen homes afterwards (`retrofit.optimise.years`).
+
+    An award spent in some years only (`windows_of`) keeps that in the sum: a grant is 0 in all
+    (its closed years are left out), and the homes it funds can use at most those years' share
+    of every per-year limit ("budget (2026-2027, funded homes)": the council's share of their
+    cost within the budgets of 2026 and 2027). A home a window's award funds must be done in it,
+    so any phased plan keeps these rows too.
 
     ``floor_margin`` raises every lower limit (minimum shares, equity) by that share, so a plan
     of the relaxation still meets them after the few homes that find no year are dropped. That
     model is no longer a relaxation: bound with the plain one."""
-    periods = periods_of(model.scenario)
-    period_of = {t: p for p, years in enumerate(periods) for t in years}
-    whole = len(periods) == 1
+    scenario = model.scenario
+    windows = windows_of(scenario)
     merged: dict[tuple, Constraint] = {}
     for row in model.constraints:
         if row.year < 0:
             merged[(row.name,)] = row
             continue
-        p = period_of[row.year]
-        key = (row.rule.split("[")[0], row.term, row.city, row.sign, p)
+        if row.rule.startswith("funding.") and row.rule.endswith(".years"):
+            continue  # a closed year: the window rows below keep the award's homes in its years
+        key = (row.rule.split("[")[0], row.term, row.city, row.sign)
         if key in merged:
             merged[key] = replace(merged[key], limit=merged[key].limit + row.limit)
         else:
-            span = "all years" if whole else _period_name([model.years[t] for t in periods[p]])
-            merged[key] = replace(row, name=row.name.rsplit(" ", 1)[0] + f" ({span})", rule=key[0], year=-1 if whole else p)
-    rows = list(merged.values())
+            merged[key] = replace(row, name=row.name.rsplit(" ", 1)[0] + " (all years)", rule=key[0], year=-1)
+    within: dict[tuple, Constraint] = {}
+    for name, years in windows.items():
+        for row in model.constraints:
+            if row.year not in years or row.sign < 0 or row.rule.startswith("funding."):
+                continue
+            key = (name, row.rule.split("[")[0], row.term, row.city)
+            if key in within:
+                within[key] = replace(within[key], limit=within[key].limit + row.limit)
+            else:
+                within[key] = replace(row, name=row.name.rsplit(" ", 1)[0] + f" ({name}, funded homes)", rule=key[1],
+                                      term=f"{row.term}@{name}", year=-1)
+    rows = list(merged.values()) + list(within.values())
     if floor_margin > 0:
         total = next(row.limit for row in rows if row.rule == "budget.total_gbp")
         rows = [row if row.sign > 0 else
                 replace(row, limit=row.limit * (1 + floor_margin) if row.limit > 0 else
                         floor_margin * model.equity_share * (total if row.money else model.n_homes))
                 for row in rows]
-    return replace(model, years=[model.years[years[0]] for years in periods], constraints=rows, periods=periods)
+    funded_within = {name: _funded_within(model, years) for name, years in windows.items()}
+    return replace(model, years=[model.years[0]], constraints=rows, windows=funded_within)
+
+
+def _funded_within(model: Model, years: list[int]) -> np.ndarray:
+    """Per row: an award whose spending years all lie in ``years`` pays part of it."""
+    programme = model.scenario.year_list
+    inside = np.zeros(model.n_rows, dtype=bool)
+    for key, funding in model.scenario.funding.items():
+        open_years = [t for t, limit in enumerate(funding.year_limits(programme)) if limit > 0]
+        if set(open_years) <= set(years):
+            inside |= model.grants[key] > 0
+    return inside

@@ -54,7 +54,7 @@ from retrofit.optimise.lagrange import (LP_ROUNDS, LPResult, Pricing, price, ref
 from retrofit.optimise.limits import Clock, Progress, Stage, within_limit
 from retrofit.optimise.model import (COST_UNIT, OBJECTIVES, Model, aggregate_years, build_model, funding_preference,
                                      objective_values, usage)
-from retrofit.optimise.years import assign_in_periods, front_load
+from retrofit.optimise.years import assign_years, front_load
 from retrofit.plan import TOLERANCE_DAYS, TOLERANCE_GBP, PlanResult, check_plan, index_candidates, plan_kpis
 from retrofit.reference import CITIES
 from retrofit.scenario import Scenario, canonical_json
@@ -485,17 +485,15 @@ def _summed_plans(ctx: Solve, planned: Model, lp: LPResult, bound: float, stats:
     CP-SAT (else rounded down), years assigned, and polished when homes found no year or value
     was lost. True when one kept every rule."""
     model, T = ctx.model, ctx.model.n_years
-    rounded, core_stats = _round_lp(ctx, planned, lp, bound)
+    plan_rows, core_stats = _round_lp(ctx, planned, lp, bound)
     stats |= core_stats
-    integral = lp.x >= 1 - 1e-6
+    integral = lp.col_row[lp.x >= 1 - 1e-6]
     found = False
-    for name, chosen in (("CP-SAT", rounded), ("LP rounded down", (lp.col_row[integral], lp.col_year[integral]))):
-        if chosen is None:
+    for name, rows in (("CP-SAT", plan_rows), ("LP rounded down", integral)):
+        if rows is None:
             continue
-        rows, periods = chosen
         ctx.report(AT["years"], f"years for {len(rows):,} homes")
-        years = assign_in_periods(model, planned.periods, rows, periods, ctx.value, ctx.seed,
-                                  ctx.stage("years", YEARS_END))
+        years = assign_years(model, rows, ctx.value, ctx.seed, ctx.stage("years", YEARS_END))
         placed = years < T
         unplaced = rows[~placed]
         rows, years = rows[placed], years[placed]
@@ -522,20 +520,23 @@ def _nearest(margin: np.ndarray, count: int) -> np.ndarray:
 
 
 def _round_lp(ctx: Solve, relaxed: Model, lp: LPResult, bound: float):
-    """Rows and periods of an integer plan (summed years) from the LP: CP-SAT decides the fractional
-    homes and those nearest the threshold under what every other home's LP choice leaves of each limit."""
-    value, P = ctx.value, relaxed.n_years
+    """Rows of an integer plan (summed years) from the LP: CP-SAT decides the fractional homes and
+    those nearest the threshold under what every other home's LP choice leaves of each limit."""
+    value = ctx.value
     core_homes = np.zeros(relaxed.n_homes, dtype=bool)
     fractional = (lp.x > 1e-6) & (lp.x < 1 - 1e-6)
     core_homes[relaxed.home[lp.col_row[fractional]]] = True
     core_homes[_nearest(lp.pricing.margin, CORE_HOMES)] = True
     integral = lp.x >= 1 - 1e-6
     fixed = integral & ~core_homes[relaxed.home[lp.col_row]]
-    fixed_rows, fixed_periods = lp.col_row[fixed], lp.col_year[fixed]
-    options = np.flatnonzero(core_homes[relaxed.home])
-    rows, years = np.repeat(options, P), np.tile(np.arange(P), len(options))
-    hint = np.isin(rows * P + years, lp.col_row[integral] * P + lp.col_year[integral])
-    residual = relaxed.rhs - usage(relaxed, fixed_rows, fixed_periods)
+    fixed_rows = lp.col_row[fixed]
+    rows = np.flatnonzero(core_homes[relaxed.home])
+    years = np.zeros(len(rows), dtype=np.int64)
+    in_lp = np.zeros(relaxed.n_rows, dtype=bool)
+    in_lp[lp.col_row[integral]] = True
+    hint = in_lp[rows]
+    no_year = np.zeros(len(fixed_rows), dtype=np.int64)
+    residual = relaxed.rhs - usage(relaxed, fixed_rows, no_year)
     fixed_value = float(value[fixed_rows].sum())
     # the whole plan within half the gap target of what it can reach: the LP of the planned model
     # (lower limits raised) where known, else the bound
@@ -543,14 +544,13 @@ def _round_lp(ctx: Solve, relaxed: Model, lp: LPResult, bound: float):
     target = (1 - 0.5 * ctx.gap_target) * reach - fixed_value
     ctx.report(AT["cp_sat"], f"CP-SAT on {int(core_homes.sum()):,} homes, {len(rows):,} options")
     stage = ctx.stage("CP-SAT rounding", ROUND_END)
-    opened = np.unique(relaxed.area[fixed_rows] * P + fixed_periods) if ctx.mobilisation_raw else None
     core = solve_core(relaxed, value, rows, years, hint, residual, stage, ctx.work.core_s, ctx.seed, ctx.gap_target,
-                      target, ctx.mobilisation, opened)
+                      target, ctx.mobilisation, np.unique(relaxed.area[fixed_rows]) if ctx.mobilisation_raw else None)
     stats = {"core_homes": int(core_homes.sum()), "core_columns": int(len(rows)), "core_status": core.status,
              "core_seconds": core.seconds}
     if core.chosen is None:
         return None, stats
-    return (np.r_[fixed_rows, rows[core.chosen]], np.r_[fixed_periods, years[core.chosen]]), stats
+    return np.r_[fixed_rows, rows[core.chosen]], stats
 
 
 def _polish(ctx: Solve, rows: np.ndarray, years: np.ndarray, unplaced: np.ndarray, margin: np.ndarray,

@@ -10,8 +10,6 @@ whoever is left, and moves every home to the earliest year with room.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import highspy
 import numpy as np
 
@@ -109,6 +107,8 @@ def assign_years(model: Model, rows: np.ndarray, value: np.ndarray, seed: int = 
     if model.trades:
         mix = np.argmax(np.column_stack([model.trades[k][rows] for k in model.trades] + [np.zeros(len(rows))]), axis=1)
         group = group * (len(model.trades) + 1) + mix
+    for key in sorted(model.grants):  # homes an award pays for go in its years: a class per way of paying
+        group = group * 2 + (model.grants[key][rows] > 0)
     order = np.lexsort((model.cost[rows], group))
     sorted_group = group[order]
     starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
@@ -175,27 +175,4 @@ def _unplace_excess(model: Model, rows: np.ndarray, years: np.ndarray, use_of: d
         if excess > 1e-9:
             order = np.argsort(-use, kind="stable")
             years[here[order[: int(np.searchsorted(np.cumsum(use[order]), excess - 1e-9)) + 1]]] = T
-    return years
-
-
-def within(model: Model, years: list[int]) -> Model:
-    """The phased model's per-year rules of some of its years (indices), as a model of those years."""
-    local = {t: k for k, t in enumerate(years)}
-    return replace(model, years=[model.years[t] for t in years],
-                   constraints=[replace(c, year=local[c.year]) for c in model.constraints if c.year in local])
-
-
-def assign_in_periods(model: Model, periods: list[list[int]], rows: np.ndarray, period: np.ndarray,
-                      value: np.ndarray, seed: int = 1, stage: Stage = UNLIMITED) -> np.ndarray:
-    """`assign_years` within each period of a summed model (the years in which the same awards
-    may be spent): each chosen row gets a year of its own period, ``n_years`` where none has room."""
-    if len(periods) == 1:
-        return assign_years(model, rows, value, seed, stage)
-    years = np.full(len(rows), model.n_years, dtype=np.int64)
-    for p, indices in enumerate(periods):
-        mine = np.flatnonzero(period == p)
-        if len(mine):
-            local = assign_years(within(model, indices), rows[mine], value, seed, stage)
-            placed = local < len(indices)
-            years[mine[placed]] = np.asarray(indices)[local[placed]]
     return years
