@@ -124,8 +124,9 @@ class Answers:
             self.bound = min(self.bound, float(bound))
 
     def offer(self, result: PlanResult) -> None:
+        """Keep the best plan; of equal ones the later (the greedy comes first, without the LP's prices)."""
         with self._lock:
-            if self.best is None or result.objective > self.best.objective:
+            if self.best is None or result.objective >= self.best.objective:
                 self.best = result
 
     def refuse(self, source: str, problems: list[str]) -> None:
