@@ -309,6 +309,17 @@ def shipped_scheme(scheme_id: str) -> Scheme:
 AWARD_KEYS = ("use", "total_gbp", "per_year_gbp", "years")
 
 
+def _date_of(value):
+    """A window date as given (TOML) or as ISO text (JSON carries dates so); anything else as it is,
+    for the scheme's own check to name."""
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
 class Funding(_Strict):
     """One `[funding.<id>]` section: a scheme the programme draws on and the award it holds.
 
@@ -339,8 +350,9 @@ class Funding(_Strict):
         if unknown:
             raise ValueError(f"{printable(str(unknown[0]), limit=60)}: unknown key (a funding section takes "
                              f"{', '.join(AWARD_KEYS)} and the scheme keys of data/funding/README.md)")
-        return {**{key: data[key] for key in AWARD_KEYS if key in data},
-                "rules": {key: value for key, value in data.items() if key not in AWARD_KEYS}}
+        rules = {key: _date_of(value) if key in ("opens", "closes") else value
+                 for key, value in data.items() if key not in AWARD_KEYS}
+        return {**{key: data[key] for key in AWARD_KEYS if key in data}, "rules": rules}
 
     @model_validator(mode="after")
     def _resolve(self):

@@ -1,9 +1,11 @@
 """`[funding.<id>]` sections: a shipped scheme by `use`, overrides, and one error naming each bad key."""
 
+import json
+
 import pytest
 
 from retrofit.errors import RetrofitError
-from retrofit.scenario import parse_scenario, scenario_to_toml, shipped_scheme
+from retrofit.scenario import parse_scenario, scenario_from_dict, scenario_to_toml, shipped_scheme
 from retrofit.service.workspace import scale_scenario
 
 BASE = """name = "funded"
@@ -41,6 +43,17 @@ def test_a_shipped_scheme_with_overrides():
 def test_sections_survive_writing_and_reading():
     scenario = parse_scenario(BASE + WHLG)
     assert parse_scenario(scenario_to_toml(scenario)) == scenario
+
+
+def test_a_window_given_inline_survives_json():
+    """Stored and sent scenarios travel as JSON, where a date is ISO text; the window reads back."""
+    text = BASE + '[funding.later]\nuse = "warm_homes_local_grant"\nopens = 2028-04-01\ncloses = 2031-03-31\n' \
+                  'status = "assumed"\ntotal_gbp = 1e7\n'
+    scenario = parse_scenario(text)
+    again = scenario_from_dict(json.loads(json.dumps(scenario.model_dump(mode="json"))))
+    assert again == scenario and again.funding["later"].spending_years(again.year_list) == [2028, 2029, 2030]
+    with pytest.raises(RetrofitError, match="opens"):
+        parse_scenario(text.replace("opens = 2028-04-01", 'opens = "soon"'))
 
 
 def test_an_assumed_future_round_may_go_past_the_window():
