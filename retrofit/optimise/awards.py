@@ -58,8 +58,11 @@ def award_use(model: Model, relaxed: Model, rows: np.ndarray, years: np.ndarray,
         value_of_1m = scale * (total_price + yearly_price) * 1e6 / COST_UNIT
         unused = max(awarded - used, 0.0)
         span = _span(years)
+        largest = float(model.grants[key][rows].max(initial=0.0))  # one home's grant: the award's smallest step
         if unused <= FULLY_USED_GBP:
             reason = "fully used"
+        elif unused < largest:
+            reason = f"fully used ({_millions(unused)} left: less than one home's grant)"
         elif eligible < awarded - FULLY_USED_GBP:
             reason = (f"{_millions(awarded)} awarded but only {_millions(eligible)} of eligible work in {span} "
                       f"(every eligible home at its most): no eligible homes left")
