@@ -136,3 +136,44 @@ def test_random_funded_cases_reach_the_mip_optimum(seed, homes):
     assert result.objective >= best * (1 - 0.0005) - 1e-6
     assert result.objective <= best + 1e-6 and result.bound >= best - 1e-6 * abs(best)
     assert set(result.plan.loc[result.plan["grant_gbp"] > 0, "year"]) <= {2026, 2027}
+
+
+@pytest.mark.parametrize("seed", [4, 7])
+def test_the_core_lp_with_switches_for_paying_homes_is_the_plain_lp(seed):
+    """Homes held in the plan with their package and year settled (`paying`) enter the core LP as
+    switches from their council-only way: it is the same LP, so its value matches the plain LP's
+    (HiGHS on every column as given, those homes required) and each paying home's ways add up to
+    one home."""
+    from dataclasses import replace
+
+    from retrofit.optimise.lagrange import _switches, _ways_of_paying, solve_core_lp
+    from retrofit.optimise.model import build_model, funding_preference, objective_values
+
+    table = _random_case(seed, 40)
+    total = table.groupby("home_id")["cost_gbp"].min().sum()
+    funded = scenario(1.5 * total, years=(2026, 2028), budget={"per_year_gbp": [total] * 3},
+                      funding={"whlg": {"use": "warm_homes_local_grant", "total_gbp": 0.1 * total},
+                               "shf": {"use": "warm_homes_social_housing_fund_wave_3", "total_gbp": 0.05 * total},
+                               "bus": {"use": "boiler_upgrade_scheme", "total_gbp": 0.03 * total}})
+    model = build_model(table, funded)
+    value = objective_values(model, {"carbon": 1.0}, {"carbon": 1.0}) + funding_preference(model)
+    rng = np.random.default_rng(seed)
+    paying = rng.random(model.n_homes) < 0.5
+    row = model.starts + (rng.random(model.n_homes) * np.diff(np.r_[model.starts, model.n_rows])).astype(int)
+    year = rng.integers(0, model.n_years, model.n_homes)
+    ways, when = _ways_of_paying(model, np.flatnonzero(paying), row, year)
+    others = np.flatnonzero(~paying[model.home])
+    rows = np.r_[ways, np.repeat(others, model.n_years)]
+    years = np.r_[when, np.tile(np.arange(model.n_years), len(others))]
+    held = paying & (np.bincount(model.home[ways], minlength=model.n_homes) > 1)  # a home paid one way is as any
+    assert (_switches(model, rows, years, paying) == np.arange(len(rows))).sum() == held.sum() >= 5
+    plain = solve_core_lp(replace(model, must=model.must | held), value, rows, years, model.rhs)
+    switched = solve_core_lp(model, value, rows, years, model.rhs, paying=paying)
+    assert plain.ok and switched.ok and plain.artificial.max() == 0 and switched.artificial.max() == 0
+    assert switched.value == pytest.approx(plain.value, rel=1e-7)
+    per_home = np.bincount(model.home[rows], weights=switched.x, minlength=model.n_homes)
+    assert (per_home <= 1 + 1e-7).all() and (switched.x >= -1e-9).all()
+    assert np.allclose(per_home[held], 1.0)
+    used = np.array([np.sum(np.where(model.applies(c, rows, years), c.sign * model.term(c.term, rows), 0) * switched.x)
+                     for c in model.constraints])
+    assert (used <= model.rhs + 1e-6 * np.maximum(1, np.abs(model.rhs))).all()
