@@ -300,10 +300,17 @@ def build_model(candidates: pd.DataFrame, scenario: Scenario, check: Callable[[]
     rows = np.flatnonzero(keep)[order]
     home = home_codes_all[order].astype(np.int64)
     n_homes = len(uniques)
+    check()
+    read = _columns_read(candidates, scenario)
+    named = any(funding.scheme.packages for funding in scenario.funding.values())  # a scheme funds packages by name
+    duplicate = _duplicate_rows(candidates, rows, home, [c for c in read if named or c != "package_id"])
+    if duplicate.any():  # a package identical to another of the same home (same measures apply): keep one
+        rows, home = rows[~duplicate], home[~duplicate]
+        removed["duplicate packages"] = int(duplicate.sum())
     starts = np.flatnonzero(np.r_[True, home[1:] != home[:-1]]) if len(home) else np.zeros(0, dtype=np.int64)
     check()
     # only the columns read, in model order: taking every column of the table costs seconds at full scale
-    table = candidates[_columns_read(candidates, scenario)].iloc[rows]
+    table = candidates[read].iloc[rows]
     home_of_table = home
     check()
 
@@ -348,41 +355,41 @@ def build_model(candidates: pd.DataFrame, scenario: Scenario, check: Callable[[]
         band_c={i: np.concatenate(parts)[order] for i, parts in options.band_c.items()},
     )
     model.constraints = coupling_rows(scenario)
-    check()
-    duplicate = _duplicate_rows(model)
-    if duplicate.any():  # a package identical to another of the same home (same measures apply): keep one
-        model = _drop_rows(model, ~duplicate)
-        model.removed["duplicate packages"] = int(duplicate.sum())
     return model
 
 
-def _duplicate_rows(model: Model) -> np.ndarray:
-    """Rows equal to an earlier row of the same home in cost, every metric and every trade's days.
-
-    Rows are grouped by home, so comparing each row with the 1, 2, ... rows before it (up to
-    the most packages a home has) finds every duplicate: a loop over packages, not homes."""
-    fields = [model.cost, *model.metrics.T, model.priority, *model.trades.values(), model.co_funding,
-              *model.grants.values(), *model.excess.values(), *model.band_c.values()]
-    duplicate = np.zeros(model.n_rows, dtype=bool)
-    most = int(np.diff(np.r_[model.starts, model.n_rows]).max(initial=1))
-    for k in range(1, most):
-        same = model.home[k:] == model.home[:-k]
-        for values in fields:
-            same &= values[k:] == values[:-k]
-        duplicate[k:] |= same
-    return duplicate
+def _keys(column: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """A column's values at ``rows`` as 64-bit keys: equal keys, equal values."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy()[rows].astype(np.uint64)
+    values = column.to_numpy()[rows]
+    if values.dtype.kind in "fiub":
+        return (values.astype(np.float64) + 0.0).view(np.uint64)  # + 0.0: -0.0 is 0.0
+    return pd.factorize(values.astype(str))[0].astype(np.uint64)
 
 
-def _drop_rows(model: Model, keep: np.ndarray) -> Model:
-    home = model.home[keep]
+def _duplicate_rows(candidates: pd.DataFrame, rows: np.ndarray, home: np.ndarray, columns: list[str]) -> np.ndarray:
+    """Of ``rows`` (table positions, grouped by home, with their home codes): those equal to an
+    earlier row of the same home in every one of ``columns``, the columns the model reads.
+
+    Each row is hashed, and compared with the 1, 2, ... rows before it (up to the most packages
+    a home has: a loop over packages, not homes); where the hashes agree, the values are
+    compared exactly, so a collision never drops a row."""
+    keys = [_keys(candidates[c], rows) for c in columns]
+    digest = home.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        for key in keys:
+            digest = (digest ^ key) * np.uint64(0x9E3779B97F4A7C15)
+            digest ^= digest >> np.uint64(31)
+    duplicate = np.zeros(len(rows), dtype=bool)
     starts = np.flatnonzero(np.r_[True, home[1:] != home[:-1]]) if len(home) else np.zeros(0, dtype=np.int64)
-    return replace(model, rows=model.rows[keep], home=home, starts=starts, city=model.city[keep],
-                   cost=model.cost[keep], metrics=model.metrics[keep], priority=model.priority[keep],
-                   trades={k: v[keep] for k, v in model.trades.items()}, area=model.area[keep],
-                   spend=model.spend[keep], co_funding=model.co_funding[keep],
-                   grants={k: v[keep] for k, v in model.grants.items()},
-                   excess={k: v[keep] for k, v in model.excess.items()},
-                   band_c={k: v[keep] for k, v in model.band_c.items()}, _terms={})
+    most = int(np.diff(np.r_[starts, len(home)]).max(initial=1))
+    for k in range(1, most):
+        later = np.flatnonzero((digest[k:] == digest[:-k]) & (home[k:] == home[:-k])) + k
+        for key in keys:
+            later = later[key[later] == key[later - k]]
+        duplicate[later] = True
+    return duplicate
 
 
 def coupling_rows(scenario: Scenario) -> list[Constraint]:

@@ -13,6 +13,7 @@ import pytest
 
 from retrofit.funding import scheme_terms
 from retrofit.optimise import optimise
+from retrofit.optimise.model import build_model
 from retrofit.plan import check_plan
 from tests.optimise.helpers import candidates, scenario
 
@@ -147,7 +148,7 @@ def test_the_core_lp_with_switches_for_paying_homes_is_the_plain_lp(seed):
     from dataclasses import replace
 
     from retrofit.optimise.lagrange import _switches, _ways_of_paying, solve_core_lp
-    from retrofit.optimise.model import build_model, funding_preference, objective_values
+    from retrofit.optimise.model import funding_preference, objective_values
 
     table = _random_case(seed, 40)
     total = table.groupby("home_id")["cost_gbp"].min().sum()
@@ -177,3 +178,17 @@ def test_the_core_lp_with_switches_for_paying_homes_is_the_plain_lp(seed):
     used = np.array([np.sum(np.where(model.applies(c, rows, years), c.sign * model.term(c.term, rows), 0) * switched.x)
                      for c in model.constraints])
     assert (used <= model.rhs + 1e-6 * np.maximum(1, np.abs(model.rhs))).all()
+
+
+def test_a_package_identical_to_another_is_one_option_unless_a_scheme_funds_it_by_name():
+    """q and r are the same work for A (same cost, cost parts, savings and band): one is dropped.
+    A scheme that funds only package r tells them apart, so both stay; s (cost split otherwise) stays."""
+    table = candidates([home("A", "q", 9_000, 20), home("A", "r", 9_000, 20),
+                        home("A", "s", 9_000, 20, cost_fabric_gbp=4_000.0, cost_other_gbp=5_000.0),
+                        home("B", "q", 9_000, 20)])
+    grant = {"use": "warm_homes_local_grant", "total_gbp": 9_000}
+    model = build_model(table, scenario(10_000, funding={"whlg": grant}))
+    assert model.removed["duplicate packages"] == 1
+    assert sorted(table["package_id"].iloc[np.unique(model.rows[model.home == 0])]) == ["q", "s"]
+    named = build_model(table, scenario(10_000, funding={"whlg": {**grant, "packages": ["r"]}}))
+    assert "duplicate packages" not in named.removed and len(np.unique(named.rows)) == 4
