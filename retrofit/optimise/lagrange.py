@@ -32,7 +32,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from retrofit.optimise.limits import UNLIMITED, Stage
-from retrofit.optimise.model import Model, penalty_tables, usage
+from retrofit.optimise.model import Model, home_starts, penalty_tables, usage
 from retrofit.reference import CITIES
 
 TIE_BREAK = 1e-7  # value per (home, year) that spreads otherwise-tied homes over the years (value units ~1)
@@ -277,7 +277,7 @@ def _smoothed_minimum(model: Model, value: np.ndarray, rows: np.ndarray, rhs: np
     if len(rows) == 0:
         return lam
     home = model.home[rows]
-    first = np.flatnonzero(np.r_[True, home[1:] != home[:-1]])  # each home's first row (rows are sorted by home)
+    first = home_starts(home)  # each home's first row (rows are sorted by home)
     of_row = np.cumsum(np.r_[False, home[1:] != home[:-1]])      # position of each row's home among them
     must = model.must[home[first]]
     T, m = model.n_years, len(model.constraints)
@@ -421,8 +421,7 @@ def solve_core_lp(model: Model, value: np.ndarray, rows: np.ndarray, years: np.n
     free = np.flatnonzero(~is_base)  # the LP's columns: every column but the council ways taken
     groups = np.where(switch, -1 - base, model.home[rows])  # one at-most-one row per home (its switches apart)
     group_ids, group_index = np.unique(groups[free], return_inverse=True)
-    needed = np.bincount(group_index) > 1  # a home's row, unless it has one column (a lone switch, or one option)
-    needed |= group_ids >= 0
+    needed = (group_ids >= 0) | (np.bincount(group_index) > 1)  # a home's row; a lone switch has its bound
     group_rows = np.cumsum(needed) - 1
     must = np.zeros(len(group_ids), dtype=bool)
     must[group_ids >= 0] = model.must[group_ids[group_ids >= 0]]
@@ -559,6 +558,12 @@ def _ways_of_paying(model: Model, homes: np.ndarray, row: np.ndarray, year: np.n
     return np.repeat(start, count) + offsets, np.repeat(year[homes], count)
 
 
+def _settled(model: Model, pricing: Pricing, fixed_row: np.ndarray, fixed_year: np.ndarray) -> np.ndarray:
+    """Per home: the prices clearly keep it in the plan with its fixed package and year (paid any way)."""
+    return pricing.take & (model.rows[pricing.row] == model.rows[fixed_row]) & (pricing.year == fixed_year) \
+        & (pricing.choice_margin >= 1e-9)
+
+
 def _grown_core(model: Model, pricing: Pricing, core: np.ndarray, fixed_take: np.ndarray, fixed_row: np.ndarray,
                 fixed_year: np.ndarray, core_keys: np.ndarray, feasible: bool, size: int):
     """(homes that join the core, core homes that need their best option as a column) after a
@@ -571,8 +576,7 @@ def _grown_core(model: Model, pricing: Pricing, core: np.ndarray, fixed_take: np
     moved = ~core & ((pricing.take != fixed_take) | (pricing.choice_margin < 1e-9)
                      | (fixed_take & ((pricing.row != fixed_row) | (pricing.year != fixed_year))))
     # a home whose package and year stand, paid another way: its ways of paying are enough (all of them join)
-    repaid = moved & fixed_take & pricing.take & (model.rows[pricing.row] == model.rows[fixed_row]) \
-        & (pricing.year == fixed_year) & (pricing.choice_margin >= 1e-9)
+    repaid = moved & fixed_take & _settled(model, pricing, fixed_row, fixed_year)
     moved &= ~repaid
     missing = core & pricing.take & ~np.isin(pricing.row * years_count + pricing.year, core_keys)
     if not moved.any() and not repaid.any() and not missing.any():
@@ -676,8 +680,7 @@ def solve_lp(model: Model, value: np.ndarray, lam0: np.ndarray, gap: float, stag
             break
         # a paying home whose package or year (or being in the plan) the prices now doubt: it joins
         # with its best options and may stay out
-        settled = pricing.take & (model.rows[pricing.row] == model.rows[fixed_row]) & (pricing.year == fixed_year) \
-            & (pricing.choice_margin >= 1e-9)
+        settled = _settled(model, pricing, fixed_row, fixed_year)
         released = paying & ~settled
         paying &= settled
         grown = _grown_core(model, pricing, core, fixed_take, fixed_row, fixed_year, rows * T + years, feasible, size)

@@ -157,6 +157,11 @@ class Model:
         return mask
 
 
+def home_starts(home: np.ndarray) -> np.ndarray:
+    """The first position of each home in ``home`` (codes grouped by home)."""
+    return np.flatnonzero(np.r_[True, home[1:] != home[:-1]]) if len(home) else np.zeros(0, dtype=np.int64)
+
+
 def _text(column: pd.Series):
     """A column as text values; categorical columns stay categorical (cheap) with text categories."""
     if isinstance(column.dtype, pd.CategoricalDtype):
@@ -307,7 +312,7 @@ def build_model(candidates: pd.DataFrame, scenario: Scenario, check: Callable[[]
     if duplicate.any():  # a package identical to another of the same home (same measures apply): keep one
         rows, home = rows[~duplicate], home[~duplicate]
         removed["duplicate packages"] = int(duplicate.sum())
-    starts = np.flatnonzero(np.r_[True, home[1:] != home[:-1]]) if len(home) else np.zeros(0, dtype=np.int64)
+    starts = home_starts(home)
     check()
     # only the columns read, in model order: taking every column of the table costs seconds at full scale
     table = candidates[read].iloc[rows]
@@ -323,7 +328,7 @@ def build_model(candidates: pd.DataFrame, scenario: Scenario, check: Callable[[]
     else:
         check()
         rows, home = rows[at], home[at]
-        starts = np.flatnonzero(np.r_[True, home[1:] != home[:-1]]) if len(home) else np.zeros(0, dtype=np.int64)
+        starts = home_starts(home)
     city = pd.Categorical(_text(table["city"]), categories=list(CITIES)).codes.astype(np.int8)[at]
     metrics = np.column_stack([table[METRICS[k]].to_numpy(float) for k in OBJECTIVES])[at] if len(table) \
         else np.zeros((0, 3))
@@ -382,7 +387,7 @@ def _duplicate_rows(candidates: pd.DataFrame, rows: np.ndarray, home: np.ndarray
             digest = (digest ^ key) * np.uint64(0x9E3779B97F4A7C15)
             digest ^= digest >> np.uint64(31)
     duplicate = np.zeros(len(rows), dtype=bool)
-    starts = np.flatnonzero(np.r_[True, home[1:] != home[:-1]]) if len(home) else np.zeros(0, dtype=np.int64)
+    starts = home_starts(home)
     most = int(np.diff(np.r_[starts, len(home)]).max(initial=1))
     for k in range(1, most):
         later = np.flatnonzero((digest[k:] == digest[:-k]) & (home[k:] == home[:-k])) + k

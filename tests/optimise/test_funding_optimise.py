@@ -6,6 +6,8 @@ row (`retrofit.funding.scheme_terms`: the rules' own definition) at its most or,
 caps, at the row's cap; the award, its years, the averaged cap and the council budget are rows.
 """
 
+from dataclasses import replace
+
 import highspy
 import numpy as np
 import pandas as pd
@@ -13,7 +15,8 @@ import pytest
 
 from retrofit.funding import scheme_terms
 from retrofit.optimise import optimise
-from retrofit.optimise.model import build_model
+from retrofit.optimise.lagrange import _switches, _ways_of_paying, solve_core_lp
+from retrofit.optimise.model import build_model, funding_preference, objective_values
 from retrofit.plan import check_plan
 from tests.optimise.helpers import candidates, scenario
 
@@ -145,11 +148,6 @@ def test_the_core_lp_with_switches_for_paying_homes_is_the_plain_lp(seed):
     switches from their council-only way: it is the same LP, so its value matches the plain LP's
     (HiGHS on every column as given, those homes required) and each paying home's ways add up to
     one home."""
-    from dataclasses import replace
-
-    from retrofit.optimise.lagrange import _switches, _ways_of_paying, solve_core_lp
-    from retrofit.optimise.model import funding_preference, objective_values
-
     table = _random_case(seed, 40)
     total = table.groupby("home_id")["cost_gbp"].min().sum()
     funded = scenario(1.5 * total, years=(2026, 2028), budget={"per_year_gbp": [total] * 3},
