@@ -94,7 +94,7 @@ class Model:
     excess: dict[str, np.ndarray] = field(default_factory=dict)
     band_c: dict[str, np.ndarray] = field(default_factory=dict)
     windows: dict[str, np.ndarray] = field(default_factory=dict)  # summed models: rows funded within a window
-    _terms: dict = field(default_factory=dict, repr=False)  # term arrays over all rows, computed once
+    _largest: dict = field(default_factory=dict, repr=False)  # per term: each home's largest coefficient, computed once
 
     @property
     def n_rows(self) -> int:
@@ -114,38 +114,35 @@ class Model:
         return np.array([c.rhs for c in self.constraints])
 
     def term(self, term: str, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
-        """A coupling term's coefficient for the given rows, in model units (each array built once)."""
-        full = self._terms.get(term)
-        if full is None and "@" in term:  # "cost@2026-2027": the term of the rows funded within that window
+        """A coupling term's coefficient for the given rows, in model units.
+
+        Computed for those rows on each call, not kept: at full scale with funding there are two
+        dozen terms of millions of rows each (over a gigabyte), mostly zeros or copies of the
+        model's own arrays, and a call is one vectorised product."""
+        if "@" in term:  # "cost@2026-2027": the term of the rows funded within that window
             base, window = term.split("@")
-            full = np.where(self.windows[window], self.term(base), 0.0)
-            self._terms[term] = full
-        if full is None:
-            if term == "cost":
-                full = self.cost / COST_UNIT
-            elif term == "homes":
-                full = np.ones(self.n_rows)
-            elif term == "equity":
-                share = self.priority - self.equity_share
-                full = share * self.cost / COST_UNIT if self.equity_basis == "spend" else share.astype(float)
-            elif term.startswith("grant:"):
-                full = self.grants[term.removeprefix("grant:")] / COST_UNIT
-            elif term.startswith("capexcess:"):
-                full = self.excess[term.removeprefix("capexcess:")] / COST_UNIT
-            elif term.startswith("bandc:"):
-                full = self.band_c[term.removeprefix("bandc:")]
-            else:
-                full = np.asarray(self.trades[term.removeprefix("trade:")], dtype=float)
-            self._terms[term] = full
-        return full[rows]
+            return np.where(self.windows[window][rows], self.term(base, rows), 0.0)
+        if term == "cost":
+            return self.cost[rows] / COST_UNIT
+        if term == "homes":
+            return np.ones(len(self.city[rows]))
+        if term == "equity":
+            share = self.priority[rows] - self.equity_share
+            return share * self.cost[rows] / COST_UNIT if self.equity_basis == "spend" else share.astype(float)
+        if term.startswith("grant:"):
+            return self.grants[term.removeprefix("grant:")][rows] / COST_UNIT
+        if term.startswith("capexcess:"):
+            return self.excess[term.removeprefix("capexcess:")][rows] / COST_UNIT
+        if term.startswith("bandc:"):
+            return np.asarray(self.band_c[term.removeprefix("bandc:")][rows], dtype=float)
+        return np.asarray(self.trades[term.removeprefix("trade:")][rows], dtype=float)
 
     def home_largest(self, term: str) -> np.ndarray:
         """Per home: the largest absolute coefficient of a term over its rows (computed once)."""
-        key = ("largest", term)
-        largest = self._terms.get(key)
+        largest = self._largest.get(term)
         if largest is None:
             largest = np.maximum.reduceat(np.abs(self.term(term)), self.starts) if self.n_rows else np.zeros(0)
-            self._terms[key] = largest
+            self._largest[term] = largest
         return largest
 
     def applies(self, constraint: Constraint, rows: np.ndarray, years: np.ndarray) -> np.ndarray:
