@@ -26,6 +26,7 @@ from typing import Callable
 
 import pandas as pd
 
+from retrofit.actuals import check_actuals, read_status_file
 from retrofit.appraisal import Library, appraise, load_library
 from retrofit.candidates import read_candidates
 from retrofit.errors import RetrofitError
@@ -37,6 +38,7 @@ from retrofit.plan import PlanResult
 from retrofit.scenario import Scenario
 from retrofit.stock.schema import read_stock
 from retrofit.store import Run, RunInputs, get_run, get_scenario, parse, save_run
+from retrofit.store.actuals import StoredActuals, save_actuals
 
 Progress = Callable[[float, str], None] | None
 
@@ -256,3 +258,24 @@ def reproduce(engine, run_id: int, stock: str | Path | None = None, candidates: 
                             f"the run's {run.candidates_hash}); was the measure library changed? "
                             f"(run: {run.library_version}, now: {inputs.library_version})")
     return optimise(table, parse(record), progress=phase(progress, 0.3, 1.0))
+
+
+# --- delivery actuals -------------------------------------------------------------------------
+
+def import_actuals(engine, run_id: int, path: str | Path, who: str | None = None, today=None,
+                   progress: Progress = None) -> StoredActuals:
+    """Check a delivery status file against run ``run_id`` (its candidate homes and packages, its
+    programme's start) and store it as the run's next actuals version; every problem raises
+    one `ActualsError` and nothing is stored."""
+    report = progress or (lambda fraction, message: None)
+    report(0.0, f"reading {Path(path).name}")
+    raw = read_status_file(path)
+    report(0.1, f"the homes and packages of run {run_id}")
+    scenario, candidates = run_inputs(engine, run_id, phase(progress, 0.1, 0.8))
+    report(0.8, f"checking {len(raw):,} rows")
+    table = check_actuals(raw, candidates[["home_id", "package_id"]], scenario.years.start, str(path), today)
+    report(0.9, f"storing {len(table):,} rows")
+    stored = save_actuals(engine, run_id, table, str(path), who)
+    report(1.0, f"stored actuals version {stored.record.version} of run {run_id}" if stored.created
+           else f"unchanged: same content as version {stored.record.version}")
+    return stored

@@ -19,6 +19,7 @@ import click
 
 from retrofit.errors import RetrofitError, printable
 from retrofit.cli.stock import stock
+from retrofit.cli.actuals import actuals
 from retrofit.cli.appraise import appraise
 from retrofit.cli.scenario import scenario
 from retrofit.cli.runs import run, runs
@@ -37,6 +38,7 @@ cli.add_command(run)
 cli.add_command(runs)
 cli.add_command(plan)
 cli.add_command(frontier)
+cli.add_command(actuals)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,7 +8,7 @@ and audit events are append-only histories, so "who did what when" is never lost
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -202,3 +202,39 @@ class AuditEvent(SQLModel, table=True):
     target: str = ""  # e.g. "scenario:baseline@2", "run:12"
     details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utc_now, sa_column=_when())
+
+
+class Actuals(SQLModel, table=True):
+    """One version of a run's delivery actuals (a status file as imported): versions 1, 2, ...
+    per run, never changed once stored; the latest is what a re-plan starts from."""
+
+    __tablename__ = "actuals"
+    __table_args__ = (UniqueConstraint("run_id", "version", name="uq_actuals_run_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    version: int
+    source: str
+    """The file it was read from, as given."""
+    content_hash: str
+    rows: int
+    counts: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    """Homes per status, e.g. {"completed": 120, "declined": 40}."""
+    created_by: str
+    created_at: datetime = Field(default_factory=utc_now, sa_column=_when())
+
+
+class ActualRow(SQLModel, table=True):
+    """What happened to one home, in one version of a run's actuals (`retrofit.actuals`)."""
+
+    __tablename__ = "actual_row"
+
+    actuals_id: int = Field(primary_key=True)  # no foreign key, as for plan rows: written with their version
+    home_id: str = Field(primary_key=True)
+    status: str  # one of retrofit.actuals.STATUSES
+    day: date
+    """The date of the status (the file's `date` column; "date" is a reserved word in SQL)."""
+    year: int
+    """The programme (financial) year the date falls in."""
+    actual_cost_gbp: float | None = None
+    package_id: str | None = None

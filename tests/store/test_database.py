@@ -10,12 +10,13 @@ from retrofit.store import add_scenario, open_database, scenario_names
 from retrofit.store.database import schema_revision
 from retrofit.testing.throwaway import free_port
 
-TABLES = {"scenario", "run", "plan_row", "app_user", "review", "comment", "audit_event", "alembic_version"}
+TABLES = {"scenario", "run", "plan_row", "app_user", "review", "comment", "audit_event", "actuals", "actual_row",
+          "alembic_version"}
 
 
 def test_a_new_database_is_created_by_migrating(engine):
     assert TABLES <= set(inspect(engine).get_table_names())
-    assert schema_revision(engine) == "0003"
+    assert schema_revision(engine) == "0004"
 
 
 def test_opening_again_keeps_the_data(engine, database_url):
