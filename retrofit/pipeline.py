@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
+from datetime import date
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
@@ -33,12 +35,13 @@ from retrofit.errors import RetrofitError
 from retrofit.frames import write_json, write_table
 from retrofit.hashing import table_hash
 from retrofit.optimise import optimise
+from retrofit.optimise.held import from_actuals
 from retrofit.paths import default_stock_path, var_dir
 from retrofit.plan import PlanResult
 from retrofit.scenario import Scenario
 from retrofit.stock.schema import read_stock
-from retrofit.store import Run, RunInputs, get_run, get_scenario, parse, save_run
-from retrofit.store.actuals import StoredActuals, save_actuals
+from retrofit.store import Run, RunInputs, get_run, get_scenario, parse, read_plan, save_run
+from retrofit.store.actuals import StoredActuals, get_actuals, read_actuals, save_actuals
 
 Progress = Callable[[float, str], None] | None
 
@@ -190,25 +193,43 @@ def candidates_from_file(path: str | Path, progress: Progress = None) -> tuple[p
 
 def run_scenario(engine, name: str, version: int | None = None, *, stock: str | Path | None = None,
                  candidates: str | Path | None = None, library: str | None = None, who: str | None = None,
-                 progress: Progress = None, cancel: threading.Event | None = None) -> Run | None:
+                 progress: Progress = None, cancel: threading.Event | None = None,
+                 from_run: int | None = None, today: date | None = None) -> Run | None:
     """Plan scenario ``name`` (latest version unless given) and store the run; None when cancelled.
 
     On a candidate file, or on a stock (default: var/stock/default.parquet) appraised with
     ``library`` (a saved version; None: the shipped one), read from the cache when it was
     appraised before. The stored run is checked again by `save_run` before it is kept.
-    """
+
+    ``from_run``: a re-plan from that run's latest actuals (on its inputs, unless others are
+    given): what is contracted, in progress or completed is held, declined and withdrawn homes are
+    left out, the years before ``today``'s programme year are over, and the rest is planned again
+    (`retrofit.optimise.held`). The run records which run and actuals it came from."""
     if stock is not None and candidates is not None:
         raise RetrofitError("give a stock (--stock) or a candidate file (--candidates), not both")
     record = get_scenario(engine, name, version)
     scenario = parse(record)
     if candidates is not None:
         table, inputs = candidates_from_file(candidates, phase(progress, 0.0, 0.25))
+    elif stock is None and from_run is not None:
+        table, inputs = _run_candidates(engine, get_run(engine, from_run), phase(progress, 0.0, 0.25))
     else:
         table, inputs = candidates_for(stock, library, phase(progress, 0.0, 0.25))
     if cancel is not None and cancel.is_set():
         return None
+    replan = None
+    if from_run is not None:
+        actuals = get_actuals(engine, from_run)
+        replan = from_actuals(table, scenario, read_actuals(engine, from_run, actuals.version),
+                              read_plan(engine, from_run), today or date.today())
+        replan.summary.update(from_run=from_run, actuals_version=actuals.version, actuals_hash=actuals.content_hash)
     try:
-        result = optimise(table, scenario, progress=phase(progress, 0.25, 0.9), cancel=cancel)
+        if replan is None:
+            result = optimise(table, scenario, progress=phase(progress, 0.25, 0.9), cancel=cancel)
+        else:
+            result = optimise(replan.candidates, replan.scenario, progress=phase(progress, 0.25, 0.9), cancel=cancel,
+                              held=replan.held)
+            result = replace(result, details={**result.details, "replan": replan.summary})
     except RetrofitError:
         if cancel is not None and cancel.is_set():
             return None  # cancelled before a plan was found: nothing to store, as when cancelled after
@@ -218,22 +239,27 @@ def run_scenario(engine, name: str, version: int | None = None, *, stock: str | 
     return save_run(engine, record, result, inputs, who=who, progress=phase(progress, 0.9, 1.0))
 
 
-def run_inputs(engine, run_id: int, progress: Progress = None) -> tuple[Scenario, pd.DataFrame]:
-    """The scenario version and the candidates a stored run was planned on, which must hash as the
-    run's did (else a RetrofitError: the stock, library or file changed since)."""
-    run = get_run(engine, run_id)
-    scenario = parse(get_scenario(engine, run.scenario_name, run.scenario_version))
+def _run_candidates(engine, run: Run, progress: Progress = None) -> tuple[pd.DataFrame, RunInputs]:
+    """The candidates a stored run was planned on, which must hash as the run's did (else a
+    RetrofitError: the stock, library or file changed since)."""
     if run.stock_source is None:
         if not run.candidates_source:
-            raise RetrofitError(f"run {run_id} names neither the stock nor the candidate file it was planned on")
+            raise RetrofitError(f"run {run.id} names neither the stock nor the candidate file it was planned on")
         candidates, inputs = candidates_from_file(run.candidates_source, progress)
     else:
         candidates, inputs = candidates_for(run.stock_source, library_of_version(run.library_version), progress)
     if inputs.candidates_hash != run.candidates_hash:
-        changed = run.candidates_source or f"the stock or library of run {run_id}"
-        raise RetrofitError(f"{changed} changed since run {run_id} was planned (candidates hash now "
+        changed = run.candidates_source or f"the stock or library of run {run.id}"
+        raise RetrofitError(f"{changed} changed since run {run.id} was planned (candidates hash now "
                             f"{inputs.candidates_hash}, the run's {run.candidates_hash}); run the scenario again first")
-    return scenario, candidates
+    return candidates, inputs
+
+
+def run_inputs(engine, run_id: int, progress: Progress = None) -> tuple[Scenario, pd.DataFrame]:
+    """The scenario version and the candidates a stored run was planned on (see `_run_candidates`)."""
+    run = get_run(engine, run_id)
+    scenario = parse(get_scenario(engine, run.scenario_name, run.scenario_version))
+    return scenario, _run_candidates(engine, run, progress)[0]
 
 
 def reproduce(engine, run_id: int, stock: str | Path | None = None, candidates: str | Path | None = None,

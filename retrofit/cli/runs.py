@@ -24,7 +24,8 @@ def _summary(run) -> dict:
             "stock_hash": run.stock_hash, "library_version": run.library_version,
             "candidates_hash": run.candidates_hash, "created_by": run.created_by,
             "created_at": run.created_at.isoformat(), "kpis": run.kpis,
-            "stopped_by": (run.details or {}).get("stopped_by"), "reproducible": (run.details or {}).get("reproducible")}
+            "stopped_by": (run.details or {}).get("stopped_by"), "reproducible": (run.details or {}).get("reproducible"),
+            "replan": (run.details or {}).get("replan")}
 
 
 def _headline(kpis: dict) -> str:
@@ -42,15 +43,26 @@ def _headline(kpis: dict) -> str:
               help="Appraise this stock, then plan (default: var/stock/default.parquet).")
 @click.option("--candidates", "candidates", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Plan on this candidate table (CSV or Parquet) instead of appraising a stock.")
+@click.option("--from", "from_run", type=int, default=None, metavar="RUN_ID",
+              help="Re-plan from this run's latest actuals (`retrofit actuals import`): contracted, in-progress and "
+                   "completed homes are held as they are, declined and withdrawn ones left out, years that are over "
+                   "closed, the rest planned again (on that run's inputs unless --stock or --candidates is given).")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
+              help="With --from: the date to re-plan as of (default: today); the programme years before its own "
+                   "are over.")
 @database_option
 @json_option
-def run(name: str, version: int | None, stock: Path | None, candidates: Path | None, database: str | None,
-        as_json: bool) -> None:
+def run(name: str, version: int | None, stock: Path | None, candidates: Path | None, from_run: int | None,
+        as_of, database: str | None, as_json: bool) -> None:
     """Plan a stored scenario (by its name) and store the run."""
+    from retrofit.errors import RetrofitError
     from retrofit.pipeline import run_scenario
 
+    if as_of is not None and from_run is None:
+        raise RetrofitError("--as-of is the date of a re-plan: give it with --from RUN_ID")
     stored = run_scenario(open_store(database), name, version, stock=stock, candidates=candidates,
-                          progress=TerminalProgress("run"))
+                          progress=TerminalProgress("run"), from_run=from_run,
+                          today=as_of.date() if as_of is not None else None)
     if as_json:
         emit_json(_summary(stored))
         return
@@ -58,7 +70,22 @@ def run(name: str, version: int | None, stock: Path | None, candidates: Path | N
                f"{stored.status}, gap {percent(100 * stored.gap, 2)}, {stored.solve_seconds:.1f} s")
     if stop_note(stored.details or {}):
         click.echo(f"  {stop_note(stored.details or {})}")
+    if replan_note(stored.details or {}):
+        click.echo(f"  {replan_note(stored.details or {})}")
     click.echo(f"  {_headline(stored.kpis)}")
+
+
+def replan_note(details: dict) -> str:
+    """One line on what a re-plan came from and kept ("" for a plan from the start)."""
+    replan = details.get("replan")
+    if not replan:
+        return ""
+    closed = replan["closed_years"]
+    years = f"years {closed[0]}-{closed[-1]} closed" if len(closed) > 1 else \
+        f"year {closed[0]} closed" if closed else "no year closed yet"
+    return (f"re-planned from run {replan['from_run']} (actuals version {replan['actuals_version']}) as of "
+            f"{replan['as_of']}: homes held {count(replan['held_homes'])} ({gbp(replan['held_spend_gbp'])}), "
+            f"declined or withdrawn left out {count(replan['dropped_homes'])}, {years}")
 
 
 @click.group()
@@ -123,6 +150,8 @@ def show(run_id: int, database: str | None, as_json: bool) -> None:
                f"library {stored.library_version or '-'}, candidates {stored.candidates_hash}, "
                f"scenario content {about['scenario_hash']}")
     click.echo(f"  plan: {stored.plan_rows:,} homes, hash {stored.plan_hash}")
+    if replan_note(stored.details or {}):
+        click.echo(f"  {replan_note(stored.details or {})}")
     click.echo(f"  {_headline(stored.kpis)}")
     click.echo(by_city[["city", *[k for k in HEADLINE if k in by_city.columns]]]
                .to_string(index=False, float_format="{:,.1f}".format))

@@ -48,6 +48,7 @@ from retrofit.optimise.awards import award_use
 from retrofit.optimise.core import solve_core
 from retrofit.optimise.feasibility import InfeasibleScenario, explain_broken_rows, precheck
 from retrofit.optimise.greedy import greedy
+from retrofit.optimise.held import Held, held_value, plan_rows, shifted
 from retrofit.optimise.lagrange import CORE_HOMES as CORE_HOMES_LP
 from retrofit.optimise.lagrange import (LP_ROUNDS, LPResult, Pricing, price, refine_prices, sample_prices,
                                         solve_core_lp, solve_lp)
@@ -107,6 +108,8 @@ class Prepared:
     planned: Model                      # the same with lower limits raised by FLOOR_MARGIN: plans
     ideal: dict = field(default_factory=dict)
     cut: bool = False                   # the wall clock cut an ideal's LP: not reused (not reproducible)
+    held: Held | None = None            # a re-plan's held homes (their use is off the model's limits)
+    checked_against: pd.DataFrame | None = None  # with held homes: the candidates and the held rows, for `check_plan`
 
 
 class Answers:
@@ -233,22 +236,30 @@ def _refined_lp(prepared: Prepared, value: np.ndarray, stage: Stage, gap: float,
     return _lp(prepared, value, stage, gap, seed, None, lam, REFINED_CORE_HOMES, pricing, first)
 
 
-def prepare(candidates: pd.DataFrame, scenario: Scenario, clock: Clock | None = None, progress=None) -> Prepared:
+def prepare(candidates: pd.DataFrame, scenario: Scenario, clock: Clock | None = None, progress=None,
+            held: Held | None = None) -> Prepared:
     """Build the model, check the rules' arithmetic and compute the ideals (each ideal's LP by
-    the `IDEALS_END` share of ``clock``'s limit at the latest)."""
+    the `IDEALS_END` share of ``clock``'s limit at the latest). ``held``: homes a re-plan keeps,
+    whose use of each rule comes off its limit first (`retrofit.optimise.held`)."""
     clock = clock or Clock(scenario.solver.time_limit_s)
     clock.check("building the model")
     _check_columns(candidates)
     model = build_model(candidates, scenario, lambda: clock.check("building the model"))
+    checked_against = None
+    if held is not None:
+        model = shifted(held, model)
+        checked_against = pd.concat([candidates, held.candidates()], ignore_index=True)
+        index_candidates(checked_against)
     clock.check("building the model")
-    precheck(model, pd.unique(candidates["home_id"].astype(str)))
+    if held is None:  # its arithmetic reads the scenario's own limits; a re-plan's are less the held homes' use
+        precheck(model, pd.unique(candidates["home_id"].astype(str)))
     if model.n_rows == 0:
         raise InfeasibleScenario("scenario cannot be met: no candidate row passes the eligibility rules "
                                  f"(rows removed: {model.removed})")
     clock.check("checking the rules")
     index_candidates(candidates)  # for `check_plan`, once per table: checking each plan is then quick
     prepared = Prepared(candidates, _rules_key(scenario), model, aggregate_years(model),
-                        aggregate_years(model, FLOOR_MARGIN))
+                        aggregate_years(model, FLOOR_MARGIN), held=held, checked_against=checked_against)
     if scenario.weights.normalise == "ideal" or scenario.rules.mobilisation_cost_gbp > 0:
         for k, name in enumerate(OBJECTIVES):
             if progress:
@@ -288,7 +299,8 @@ def broken_rules(model: Model, rows: np.ndarray, years: np.ndarray) -> list[str]
 
 
 def optimise(candidates: pd.DataFrame, scenario: Scenario, progress=None,
-             cancel: threading.Event | None = None, warm_start: PlanResult | None = None) -> PlanResult:
+             cancel: threading.Event | None = None, warm_start: PlanResult | None = None,
+             held: Held | None = None) -> PlanResult:
     """The best plan for the scenario within its time limit, with a proven upper bound.
 
     The plan returned always keeps every rule (checked by the model's arithmetic and by
@@ -299,13 +311,31 @@ def optimise(candidates: pd.DataFrame, scenario: Scenario, progress=None,
     same inputs give the same plan. ``warm_start``: an earlier result on the same candidate
     table and rules (weights and solver settings may differ): its model and ideals are reused.
     BLAS runs on one thread meanwhile: the products here are narrow (a column per coupling row),
-    and on shared cores threads waiting for each other made them several times slower."""
+    and on shared cores threads waiting for each other made them several times slower.
+
+    ``held`` (a re-plan): homes kept as they are; ``scenario`` is then the open part of the
+    programme (its years not yet over) and ``candidates`` the homes still open. The plan returned
+    is the whole programme's (held homes included), checked against ``held.scenario``; its
+    objective and bound include the held homes' value, so its gap is at most the open part's."""
     clock = Clock(scenario.solver.time_limit_s, cancel)
     answers = Answers()
     with threadpool_limits(limits=1, user_api="blas"):
         finished = within_limit(clock, lambda report: _optimise(candidates, scenario, clock, answers, report,
-                                                               warm_start), progress)
-    return _answer(scenario, clock, answers, finished, progress)
+                                                               warm_start, held), progress)
+    result = _answer(scenario, clock, answers, finished, progress)
+    return result if held is None else _with_held(result, held, scenario)
+
+
+def _with_held(result: PlanResult, held: Held, scenario: Scenario) -> PlanResult:
+    """The open part's result as the whole programme's: the held homes' value added to the
+    objective and the bound (the bound stays proven: theirs is a constant)."""
+    normalisers = result.details["lagrange"]["normalisers"]
+    value = held_value(held, scenario.weights.model_dump(), normalisers)
+    objective, bound = result.objective + value, result.bound + value
+    gap = (bound - objective) / abs(bound) if abs(bound) > 1e-12 else 0.0
+    details = {**result.details, "open_part": {"objective": result.objective, "bound": result.bound,
+                                               "gap": result.gap, "held_objective": value}}
+    return replace(result, objective=float(objective), bound=float(bound), gap=float(gap), details=details)
 
 
 def _answer(scenario: Scenario, clock: Clock, answers: Answers, finished: bool, progress) -> PlanResult:
@@ -344,14 +374,14 @@ def _answer(scenario: Scenario, clock: Clock, answers: Answers, finished: bool, 
 
 
 def _optimise(candidates: pd.DataFrame, scenario: Scenario, clock: Clock, answers: Answers, report: Progress,
-              warm_start: PlanResult | None) -> None:
+              warm_start: PlanResult | None, held: Held | None = None) -> None:
     """The steps (in the worker thread): every checked plan and bound goes to ``answers``."""
     report(AT["model"], "building the model")
     prepared = warm_start.prepared if warm_start is not None else None
     warm = isinstance(prepared, Prepared) and prepared.candidates is candidates \
-        and prepared.key == _rules_key(scenario) and not prepared.cut
+        and prepared.key == _rules_key(scenario) and not prepared.cut and prepared.held is held
     if not warm:
-        prepared = prepare(candidates, scenario, clock, report)
+        prepared = prepare(candidates, scenario, clock, report, held)
     model, relaxed = prepared.model, prepared.relaxed
     weights = scenario.weights.model_dump()
     normalisers = prepared.ideal if scenario.weights.normalise == "ideal" else {k: 1.0 for k in OBJECTIVES}
@@ -452,7 +482,14 @@ def _offer(ctx: Solve, source: str, rows: np.ndarray, years: np.ndarray, stats: 
     if broken_rules(model, rows, years):
         return False
     plan, positions = plan_table(ctx.candidates, model, rows, years)
-    problems = check_plan(plan, ctx.candidates, ctx.scenario, positions)
+    held, scenario, candidates = ctx.prepared.held, ctx.scenario, ctx.candidates
+    if held is not None:  # the whole programme's plan, checked whole
+        plan = pd.concat([plan, plan_rows(held, list(plan.columns))], ignore_index=True)
+        positions = np.r_[positions, len(candidates) + np.arange(len(held.plan))]
+        order = np.argsort(plan["home_id"].to_numpy(dtype=str), kind="stable")
+        plan, positions = plan.iloc[order].reset_index(drop=True), positions[order]
+        scenario, candidates = held.scenario, ctx.prepared.checked_against
+    problems = check_plan(plan, candidates, scenario, positions)
     if problems:
         ctx.answers.refuse(source, problems)
         return False
@@ -477,7 +514,7 @@ def _offer(ctx: Solve, source: str, rows: np.ndarray, years: np.ndarray, stats: 
     }
     ctx.answers.offer(PlanResult(plan=plan, status="FEASIBLE", objective=objective, bound=np.inf, gap=np.inf,
                                  solve_seconds=ctx.clock.elapsed(), ideal=dict(ctx.prepared.ideal),
-                                 kpis=plan_kpis(plan, ctx.scenario), details=details, prepared=ctx.prepared))
+                                 kpis=plan_kpis(plan, scenario), details=details, prepared=ctx.prepared))
     return True
 
 

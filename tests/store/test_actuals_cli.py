@@ -67,3 +67,37 @@ def test_a_status_file_is_checked_stored_and_shown(database_url, tmp_path):
     back = pd.read_csv(tmp_path / "back.csv", dtype={"home_id": str})
     assert sorted(back["home_id"]) == sorted(rows["home_id"])
     assert back.set_index("home_id").loc[planned[2], "date"] == "2026-09-02"  # day first
+
+
+def test_a_re_plan_holds_what_happened_and_says_where_it_came_from(tmp_path):
+    database = f"sqlite:///{tmp_path / 'retrofit.db'}"
+    scenario = tmp_path / "pilot.toml"
+    scenario.write_text(SCENARIO)  # 2026-2027, £300k
+    retrofit("scenario", "add", str(scenario), database=database)
+    synthetic_candidates(200, seed=2).to_csv(tmp_path / "candidates.csv", index=False)
+    parent = json.loads(retrofit("run", "pilot", "--candidates", str(tmp_path / "candidates.csv"), "--json",
+                                 database=database).stdout)
+    retrofit("runs", "export", str(parent["id"]), "--format", "csv", "--out", str(tmp_path / "plan.csv"),
+             database=database)
+    plan = pd.read_csv(tmp_path / "plan.csv", comment="#", dtype={"home_id": str})
+    done, declined = plan.iloc[0], plan.iloc[1]
+    pd.DataFrame({"home_id": [done.home_id, declined.home_id], "status": ["completed", "declined"],
+                  "date": ["2026-06-01", "2026-06-01"], "actual_cost_gbp": [done.cost_gbp + 1000, None]}
+                 ).to_csv(tmp_path / "q1.csv", index=False)
+    retrofit("actuals", "import", str(parent["id"]), str(tmp_path / "q1.csv"), database=database)
+
+    again = retrofit("run", "pilot", "--from", str(parent["id"]), "--as-of", "2027-04-15", "--json",
+                     database=database)
+    child = json.loads(again.stdout)
+    assert child["replan"]["from_run"] == parent["id"] and child["replan"]["actuals_version"] == 1
+    assert child["replan"]["closed_years"] == [2026] and child["replan"]["held_homes"] == 1
+    retrofit("runs", "export", str(child["id"]), "--format", "csv", "--out", str(tmp_path / "child.csv"),
+             database=database)
+    new = pd.read_csv(tmp_path / "child.csv", comment="#", dtype={"home_id": str}).set_index("home_id")
+    assert new.loc[done.home_id, ["package_id", "year"]].tolist() == [done.package_id, 2026]
+    assert new.loc[done.home_id, "cost_gbp"] == done.cost_gbp + 1000
+    assert declined.home_id not in new.index
+    assert (new.drop(index=[done.home_id])["year"] == 2027).all()
+    assert new["cost_gbp"].sum() <= 300_000 + 1e-6
+    shown = retrofit("runs", "show", str(child["id"]), database=database).stdout
+    assert f"re-planned from run {parent['id']} (actuals version 1) as of 2027-04-15: homes held 1 (" in shown
