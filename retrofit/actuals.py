@@ -71,9 +71,10 @@ class ActualsError(RetrofitError):
                          f"statuses: {' | '.join(STATUSES)}; see 'Delivery actuals' in README")
 
 
-def programme_year(day: pd.Series) -> pd.Series:
+def programme_year(days) -> np.ndarray:
     """The programme (financial) year of each date: 1 April Y to 31 March Y+1 is year Y."""
-    return (day.dt.year - (day.dt.month < 4)).astype("int64")
+    days = pd.DatetimeIndex(days)
+    return (days.year - (days.month < 4)).to_numpy(dtype=np.int64)
 
 
 def read_status_file(path: str | Path) -> pd.DataFrame:
@@ -202,7 +203,7 @@ def check_actuals(raw: pd.DataFrame, candidates: pd.DataFrame, programme_start: 
         "home_id": home.to_numpy(dtype=object),
         "status": status.to_numpy(dtype=object),
         "date": day.to_numpy(dtype="datetime64[ns]"),
-        "year": programme_year(day).to_numpy(),
+        "year": programme_year(day),
         "actual_cost_gbp": cost.to_numpy(dtype=float),
         "package_id": pd.Series(np.where(package != "", package.to_numpy(dtype=object), None), dtype=object),
     })

@@ -18,7 +18,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from retrofit.actuals import COMMITTED, DROPPED
+from retrofit.actuals import COMMITTED, DROPPED, programme_year
 from retrofit.candidates import COST_PARTS
 from retrofit.errors import RetrofitError
 from retrofit.optimise.feasibility import InfeasibleScenario, money
@@ -86,7 +86,7 @@ def shifted(held: Held, model: Model) -> Model:
     if missing:  # both models come from the same rules: a name apart is a bug, not a user's mistake
         raise AssertionError(f"rules of the open problem unknown to the held homes' model: {missing}")
     constraints = [replace(c, limit=c.limit - c.sign * by_name[c.name]) for c in model.constraints]
-    return replace(model, constraints=constraints, _largest=model._largest)
+    return replace(model, constraints=constraints)
 
 
 def held_value(held: Held, weights: dict, normalisers: dict) -> float:
@@ -115,7 +115,7 @@ class Replan:
 
 def _first_open_year(scenario: Scenario, today: date) -> int:
     """The programme year today falls in (1 April to 31 March), not before the programme's first."""
-    return max(scenario.years.start, today.year - (today.month < 4))
+    return max(scenario.years.start, int(programme_year([today])[0]))
 
 
 def from_actuals(candidates: pd.DataFrame, scenario: Scenario, actuals: pd.DataFrame, parent_plan: pd.DataFrame,

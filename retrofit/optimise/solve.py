@@ -332,10 +332,15 @@ def _with_held(result: PlanResult, held: Held, scenario: Scenario) -> PlanResult
     normalisers = result.details["lagrange"]["normalisers"]
     value = held_value(held, scenario.weights.model_dump(), normalisers)
     objective, bound = result.objective + value, result.bound + value
-    gap = (bound - objective) / abs(bound) if abs(bound) > 1e-12 else 0.0
+    gap = _gap(bound, objective)
     details = {**result.details, "open_part": {"objective": result.objective, "bound": result.bound,
                                                "gap": result.gap, "held_objective": value}}
     return replace(result, objective=float(objective), bound=float(bound), gap=float(gap), details=details)
+
+
+def _gap(bound: float, objective: float) -> float:
+    """The plan's distance from the bound, as a share of the bound."""
+    return (bound - objective) / abs(bound) if abs(bound) > 1e-12 else 0.0
 
 
 def _answer(scenario: Scenario, clock: Clock, answers: Answers, finished: bool, progress) -> PlanResult:
@@ -358,7 +363,7 @@ def _answer(scenario: Scenario, clock: Clock, answers: Answers, finished: bool, 
         raise RetrofitError(f"no plan that keeps every rule was found within the work the time limit allows "
                             f"(solver.time_limit_s = {limit:g} s); raise solver.time_limit_s and run again")
     bound = max(bound, best.objective)
-    gap = (bound - best.objective) / abs(bound) if abs(bound) > 1e-12 else 0.0
+    gap = _gap(bound, best.objective)
     status = "OPTIMAL" if gap <= scenario.solver.relative_gap + 1e-12 else "FEASIBLE"
     cancelled, cuts = clock.cancelled(), list(clock.cuts)
     stopped_by = "cancelled" if cancelled else "time_limit" if cuts or not finished else \
