@@ -11,18 +11,24 @@ writes: `council_gbp`, `grant_gbp`, `co_funding_gbp` (adding to `cost_gbp`), `fu
 paying, `;`-separated, sorted; "" for council money only) and `grant_<id>_gbp` per scheme. A plan
 without them is all council money. The council's `[budget]`, its city shares and the equity rule's
 spend then count council money; `_funding` recounts each scheme's rules from the rows.
+
+Delivery (`[delivery]`): each home goes ahead with its uptake probability (`retrofit.delivery`,
+from the scenario and the candidate table, not from the plan's own `uptake` column), so budgets,
+shares, capacity and equity are recounted as expectations and must hold with the contingency the
+scenario's confidence asks for; the KPIs are expectations (`homes_approached` counts the rows).
 """
 
 from __future__ import annotations
 
 import re
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from retrofit.candidates import COST_PARTS
+from retrofit.delivery import Levels, cost_sd_of, risk, uptake_of
 from retrofit.errors import RetrofitError
 from retrofit.funding import PART_OF, scheme_terms, stack_terms, stacked
 from retrofit.scenario import COST_CATEGORIES, Scenario, Scheme
@@ -87,25 +93,36 @@ def plan_kpis(plan: pd.DataFrame, scenario: Scenario | None = None) -> dict:
     With ``scenario`` only: `grant_unused_gbp_by_scheme` (each award's total_gbp less what these
     rows use; on a subset, such as a city's rows, that is not what the whole plan leaves) and
     `assumed_grant_gbp` (grant of schemes whose status is "assumed", not yet awarded)."""
+    # with uptake (a plan under [delivery]), each row counts at its probability: expected figures
+    weight = pd.to_numeric(plan["uptake"], errors="coerce").fillna(1.0).to_numpy(float) if "uptake" in plan \
+        else None
+
     def total(column: str) -> float:
         # candidate metrics may be float32; add them up in float64 so £ totals stay exact to the penny
-        return float(plan[column].to_numpy(dtype="float64").sum()) if column in plan and len(plan) else 0.0
+        if column not in plan or not len(plan):
+            return 0.0
+        values = plan[column].to_numpy(dtype="float64")
+        return float(values.sum() if weight is None else values @ weight)
 
     spend = total("cost_gbp")
     lifetime = total("lifetime_co2_t_saved")
     jobs = total("jobs_fte_years")
-    by_year = plan.groupby("year")["jobs_fte_years"].sum() \
-        if len(plan) and "year" in plan and "jobs_fte_years" in plan else pd.Series(dtype=float)
+    jobs_of = plan["jobs_fte_years"].astype(float) * (1.0 if weight is None else weight) \
+        if "jobs_fte_years" in plan else None
+    by_year = jobs_of.groupby(plan["year"]).sum() \
+        if len(plan) and "year" in plan and jobs_of is not None else pd.Series(dtype=float)
     # the certificates' figure beside the in-use one, where the appraisal gave it
     modelled = {"modelled_annual_co2_t_saved": total("modelled_annual_co2_t_saved")} \
         if "modelled_annual_co2_t_saved" in plan else {}
-    council, grant, co_funding = (float(part.sum()) for part in _split(plan))
+    council, grant, co_funding = (float(part.sum() if weight is None else part @ weight) for part in _split(plan))
     ids = sorted(scenario.funding) if scenario is not None else _grant_ids(plan)
     by_scheme = {key: float(np.nansum(_money(plan, grant_column(key)))) if grant_column(key) in plan else 0.0
                  for key in ids}
     funding = scenario.funding if scenario is not None else {}
+    delivery = {} if weight is None else {"homes_approached": int(len(plan))}
     return {
-        "homes": int(len(plan)),
+        "homes": int(len(plan)) if weight is None else float(weight.sum()),
+        **delivery,
         "spend_gbp": spend,
         "annual_co2_t_saved": total("annual_co2_t_saved"),
         **modelled,
@@ -227,6 +244,7 @@ class _Planned:
     council: np.ndarray  # council money per row: the plan's council_gbp where it has one, else the cost
     city: pd.Series
     alone: bool = False
+    risk: "_Risk | None" = None  # [delivery]: each row's uptake and cost spread, and the confidence levels
 
     def column(self, name: str) -> np.ndarray:
         """A candidate column at the plan's rows."""
@@ -265,6 +283,37 @@ def _planned(plan: pd.DataFrame, candidates: pd.DataFrame, rows: np.ndarray | No
                     council, city, alone), []
 
 
+@dataclass(frozen=True)
+class _Risk:
+    """What [delivery] makes random, per plan row, read from the candidate table and the scenario."""
+
+    uptake: np.ndarray
+    cost_sd: np.ndarray
+    levels: Levels
+
+    @classmethod
+    def of(cls, planned: _Planned, scenario: Scenario) -> _Risk:
+        rows = planned.candidates.iloc[planned.row]
+        return cls(uptake_of(rows, scenario.delivery), cost_sd_of(rows), Levels.of(scenario))
+
+
+def _use(planned: _Planned, amount: np.ndarray, mask: np.ndarray, upper: bool, money: bool) -> tuple[float, str]:
+    """A rule's use by the rows in ``mask``: the plain sum; under [delivery] the expectation plus
+    (an upper limit) or less (a lower one) the contingency at the scenario's confidence, with
+    words saying so."""
+    amount = np.asarray(amount, dtype=float)
+    if planned.risk is None:
+        return float(amount[mask].sum()), ""
+    r = planned.risk
+    spread = risk(amount[mask], r.uptake[mask], planned.cost[mask] if money else None,
+                  r.cost_sd[mask] if money else None)
+    mean, sd_uptake, sd_cost = spread.total()
+    held = r.levels.contingency(sd_uptake, sd_cost)
+    unit = (lambda x: f"£{x:,.0f}") if money else (lambda x: f"{x:,.1f}")
+    return (mean + held if upper else mean - held), f" (expected {unit(mean)} {'+' if upper else '-'} contingency " \
+                                                     f"{unit(held)})"
+
+
 def _one_package_per_home(planned: _Planned, scenario: Scenario) -> list[str]:
     repeated = int(len(planned.home_code) - np.count_nonzero(np.bincount(planned.home_code, minlength=1)))
     return [f"{repeated} homes have more than one package"] if repeated else []
@@ -289,13 +338,14 @@ def _council(scenario: Scenario) -> str:
 
 def _budget(planned: _Planned, scenario: Scenario) -> list[str]:
     """budget.total_gbp, then budget.per_year_gbp, on council money (the cost less grants and co-funding)."""
-    budget, spend, said = scenario.budget, planned.council.sum(), _council(scenario)
-    problems = [f"spend £{spend:,.0f}{said} is above budget.total_gbp £{budget.total_gbp:,.0f}"] \
+    budget, said, every = scenario.budget, _council(scenario), np.ones(len(planned.council), dtype=bool)
+    spend, how = _use(planned, planned.council, every, True, True)
+    problems = [f"spend £{spend:,.0f}{how}{said} is above budget.total_gbp £{budget.total_gbp:,.0f}"] \
         if spend > budget.total_gbp + TOLERANCE_GBP else []
     for year, limit in zip(scenario.year_list, budget.per_year_gbp or []):
-        used = planned.council[planned.years == year].sum()
+        used, how = _use(planned, planned.council, planned.years == year, True, True)
         if used > limit + TOLERANCE_GBP:
-            problems.append(f"spend in {year} £{used:,.0f}{said} is above budget.per_year_gbp £{limit:,.0f}")
+            problems.append(f"spend in {year} £{used:,.0f}{how}{said} is above budget.per_year_gbp £{limit:,.0f}")
     return problems
 
 
@@ -308,22 +358,26 @@ def _cities(planned: _Planned, scenario: Scenario) -> list[str]:
                   for trade in rules.trade_days_per_year.limits()}  # each limited trade's days, read once
     for name, rules in scenario.cities.items():
         mine = (planned.city == name).to_numpy()
-        used = planned.council[mine].sum()
-        if rules.min_share and used < rules.min_share * total - TOLERANCE_GBP:
-            problems.append(f"{name} spend £{used:,.0f}{said} is below its min_share of "
+        low, how_low = _use(planned, planned.council, mine, False, True)
+        high, how_high = _use(planned, planned.council, mine, True, True)
+        if rules.min_share and low < rules.min_share * total - TOLERANCE_GBP:
+            problems.append(f"{name} spend £{low:,.0f}{how_low}{said} is below its min_share of "
                             f"£{rules.min_share * total:,.0f}")
-        if rules.max_share is not None and used > rules.max_share * total + TOLERANCE_GBP:
-            problems.append(f"{name} spend £{used:,.0f}{said} is above its max_share of "
+        if rules.max_share is not None and high > rules.max_share * total + TOLERANCE_GBP:
+            problems.append(f"{name} spend £{high:,.0f}{how_high}{said} is above its max_share of "
                             f"£{rules.max_share * total:,.0f}")
         for year in scenario.year_list:
             here = mine & (planned.years == year)
-            if rules.homes_per_year is not None and here.sum() > rules.homes_per_year:
-                problems.append(f"{name} has {int(here.sum())} homes in {year}, above homes_per_year "
+            homes, how = _use(planned, np.ones(len(here)), here, True, False)
+            if rules.homes_per_year is not None and homes > rules.homes_per_year + 1e-6:
+                problems.append(f"{name} has {homes:,.1f}{how} homes in {year}, above homes_per_year "
+                                f"{rules.homes_per_year}" if planned.risk is not None else
+                                f"{name} has {int(here.sum())} homes in {year}, above homes_per_year "
                                 f"{rules.homes_per_year}")
             for trade, limit in (rules.trade_days_per_year.limits() if rules.trade_days_per_year else {}).items():
-                used_days = trade_days[trade][here].sum()
+                used_days, how = _use(planned, trade_days[trade], here, True, False)
                 if used_days > limit + TOLERANCE_DAYS:
-                    problems.append(f"{name} uses {used_days:,.1f} {trade} days in {year}, above {limit:,.1f}")
+                    problems.append(f"{name} uses {used_days:,.1f}{how} {trade} days in {year}, above {limit:,.1f}")
     return problems
 
 
@@ -363,6 +417,14 @@ def _equity(planned: _Planned, scenario: Scenario) -> list[str]:
         return []
     priority = (planned.lookup.decile[planned.home_code] <= rules.priority_imd_deciles) \
         | (planned.lookup.probability[planned.home_code] >= rules.fuel_poor_probability)
+    if planned.risk is not None:  # priority less the share, summed: at least 0 at the confidence
+        spend_basis = rules.equity_basis == "spend"
+        amount = (priority.astype(float) - rules.equity_min_share) * (planned.council if spend_basis else 1.0)
+        low, how = _use(planned, amount, np.ones(len(amount), dtype=bool), False, spend_basis)
+        if low >= -(TOLERANCE_GBP if spend_basis else 1e-6):
+            return []
+        return [f"priority homes fall {-low:,.1f}{how} ({rules.equity_basis}) short of rules.equity_min_share "
+                f"{rules.equity_min_share:.0%}"]
     spend, homes = planned.council.sum(), len(planned.plan)
     if rules.equity_basis == "spend":
         share, needed, whole = planned.council[priority].sum(), rules.equity_min_share * spend - TOLERANCE_GBP, spend
@@ -638,6 +700,8 @@ def _check(plan: pd.DataFrame, candidates: pd.DataFrame, scenario: Scenario, row
     planned, problems = _planned(plan, candidates, rows, alone)
     if planned is None:
         return problems
+    if scenario.delivery is not None:
+        planned = replace(planned, risk=_Risk.of(planned, scenario))
     return [problem for rule in RULES for problem in rule(planned, scenario)]
 
 

@@ -392,6 +392,47 @@ class Funding(_Strict):
         return [min(amount, self.total_gbp) if year in years else 0.0 for year, amount in zip(programme, per_year)]
 
 
+# --- delivery: households who say no, costs that overrun ------------------------------------
+Probability = Annotated[float, Field(ge=0, le=1)]
+Confidence = Annotated[float, Field(ge=0.5, le=0.999)]
+MAX_RESERVE_RATIO = 10.0
+
+
+class Uptake(_Strict):
+    """The probability that an approached household goes ahead, by tenure; a tenure left out
+    takes its figure from data/delivery/uptake.csv (with its source)."""
+
+    owner_occupied: Probability | None = None
+    private_rented: Probability | None = None
+    social_rented: Probability | None = None
+    unknown: Probability | None = None
+
+
+class Delivery(_Strict):
+    """[delivery]: plan for what delivery meets. Without this section every chosen household goes
+    ahead at its modelled cost (the plan as it always was)."""
+
+    uptake: Uptake = Uptake()
+    """By tenure, e.g. {owner_occupied = 0.35, private_rented = 0.25, social_rented = 0.85}."""
+    uptake_by_lsoa: dict[Id, Probability | Uptake] = {}
+    """Per LSOA code: one probability for every tenure there, or a table by tenure; it replaces
+    the tenure figure for the homes of that LSOA (a tenure a table leaves out keeps its figure)."""
+    uptake_file: str | None = None
+    """A CSV of LSOA overrides (columns lsoa_code, uptake, and optionally tenure), beside the
+    scenario file: read into uptake_by_lsoa when the file is saved or run (so a stored scenario
+    holds its figures, not a path)."""
+    reserve_ratio: Annotated[float, Field(ge=0, le=MAX_RESERVE_RATIO)] = 1.0
+    """Reserve homes kept ready per planned home (`retrofit runs reserves`)."""
+    confidence: Confidence = 0.9
+    """Each budget, share and capacity rule holds with this probability when uptake is random
+    (normal approximation per rule, i.e. per year and city): a contingency held back from the
+    limit, z x the standard deviation of what the plan uses. 0.5: in expectation only."""
+    cost_confidence: Confidence = 0.5
+    """Each money rule also holds with this probability when costs fall within their ranges
+    (data/delivery/cost_ranges.csv): a cost contingency, shown beside the uptake one. 0.5: costs
+    at their point values (P50); P50 and P90 programme cost are reported either way."""
+
+
 class Solver(_Strict):
     time_limit_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
     """The user's wall-clock limit, a hard stop: by then the best plan found that keeps every rule
@@ -416,7 +457,22 @@ class Scenario(_Strict):
     rules: Rules = Rules()
     funding: dict[Id, Funding] = {}
     """Grant schemes the programme draws on, by an id of the scenario's choosing ([funding.<id>])."""
+    delivery: Delivery | None = None
+    """Uptake, reserves and cost ranges ([delivery]); left out, every chosen home goes ahead at its cost."""
     solver: Solver = Solver()
+
+    @model_validator(mode="after")
+    def _delivery(self):
+        if self.delivery is None:
+            return self
+        if self.funding:
+            raise ValueError("[delivery] with [funding] is not built yet: grants would be drawn in expectation; "
+                             "plan the funded scenario without [delivery], or the uptake-aware one without [funding]")
+        if self.delivery.uptake_file is not None:
+            raise ValueError(f"delivery.uptake_file ({printable(self.delivery.uptake_file, limit=80)}) is read when the "
+                             "scenario file is saved or run (`retrofit scenario save FILE`, `retrofit plan FILE`); "
+                             "in scenario text, give delivery.uptake_by_lsoa instead")
+        return self
 
     @model_validator(mode="after")
     def _per_year(self):
@@ -545,12 +601,89 @@ def read_scenario_text(path: str | Path) -> str:
         raise RetrofitError(f"scenario file {path} is a binary file (it holds NUL bytes, first at byte "
                             f"{data.index(0)}), not TOML text; give a .toml file like those in data/scenarios/")
     try:
-        return data.decode("utf-8-sig")
+        return _inline_files(data.decode("utf-8-sig"), path)
     except UnicodeDecodeError as error:
         line = data[:error.start].count(b"\n") + 1
         raise RetrofitError(f"scenario file {path} is not UTF-8 text: byte {error.start} (line {line}, "
                             f"0x{data[error.start]:02x}) is not UTF-8; save the file as UTF-8 "
                             "(e.g. in your editor, Save As with encoding UTF-8)") from None
+
+
+def _inline_files(text: str, path: Path) -> str:
+    """The scenario text with any file it names read in (delivery.uptake_file, beside the
+    scenario file), so that what is stored and run holds the figures, not a path. Text that
+    names no file is returned as it is (comments and layout kept)."""
+    try:
+        data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError):
+        return text  # parse_scenario says what is wrong
+    delivery = data.get("delivery")
+    if not isinstance(delivery, dict) or "uptake_file" not in delivery:
+        return text
+    name = delivery.pop("uptake_file")
+    if not isinstance(name, str) or not name:
+        raise RetrofitError(f"{path}: delivery.uptake_file must be the name of a CSV file beside the scenario")
+    from_file = read_uptake_file(path.parent / name)
+    given = delivery.get("uptake_by_lsoa", {})
+    delivery["uptake_by_lsoa"] = {**from_file, **given} if isinstance(given, dict) else given
+    return scenario_to_toml(scenario_from_dict(data, str(path)))
+
+
+UPTAKE_FILE_MAX_PROBLEMS = 20
+
+
+def read_uptake_file(path: Path) -> dict:
+    """LSOA uptake overrides from a CSV (lsoa_code, uptake, optional tenure) as uptake_by_lsoa:
+    every problem listed with its line, or a RetrofitError."""
+    import pandas as pd  # only here: the scenario module is imported by every command
+
+    if not path.exists():
+        raise RetrofitError(f"delivery.uptake_file {path} does not exist (it is read beside the scenario file)")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as error:
+        raise RetrofitError(f"delivery.uptake_file {path}: not a readable CSV ({printable(str(error), limit=200)}); "
+                            "save it as UTF-8 CSV with columns lsoa_code, uptake and optionally tenure") from None
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    missing = [c for c in ("lsoa_code", "uptake") if c not in table]
+    unknown = [c for c in table.columns if c not in ("lsoa_code", "uptake", "tenure")]
+    if missing or unknown:
+        raise RetrofitError(f"delivery.uptake_file {path}: columns must be lsoa_code, uptake and optionally tenure"
+                            + (f"; missing {missing}" if missing else "")
+                            + (f"; unknown {[printable(c, limit=40) for c in unknown]}" if unknown else ""))
+    problems, out, seen = [], {}, set()
+    for line, row in enumerate(table.to_dict("records"), start=2):
+        code, tenure = row["lsoa_code"].strip(), row.get("tenure", "").strip()
+        try:
+            value = float(row["uptake"])
+        except ValueError:
+            value = float("nan")
+        if not code:
+            problems.append(f"line {line}: lsoa_code is empty")
+        if not 0 <= value <= 1:  # NaN fails too
+            problems.append(f"line {line}: uptake {printable(row['uptake'], limit=40)!r} is not a probability "
+                            "from 0 to 1")
+        if tenure and tenure not in TENURES:
+            problems.append(f"line {line}: tenure {printable(tenure, limit=40)!r} is not one of {', '.join(TENURES)} "
+                            "(leave it empty for every tenure)")
+        if (code, tenure) in seen:
+            problems.append(f"line {line}: {printable(code, limit=40)} {tenure or '(every tenure)'} is given twice")
+        seen.add((code, tenure))
+        if problems:
+            continue
+        if tenure:
+            entry = out.get(code, {})
+            out[code] = {**(entry if isinstance(entry, dict) else {t: entry for t in TENURES}), tenure: value}
+        elif code in out and isinstance(out[code], dict):
+            out[code] = {**{t: value for t in TENURES}, **out[code]}
+        else:
+            out[code] = value
+    if problems:
+        shown = problems[:UPTAKE_FILE_MAX_PROBLEMS]
+        more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
+        raise RetrofitError(f"delivery.uptake_file {path}: {len(problems)} problems, nothing was read:\n  "
+                            + "\n  ".join(shown) + more)
+    return out
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -14,6 +14,7 @@ import pandas as pd
 from retrofit.cli.common import TerminalProgress, emit_json, json_option
 from retrofit.errors import RetrofitError
 from retrofit.frames import atomic_write
+from retrofit.present.format import count, gbp, percent
 
 
 def _candidates(stock: Path | None, candidates: Path | None) -> pd.DataFrame:
@@ -34,7 +35,8 @@ def _write_csv(table: pd.DataFrame, out: Path) -> None:
 def _summary(result) -> dict:
     return {"status": result.status, "objective": result.objective, "bound": result.bound, "gap": result.gap,
             "solve_seconds": result.solve_seconds, "kpis": result.kpis, "ideal": result.ideal,
-            "stopped_by": result.details.get("stopped_by"), "reproducible": result.details.get("reproducible")}
+            "stopped_by": result.details.get("stopped_by"), "reproducible": result.details.get("reproducible"),
+            "delivery": result.details.get("delivery")}
 
 
 def stop_note(details: dict) -> str:
@@ -47,6 +49,23 @@ def stop_note(details: dict) -> str:
     if stopped_by == "work_limit":
         return "stopped by the solver's work limits before the gap target (reproducible: raise solver.time_limit_s for more)"
     return ""
+
+
+def delivery_note(details: dict, kpis: dict) -> str:
+    """One line on a plan under [delivery] ("" otherwise): homes approached and expected, the
+    contingency held back, the price of that confidence and the P90 programme cost."""
+    delivery = details.get("delivery")
+    if not delivery:
+        return ""
+    budgets = [c for c in delivery["contingency"] if c["rule"].startswith("budget.per_year_gbp")] or \
+        [c for c in delivery["contingency"] if c["rule"] == "budget.total_gbp"]
+    held = sum(c["uptake"] + c["cost"] for c in budgets)
+    cost = delivery["programme_cost"]
+    return (f"delivery: {count(kpis.get('homes_approached'))} homes approached, {count(kpis.get('homes'))} expected to "
+            f"go ahead; contingency held back {gbp(held)} of the budget (confidence {delivery['confidence']:.0%}, "
+            f"cost confidence {delivery['cost_confidence']:.0%}); programme cost P50 {gbp(cost['p50_gbp'])}, "
+            f"P90 {gbp(cost['p90_gbp'])}; {percent(100 * delivery['gap_to_expectation_bound'], 2)} below the "
+            f"bound in expectation alone")
 
 
 def _solve(candidates, scenario, label: str, warm_start=None):
@@ -94,6 +113,8 @@ def plan(scenario_path: Path, stock: Path | None, candidates: Path | None, out: 
                f"{result.solve_seconds:.1f}s")
     if stop_note(result.details):
         click.echo(f"  {stop_note(result.details)}")
+    if delivery_note(result.details, result.kpis):
+        click.echo(f"  {delivery_note(result.details, result.kpis)}")
     click.echo(f"{k['homes']:,} homes, £{k['spend_gbp']:,.0f}; {k['lifetime_co2_t_saved']:,.0f} lifetime tCO2; "
                f"{k['fuel_poor_lifted']:,.1f} households out of fuel poverty; {k['jobs_fte_years']:,.1f} FTE-years")
     click.echo(f"wrote {out}")

@@ -163,7 +163,8 @@ def from_actuals(candidates: pd.DataFrame, scenario: Scenario, actuals: pd.DataF
                       where=rows["cost_gbp"].to_numpy(dtype=float) > 0)
     rows = rows.assign(**{part: rows[part] * ratio for part in COST_PARTS if part in rows}, cost_gbp=cost)
     rows.insert(2, "year", committed["year"].to_numpy(dtype=np.int64))
-    held = Held(rows, scenario)
+    # what is contracted or done goes ahead at its cost: certain, whatever [delivery] says of the rest
+    held = Held(rows.assign(uptake=1.0, cost_sd_gbp=0.0), scenario)
 
     dropped = set(actuals.loc[actuals["status"].isin(DROPPED), "home_id"].astype(str))
     settled = dropped | set(wanted["home_id"])

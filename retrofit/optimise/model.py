@@ -16,6 +16,11 @@ C homes' share of those it funds). A scheme pays a row the most it may (`grant_m
 under averaged caps, the row's own cap; any amount between is a mix of those two options, so the
 LP relaxation, and the bound, cover it. Choosing the funding is then part of each home's choice.
 
+Delivery (`[delivery]`, `retrofit.delivery`): each row's cost, trade days and metrics are its
+household's uptake probability times their value (expected outcomes), and the "homes" term is the
+probability; `uptake` and `cost_ratio` (the cost's standard deviation over the cost) are kept per
+row for the contingency each rule holds back (`retrofit.optimise.contingency`).
+
 Units inside the model (one place converts them): money in £1,000 (COST_UNIT), homes,
 trade days; the objective in units of `value_scale` so typical home values are about 1.
 """
@@ -28,6 +33,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from retrofit.delivery import cost_sd_of, uptake_of
 from retrofit.funding import scheme_terms, stack_terms
 from retrofit.reference import CITIES
 from retrofit.scenario import Scenario
@@ -94,6 +100,10 @@ class Model:
     excess: dict[str, np.ndarray] = field(default_factory=dict)
     band_c: dict[str, np.ndarray] = field(default_factory=dict)
     windows: dict[str, np.ndarray] = field(default_factory=dict)  # summed models: rows funded within a window
+    # delivery (None without [delivery]): per row, the uptake probability (cost, trades and metrics
+    # above are already times it) and the standard deviation of its cost over its cost
+    uptake: np.ndarray | None = None
+    cost_ratio: np.ndarray | None = None
     _largest: dict = field(default_factory=dict, repr=False)  # per term: each home's largest coefficient, computed once
 
     @property
@@ -125,7 +135,7 @@ class Model:
         if term == "cost":
             return self.cost[rows] / COST_UNIT
         if term == "homes":
-            return np.ones(len(self.city[rows]))
+            return np.ones(len(self.city[rows])) if self.uptake is None else self.uptake[rows].astype(float)
         if term == "equity":
             share = self.priority[rows] - self.equity_share
             return share * self.cost[rows] / COST_UNIT if self.equity_basis == "spend" else share.astype(float)
@@ -199,6 +209,8 @@ def eligible_mask(candidates: pd.DataFrame, scenario: Scenario) -> tuple[np.ndar
         drop("rules.min_band_after", ~candidates["band_after"].astype(str).isin(rules.bands_allowed).to_numpy())
     if rules.exclude:
         drop("rules.exclude", candidates["home_id"].astype(str).isin(rules.exclude).to_numpy())
+    if scenario.delivery is not None:  # a household that never goes ahead is not planned
+        drop("delivery.uptake", uptake_of(candidates, scenario.delivery) <= 0)
     return keep, removed
 
 
@@ -211,7 +223,14 @@ def _columns_read(candidates: pd.DataFrame, scenario: Scenario) -> list[str]:
             wanted += [f"trade_days_{trade}" for trade in rules.trade_days_per_year.limits()]
     if scenario.funding:
         wanted += FUNDING_COLUMNS
+    if scenario.delivery is not None:
+        wanted += DELIVERY_COLUMNS
     return [c for c in dict.fromkeys(wanted) if c in candidates.columns]
+
+
+# the candidate columns `retrofit.delivery` reads for uptake and cost ranges, those the table has
+DELIVERY_COLUMNS = ["tenure", "lsoa_code", "uptake", "cost_sd_gbp", "cost_gbp", "cost_fabric_gbp", "cost_heating_gbp", "cost_pv_gbp",
+                    "cost_other_gbp"]
 
 
 # the candidate columns the funding rules read (`retrofit.funding`), those the table has
@@ -342,19 +361,28 @@ def build_model(candidates: pd.DataFrame, scenario: Scenario, check: Callable[[]
                 column = f"trade_days_{trade}"
                 trades[trade] = (table[column].to_numpy(float) if column in table else np.zeros(len(table)))[at]
 
+    uptake = cost_ratio = None
+    if scenario.delivery is not None:  # expected outcomes: each row's terms and metrics times its uptake
+        uptake = uptake_of(table, scenario.delivery)[at]
+        whole_cost = table["cost_gbp"].to_numpy(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cost_ratio = np.where(whole_cost > 0, cost_sd_of(table) / whole_cost, 0.0)[at]
+        metrics = metrics * uptake[:, None]
+        trades = {trade: days * uptake for trade, days in trades.items()}
     spend = table["cost_gbp"].to_numpy(float)[at]
     co_funding = np.concatenate(options.co_funding)[order]
     grants = {i: np.concatenate(parts)[order] for i, parts in options.grants.items()}
     council = np.maximum(spend - co_funding - sum(grants.values(), np.zeros(len(spend))), 0.0)
     model = Model(
         scenario=scenario, rows=rows, home=home, starts=starts, home_ids=np.asarray(uniques, dtype=object),
-        city=city, cost=council, metrics=metrics,
+        city=city, cost=council if uptake is None else council * uptake, metrics=metrics,
         priority=_priority(table, home_of_table, n_homes, scenario)[at], trades=trades, must=must,
         area=area.astype(np.int64)[at], area_names=np.asarray(area_names, dtype=object),
         years=scenario.year_list, constraints=[], equity_basis=scenario.rules.equity_basis,
         equity_share=scenario.rules.equity_min_share, removed=removed, spend=spend, co_funding=co_funding,
         grants=grants, excess={i: np.concatenate(parts)[order] for i, parts in options.excess.items()},
         band_c={i: np.concatenate(parts)[order] for i, parts in options.band_c.items()},
+        uptake=uptake, cost_ratio=cost_ratio,
     )
     model.constraints = coupling_rows(scenario)
     return model

@@ -27,6 +27,11 @@ The plan returned is the best checked one; what stopped the search is in details
 ("gap", "work_limit", "time_limit" or "cancelled"), and details["reproducible"] says whether
 the same inputs give the same plan (false once the wall clock cut any step: details["time_limit_cut"]).
 
+Delivery (`[delivery]` with a confidence above 0.5): the steps run in passes, each within the
+limits less a contingency set from the plan before (`retrofit.optimise.contingency`); the first
+plan whose own need is within what was held back is the answer, checked by `check_plan` at the
+scenario's confidence.
+
 Mobilisation (rules.mobilisation_cost_gbp, per area and year with any work) is subtracted
 from the objective at the programme's average value of £1: the weighted ideal values over
 the total budget. It is decided exactly in CP-SAT when the whole problem fits the core;
@@ -45,6 +50,10 @@ from threadpoolctl import threadpool_limits
 from retrofit.candidates import REQUIRED
 from retrofit.errors import RetrofitError
 from retrofit.optimise.awards import award_use
+from retrofit.delivery import Levels, cost_sd_of, plan_risk, programme_cost
+from retrofit.optimise.contingency import PASSES, held_back, needed, parts
+from retrofit.optimise.contingency import MARGIN as CONTINGENCY_MARGIN
+from retrofit.optimise.contingency import TIGHT as CONTINGENCY_TIGHT
 from retrofit.optimise.core import solve_core
 from retrofit.optimise.feasibility import InfeasibleScenario, explain_broken_rows, precheck
 from retrofit.optimise.greedy import greedy
@@ -119,6 +128,7 @@ class Answers:
     def __init__(self):
         self._lock = threading.Lock()
         self.best: PlanResult | None = None
+        self.columns: tuple[np.ndarray, np.ndarray] | None = None  # the best plan's model rows and years
         self.bound = np.inf
         self.refused: list[str] = []  # what `check_plan` found in plans the model's arithmetic passed
 
@@ -126,11 +136,16 @@ class Answers:
         with self._lock:
             self.bound = min(self.bound, float(bound))
 
-    def offer(self, result: PlanResult) -> None:
+    def offer(self, result: PlanResult, columns: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Keep the best plan; of equal ones the later (the greedy comes first, without the LP's prices)."""
         with self._lock:
             if self.best is None or result.objective >= self.best.objective:
-                self.best = result
+                self.best, self.columns = result, columns
+
+    def replace_best(self, result: PlanResult, bound: float, columns: tuple[np.ndarray, np.ndarray]) -> None:
+        """The plan and the bound of its own problem, together (a delivery pass's: its limits are its own)."""
+        with self._lock:
+            self.best, self.bound, self.columns = result, float(bound), columns
 
     def refuse(self, source: str, problems: list[str]) -> None:
         with self._lock:
@@ -319,11 +334,89 @@ def optimise(candidates: pd.DataFrame, scenario: Scenario, progress=None,
     objective and bound include the held homes' value, so its gap is at most the open part's."""
     clock = Clock(scenario.solver.time_limit_s, cancel)
     answers = Answers()
+    levels = Levels.of(scenario)
+
+    def solve(report: Progress) -> None:
+        if levels.uptake > 0 or levels.cost > 0:
+            _in_passes(candidates, scenario, clock, answers, report, warm_start, held, levels)
+        else:
+            _optimise(candidates, scenario, clock, answers, report, warm_start, held)
+
     with threadpool_limits(limits=1, user_api="blas"):
-        finished = within_limit(clock, lambda report: _optimise(candidates, scenario, clock, answers, report,
-                                                               warm_start, held), progress)
+        finished = within_limit(clock, solve, progress)
     result = _answer(scenario, clock, answers, finished, progress)
     return result if held is None else _with_held(result, held, scenario)
+
+
+def _in_expectation(scenario: Scenario) -> Scenario:
+    """The scenario with its rules held in expectation only (both confidences 0.5)."""
+    delivery = scenario.delivery.model_copy(update={"confidence": 0.5, "cost_confidence": 0.5})
+    return scenario.model_copy(update={"delivery": delivery})
+
+
+def _in_passes(candidates: pd.DataFrame, scenario: Scenario, clock: Clock, answers: Answers, report: Progress,
+               warm_start: PlanResult | None, held: Held | None, levels: Levels) -> None:
+    """The steps in passes, each within the limits less a contingency set from the plan before
+    (`retrofit.optimise.contingency`). A plan whose own need is within what its pass held back
+    keeps every rule at the scenario's confidence (checked again by `check_plan`); the best such
+    plan goes to ``answers`` with its pass's bound. After one, the next pass holds back only what
+    that plan needed (less than its pass held back, so possibly a better plan); the passes end
+    once a kept plan needed nearly all that was held back, or after PASSES."""
+    expectation = _in_expectation(scenario)
+    held_e = replace(held, scenario=_in_expectation(held.scenario)) if held is not None else None
+    whole, checked = (held.scenario, None) if held is not None else (scenario, candidates)
+    first = prepared = amounts = None
+    kept = -np.inf
+    for k in range(PASSES):
+        start, width = (0.0, 0.4) if k == 0 else (0.4, 0.4) if k == 1 else (0.8 + 0.2 * (1 - 0.5 ** (k - 2)),
+                                                                             0.1 * 0.5 ** (k - 2))
+
+        def sub(fraction: float, message: str, start=start, width=width, k=k) -> None:
+            what = "in expectation" if k == 0 else f"with the contingency held back, pass {k + 1}"
+            report(start + width * fraction, f"{what}: {message}")
+
+        trial = Answers()
+        if k > 0:
+            model = held_back(first.model, amounts)
+            prepared = replace(first, model=model, relaxed=aggregate_years(model),
+                               planned=aggregate_years(model, FLOOR_MARGIN))
+        _optimise(candidates, expectation, clock, trial, sub, warm_start, held_e, prepared)
+        best, bound, refused = trial.snapshot()
+        if best is None:
+            for problem in refused:
+                answers.refuse("in expectation" if k == 0 else f"pass {k + 1}", [problem])
+            return
+        if k == 0:
+            first, in_expectation = best.prepared, bound
+        rows, years = trial.columns
+        need = needed(first.model, levels, rows, years)
+        within = amounts is not None and bool((need <= amounts + 1e-9).all())
+        if within and best.objective > kept:
+            problems = check_plan(best.plan, checked if held is None else first.checked_against, whole)
+            if problems:  # the model's arithmetic and the independent check disagree: never returned
+                answers.refuse(f"pass {k + 1}", problems)
+                return
+            details = {**best.details, "delivery": {
+                "confidence": scenario.delivery.confidence, "cost_confidence": scenario.delivery.cost_confidence,
+                "method": "normal approximation per rule (per year and city); contingencies of uptake and cost added",
+                "passes": k + 1, "contingency": parts(first.model, levels, rows, years),
+                "held_back": [{"name": c.name, "amount": float(c.natural(a))}
+                              for c, a in zip(first.model.constraints, amounts) if a > 0],
+                "bound_in_expectation": float(in_expectation),
+                "gap_to_expectation_bound": _gap(in_expectation, best.objective),
+                "programme_cost": programme_cost(best.plan, whole),
+                "by_city_year": plan_risk(best.plan, whole).to_dict("records")}}
+            answers.replace_best(replace(best, details=details, kpis=plan_kpis(best.plan, whole)), bound,
+                                 trial.columns)
+            kept = best.objective
+        if within and (need >= amounts * (1 - CONTINGENCY_TIGHT)).any() or within and k == PASSES - 1:
+            return  # the kept plan needed nearly all that was held back: little more to gain
+        amounts = need * (1 + CONTINGENCY_MARGIN) if within else \
+            np.maximum(amounts if amounts is not None else 0.0, need) * (1 + CONTINGENCY_MARGIN)
+    if kept == -np.inf:
+        raise RetrofitError(f"the contingency for uptake and costs did not settle in {PASSES} passes (each plan "
+                            "needed more held back than the one before); lower delivery.confidence or "
+                            "cost_confidence, and please report it")
 
 
 def _with_held(result: PlanResult, held: Held, scenario: Scenario) -> PlanResult:
@@ -379,14 +472,16 @@ def _answer(scenario: Scenario, clock: Clock, answers: Answers, finished: bool, 
 
 
 def _optimise(candidates: pd.DataFrame, scenario: Scenario, clock: Clock, answers: Answers, report: Progress,
-              warm_start: PlanResult | None, held: Held | None = None) -> None:
-    """The steps (in the worker thread): every checked plan and bound goes to ``answers``."""
+              warm_start: PlanResult | None, held: Held | None = None, prepared: Prepared | None = None) -> None:
+    """The steps (in the worker thread): every checked plan and bound goes to ``answers``.
+    ``prepared``: the models to solve, as given (a pass with its contingency held back)."""
     report(AT["model"], "building the model")
-    prepared = warm_start.prepared if warm_start is not None else None
-    warm = isinstance(prepared, Prepared) and prepared.candidates is candidates \
-        and prepared.key == _rules_key(scenario) and not prepared.cut and prepared.held is held
-    if not warm:
-        prepared = prepare(candidates, scenario, clock, report, held)
+    if prepared is None:
+        prepared = warm_start.prepared if warm_start is not None else None
+        warm = isinstance(prepared, Prepared) and prepared.candidates is candidates \
+            and prepared.key == _rules_key(scenario) and not prepared.cut and prepared.held is held
+        if not warm:
+            prepared = prepare(candidates, scenario, clock, report, held)
     model, relaxed = prepared.model, prepared.relaxed
     weights = scenario.weights.model_dump()
     normalisers = prepared.ideal if scenario.weights.normalise == "ideal" else {k: 1.0 for k in OBJECTIVES}
@@ -519,7 +614,8 @@ def _offer(ctx: Solve, source: str, rows: np.ndarray, years: np.ndarray, stats: 
     }
     ctx.answers.offer(PlanResult(plan=plan, status="FEASIBLE", objective=objective, bound=np.inf, gap=np.inf,
                                  solve_seconds=ctx.clock.elapsed(), ideal=dict(ctx.prepared.ideal),
-                                 kpis=plan_kpis(plan, scenario), details=details, prepared=ctx.prepared))
+                                 kpis=plan_kpis(plan, scenario), details=details, prepared=ctx.prepared),
+                      (rows, years))
     return True
 
 
@@ -661,6 +757,9 @@ def plan_table(candidates: pd.DataFrame, model: Model, rows: np.ndarray, years: 
     plan["funding"] = names.astype(str)
     for key, amount in grants.items():
         plan[f"grant_{key}_gbp"] = amount
+    if model.uptake is not None:  # what the stored plan's own check reads (a re-plan's held rows: 1 and 0)
+        plan["uptake"] = model.uptake[chosen]
+        plan["cost_sd_gbp"] = cost_sd_of(plan)
     first = ["home_id", "package_id", "year", "cost_gbp", *FUNDING_PLAN_COLUMNS]
     return plan[first + [c for c in plan.columns if c not in first]], positions
 

@@ -32,13 +32,15 @@ PLAN_GRANTS = "grants"
 PLAN_TEXT = ("home_id", "package_id", "city", "lsoa_code", "tenure", "band_after", "band_before", "ward",
              "funding", PLAN_GRANTS)
 PLAN_INTEGER = ("year", "imd_decile")
+PLAN_DELIVERY = ("uptake", "cost_sd_gbp")  # [delivery]: each home's uptake probability and cost spread
 PLAN_OPTIONAL = ("band_before", "ward", "sap_before", "fuel_poverty_probability", *TRADE_COLUMNS,
-                 *PLAN_FUNDING, PLAN_GRANTS)
+                 *PLAN_FUNDING, PLAN_GRANTS, *PLAN_DELIVERY)
 PLAN_COLUMNS = (
     "home_id", "package_id", "year", "cost_gbp", *PLAN_FUNDING, PLAN_GRANTS, "annual_kwh_saved",
     "annual_co2_t_saved", "lifetime_co2_t_saved", "annual_bill_saving_gbp", "sap_before", "sap_after",
     "band_before", "band_after", "fuel_poor_lifted", "fp_bill_saving_gbp", "fuel_poverty_probability",
     "labour_days", "jobs_fte_years", *TRADE_COLUMNS, "city", "lsoa_code", "ward", "tenure", "imd_decile",
+    *PLAN_DELIVERY,
 )
 
 
@@ -140,6 +142,10 @@ class PlanRow(SQLModel, table=True):
     """The owner's share (a landlord's co-funding), £ (null: none)."""
     funding: str | None = None
     """The funding ids that pay for the row, ";"-separated, "" for council money only (null: "")."""
+    uptake: float | None = None
+    """Under [delivery]: the probability that the household goes ahead (null: the plan has no [delivery])."""
+    cost_sd_gbp: float | None = None
+    """Under [delivery]: the standard deviation of the row's cost, £ (0 for a re-plan's held homes)."""
     grants: str | None = None
     """Each scheme's grant for the row: a JSON object {id: £} of the non-zero ones (null: none)."""
 

@@ -34,7 +34,7 @@ from retrofit.store.audit import current_user, record_event
 from retrofit.store.database import reading, retrying, writing
 from retrofit.store.scenarios import parse
 from retrofit.store.models import (
-    PLAN_COLUMNS, PLAN_FUNDING, PLAN_GRANTS, PLAN_INTEGER, PLAN_OPTIONAL, PLAN_TEXT, PlanRow, Run, ScenarioVersion,
+    PLAN_COLUMNS, PLAN_DELIVERY, PLAN_FUNDING, PLAN_GRANTS, PLAN_INTEGER, PLAN_OPTIONAL, PLAN_TEXT, PlanRow, Run, ScenarioVersion,
     utc_now,
 )
 
@@ -252,11 +252,14 @@ def _insert_plan_rows(connection: Connection, run_id: int, table: pd.DataFrame, 
 
     A plan paid for by the council alone leaves the funding columns null (read back as council
     money), so it is stored exactly as fast as before they existed."""
+    # a plan without [delivery] leaves its columns out too (null), as a schema before them stored it
+    without = () if table[list(PLAN_DELIVERY)].notna().any().any() else PLAN_DELIVERY
     if _council_only(table, funding_table(table)):
-        columns = ["run_id", *(c for c in PLAN_COLUMNS if c != PLAN_GRANTS and c not in PLAN_FUNDING)]
+        columns = ["run_id", *(c for c in PLAN_COLUMNS if c != PLAN_GRANTS and c not in PLAN_FUNDING
+                               and c not in without)]
         table = table.assign(run_id=run_id)[columns]
     else:
-        columns = ["run_id", *PLAN_COLUMNS]
+        columns = ["run_id", *(c for c in PLAN_COLUMNS if c not in without)]
         table = table.assign(run_id=run_id, **{PLAN_GRANTS: grants_json(table)})[columns]
     chunks = range(0, max(len(table), 1), CHUNK_ROWS)
     dbapi = connection.connection

@@ -16,7 +16,7 @@ TABLES = {"scenario", "run", "plan_row", "app_user", "review", "comment", "audit
 
 def test_a_new_database_is_created_by_migrating(engine):
     assert TABLES <= set(inspect(engine).get_table_names())
-    assert schema_revision(engine) == "0004"
+    assert schema_revision(engine) == "0005"
 
 
 def test_opening_again_keeps_the_data(engine, database_url):
