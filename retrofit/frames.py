@@ -77,11 +77,13 @@ def read_table(path: str | Path, what: str, how_to_make: str, text_columns: tupl
 
 
 def write_table(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table as Parquet (or CSV by suffix), atomically."""
+    """Write a table as Parquet (or CSV or XLSX by suffix), atomically."""
     path = Path(path)
     with atomic_write(path) as temporary:
         if path.suffix.lower() == ".csv":
             table.to_csv(temporary, index=False)
+        elif path.suffix.lower() == ".xlsx":
+            table.to_excel(temporary, index=False, engine="openpyxl")
         else:
             table.to_parquet(temporary, index=False, compression="zstd")
     return path

@@ -31,11 +31,12 @@ import pandas as pd
 from retrofit.actuals import check_actuals, read_status_file
 from retrofit.appraisal import Library, appraise, load_library
 from retrofit.candidates import read_candidates
-from retrofit.errors import RetrofitError
+from retrofit.errors import RetrofitError, printable
 from retrofit.frames import write_json, write_table
 from retrofit.hashing import table_hash
 from retrofit.optimise import optimise
 from retrofit.optimise.held import from_actuals
+from retrofit.optimise.reserves import reserve_list
 from retrofit.paths import default_stock_path, var_dir
 from retrofit.plan import PlanResult
 from retrofit.scenario import Scenario
@@ -305,3 +306,27 @@ def import_actuals(engine, run_id: int, path: str | Path, who: str | None = None
     report(1.0, f"stored actuals version {stored.record.version} of run {run_id}" if stored.created
            else f"unchanged: same content as version {stored.record.version}")
     return stored
+
+
+def run_reserves(engine, run_id: int, lsoa: str | None = None, progress: Progress = None) -> pd.DataFrame:
+    """The reserve list of a stored run (`retrofit.optimise.reserves`), on its own inputs and
+    normalisers; a re-plan never offers a home its actuals already settled (held, declined or
+    withdrawn). ``lsoa``: only that LSOA's planned homes."""
+    report = progress or (lambda fraction, message: None)
+    run = get_run(engine, run_id)
+    report(0.0, f"the inputs of run {run_id}")
+    scenario, candidates = run_inputs(engine, run_id, phase(progress, 0.0, 0.6))
+    plan = read_plan(engine, run_id)
+    if lsoa is not None and not (plan["lsoa_code"].astype(str) == lsoa).any():
+        raise RetrofitError(f"run {run_id} plans no home in LSOA {printable(lsoa, limit=40)}; "
+                            f"its plan's LSOAs are in `retrofit runs export {run_id} --format csv`")
+    replan = (run.details or {}).get("replan")
+    settled = set(read_actuals(engine, replan["from_run"], replan["actuals_version"])["home_id"].astype(str)) \
+        if replan else set()
+    normalisers = (run.details or {}).get("lagrange", {}).get("normalisers") or {}
+    report(0.6, f"reserves for {len(plan):,} planned homes")
+    out = reserve_list(candidates, scenario, plan, normalisers, exclude=settled)
+    if lsoa is not None:  # the whole run's list, then the area's: a ward's reserves go where the whole list puts them
+        out = out[out["lsoa_code"] == lsoa].reset_index(drop=True)
+    report(1.0, f"{len(out):,} reserves")
+    return out

@@ -12,7 +12,7 @@ import click
 import pandas as pd
 
 from retrofit.cli.common import TerminalProgress, emit_json, json_option
-from retrofit.cli.plan import stop_note
+from retrofit.cli.plan import delivery_note, stop_note
 from retrofit.cli.scenario import database_option, open_store
 from retrofit.present.format import count, gbp, percent, tonnes
 
@@ -25,7 +25,7 @@ def _summary(run) -> dict:
             "candidates_hash": run.candidates_hash, "created_by": run.created_by,
             "created_at": run.created_at.isoformat(), "kpis": run.kpis,
             "stopped_by": (run.details or {}).get("stopped_by"), "reproducible": (run.details or {}).get("reproducible"),
-            "replan": (run.details or {}).get("replan")}
+            "replan": (run.details or {}).get("replan"), "delivery": (run.details or {}).get("delivery")}
 
 
 def _headline(kpis: dict) -> str:
@@ -72,6 +72,8 @@ def run(name: str, version: int | None, stock: Path | None, candidates: Path | N
         click.echo(f"  {stop_note(stored.details or {})}")
     if replan_note(stored.details or {}):
         click.echo(f"  {replan_note(stored.details or {})}")
+    if delivery_note(stored.details or {}, stored.kpis):
+        click.echo(f"  {delivery_note(stored.details or {}, stored.kpis)}")
     click.echo(f"  {_headline(stored.kpis)}")
 
 
@@ -152,9 +154,26 @@ def show(run_id: int, database: str | None, as_json: bool) -> None:
     click.echo(f"  plan: {stored.plan_rows:,} homes, hash {stored.plan_hash}")
     if replan_note(stored.details or {}):
         click.echo(f"  {replan_note(stored.details or {})}")
+    if delivery_note(stored.details or {}, stored.kpis):
+        click.echo(f"  {delivery_note(stored.details or {}, stored.kpis)}")
     click.echo(f"  {_headline(stored.kpis)}")
     click.echo(by_city[["city", *[k for k in HEADLINE if k in by_city.columns]]]
                .to_string(index=False, float_format="{:,.1f}".format))
+    risk = (stored.details or {}).get("delivery", {}).get("by_city_year")
+    if risk:
+        click.echo("expected homes and spend by city and year, with the P10-P90 range (uptake and costs random):")
+        click.echo(_risk_table(risk).to_string(index=False))
+
+
+def _risk_table(records: list[dict]) -> pd.DataFrame:
+    table = pd.DataFrame(records)
+    return pd.DataFrame({
+        "city": table["city"], "year": table["year"], "approached": table["homes_approached"].map(count),
+        "expected homes": table["expected_homes"].map(count),
+        "homes P10-P90": [f"{count(a)}-{count(b)}" for a, b in zip(table["homes_p10"], table["homes_p90"])],
+        "expected spend": table["expected_spend_gbp"].map(gbp),
+        "spend P10-P90": [f"{gbp(a)}-{gbp(b)}" for a, b in zip(table["spend_p10_gbp"], table["spend_p90_gbp"])],
+    })
 
 
 @runs.command()
@@ -181,6 +200,30 @@ def compare(a: int, b: int, database: str | None, as_json: bool) -> None:
     columns = ["city", "year"] + [f"{k}_delta" for k in HEADLINE if f"{k}_delta" in comparison.by_city_year.columns]
     click.echo("by city and year (B - A):")
     click.echo(comparison.by_city_year[columns].to_string(index=False, float_format="{:,.1f}".format))
+    if comparison.replan is not None:
+        _echo_replan(comparison.replan, a, b)
+
+
+def _echo_replan(replan: dict, a: int, b: int) -> None:
+    """A re-plan against its parent: delivered against planned, money, homes added."""
+    unspent = sum(replan["unspent_in_closed_years_gbp"].values())
+    moved = replan["open_years_spend_gbp"]
+    click.echo(f"run {b} re-planned run {a} from its actuals (version {replan['actuals_version']}, as of "
+               f"{replan['as_of']}): {count(replan['delivered_homes'], 'homes')} delivered or under way for "
+               f"{gbp(replan['delivered_spend_gbp'])}; the years that are over left {gbp(unspent)} unspent; the open "
+               f"years' new work {gbp(moved['replan'])} against {gbp(moved['parent'])} planned; "
+               f"{count(replan['homes_added'], 'homes')} added ({count(replan['homes_added_near_declined'])} in an LSOA "
+               f"where a household declined or withdrew: from its reserves), "
+               f"{count(replan['declined_or_withdrawn'])} declined or withdrawn")
+    table = replan["by_city_year"]
+    shown = pd.DataFrame({"city": table["city"], "year": table["year"]})
+    for key, label, show in (("homes", "homes", count), ("spend_gbp", "spend", gbp),
+                             ("lifetime_co2_t_saved", "lifetime tCO2", count),
+                             ("fuel_poor_lifted", "fuel poor lifted", count)):
+        shown[f"{label} planned"] = table[f"{key}_planned"].map(show)
+        shown[f"{label} delivered"] = table[f"{key}_delivered"].map(show)
+    click.echo(f"planned (run {a}) and delivered, by city and year:")
+    click.echo(shown.to_string(index=False))
 
 
 @runs.command()
@@ -199,3 +242,27 @@ def export(run_id: int, fmt: str, out: Path, database: str | None, as_json: bool
         emit_json({"run": run_id, "format": fmt, "out": str(written)})
     else:
         click.echo(f"wrote run {run_id} as {fmt} to {written}")
+
+
+@runs.command()
+@click.argument("run_id", metavar="ID", type=int)
+@click.option("--lsoa", "lsoa", default=None, metavar="CODE", help="Only the reserves of this LSOA's planned homes.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="File to write: CSV, XLSX or (any other name) Parquet.")
+@database_option
+@json_option
+def reserves(run_id: int, lsoa: str | None, out: Path, database: str | None, as_json: bool) -> None:
+    """Reserve homes for each planned home of run ID: who to approach when a household says no."""
+    from retrofit.frames import write_table
+    from retrofit.pipeline import run_reserves
+
+    table = run_reserves(open_store(database), run_id, lsoa, progress=TerminalProgress("reserves"))
+    write_table(table, out)
+    planned = table["planned_home_id"].nunique()
+    local = int((table["same_area"] == "lsoa").sum())
+    if as_json:
+        emit_json({"run": run_id, "lsoa": lsoa, "out": str(out), "reserves": len(table), "planned_homes": planned,
+                   "same_lsoa": local, "same_ward": len(table) - local})
+        return
+    click.echo(f"wrote {len(table):,} reserves for {planned:,} planned homes of run {run_id} to {out} "
+               f"({local:,} in the same LSOA, {len(table) - local:,} elsewhere in the ward)")
