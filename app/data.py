@@ -26,6 +26,8 @@ from retrofit.stock.schema import read_stock
 from retrofit.stock.summary import summarise
 from retrofit.paths import default_stock_path
 from retrofit.store import database_url, open_database, read_plan
+from retrofit.store.actuals import runs_with_actuals as runs_with_actuals_of
+from retrofit.store.compare import compare_runs
 
 
 @st.cache_data(show_spinner="Reading the housing stock...")
@@ -144,6 +146,50 @@ def _city_year(url: str, run_id: int):
 def city_year(run_id: int):
     """The run's KPIs by city, and by year and city (cached: the programme's aggregates)."""
     return _city_year(db_url(), int(run_id))
+
+
+@st.cache_resource(show_spinner="Finding the reserves...", max_entries=8)
+def _reserves(url: str, run_id: int):
+    return pipeline.run_reserves(_engine(url), run_id)
+
+
+def reserves(principal: access.Principal, run_id: int, lsoa: str):
+    """The reserves of a run's planned homes in one LSOA, of the homes ``principal`` may read
+    (checked on every call: reserves are residents' homes too)."""
+    rows = plan_rows(principal, run_id)
+    if not (rows["lsoa_code"].astype(str) == lsoa).any():
+        raise RetrofitError(f"no planned home in {lsoa} that you may see")
+    whole = _reserves(db_url(), int(run_id))
+    return whole[whole["lsoa_code"] == str(lsoa)].reset_index(drop=True)
+
+
+@st.cache_data(show_spinner="Comparing the re-plan with its run...", max_entries=32)
+def _replan_comparison(url: str, parent: int, replan: int):
+    return compare_runs(_engine(url), parent, replan).replan
+
+
+def replan_comparison(principal: access.Principal, parent: int, replan: int) -> dict:
+    """A re-plan against the run it came from (`retrofit.store.compare`), by city and year for the
+    cities ``principal`` may read; the programme's money and home counts as they are."""
+    allowed = access.allowed_home_cities(principal)
+    whole = _replan_comparison(db_url(), int(parent), int(replan))
+    return {**whole, "by_city_year": whole["by_city_year"][whole["by_city_year"]["city"].isin(allowed)]}
+
+
+def runs_with_actuals() -> dict[int, int]:
+    """Each run with delivery actuals, and its latest version (a light query, not cached: imports come any time)."""
+    return runs_with_actuals_of(engine())
+
+
+@st.cache_data(show_spinner="Reading what was delivered...", ttl=60, max_entries=32)
+def _delivery(url: str, run_id: int):
+    return views.run_delivery(_engine(url), run_id, stored_plan(url, run_id))
+
+
+def delivery(run_id: int):
+    """The run's latest actuals against its plan, as aggregates by city and year (None without
+    actuals). Cached for a minute: a new actuals version shows soon after it is imported."""
+    return _delivery(db_url(), int(run_id))
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

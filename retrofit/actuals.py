@@ -232,3 +232,31 @@ def actuals_summary(actuals: pd.DataFrame, plan: pd.DataFrame) -> dict:
         "planned_cost_of_costed_homes_gbp": float(planned_cost.reindex(actuals.loc[costed & in_plan, "home_id"]).sum()),
         "costed_homes_in_plan": int((costed & in_plan).sum()),
     }
+
+
+DELIVERY_FIGURES = ("homes", "spend_gbp", "lifetime_co2_t_saved", "fuel_poor_lifted")
+
+
+def delivered_rows(actuals: pd.DataFrame, plan: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The committed homes of ``actuals`` that ``plan`` holds, as plan rows in the year of their
+    date at their actual cost (the planned cost where none was given), and how many committed
+    homes the plan does not hold (reserves taken up: their city and figures are not in it)."""
+    committed = actuals[actuals["status"].isin(COMMITTED)]
+    rows = plan.drop(columns=["year"]).merge(committed[["home_id", "year", "actual_cost_gbp"]], on="home_id")
+    rows["cost_gbp"] = rows["actual_cost_gbp"].fillna(rows["cost_gbp"])
+    return rows.drop(columns=["actual_cost_gbp"]), int(len(committed) - len(rows))
+
+
+def planned_and_delivered(planned: pd.DataFrame, delivered: pd.DataFrame) -> pd.DataFrame:
+    """Per city and year: homes, spend, lifetime carbon and fuel-poor households lifted, as
+    planned and as delivered (contracted, in progress or completed), side by side."""
+    def grouped(table: pd.DataFrame, suffix: str) -> pd.DataFrame:
+        figures = table.assign(homes=1.0, spend_gbp=table["cost_gbp"])
+        return (figures.groupby(["city", "year"], observed=True)[list(DELIVERY_FIGURES)].sum()
+                .add_suffix(suffix))
+
+    both = grouped(planned, "_planned").join(grouped(delivered, "_delivered"), how="outer").fillna(0.0)
+    ordered = [f"{k}_{side}" for k in DELIVERY_FIGURES for side in ("planned", "delivered")]
+    out = both[ordered].reset_index()
+    out["city"], out["year"] = out["city"].astype(str), out["year"].astype(int)
+    return out.sort_values(["year", "city"], ignore_index=True)

@@ -11,6 +11,7 @@ from retrofit import pipeline
 from retrofit.present import scenario_form
 from retrofit.service import access, workspace
 from retrofit.candidates import TRADES
+from retrofit.delivery import default_uptake
 from retrofit.energy import BANDS
 from retrofit.errors import RetrofitError
 from retrofit.present.format import count, gbp, percent, tonnes
@@ -373,6 +374,36 @@ with st.form("scenario_form", border=True, enter_to_submit=False):
                  format_func={"lsoa_code": "neighbourhood (LSOA)", "ward": "ward"}.get)
     explain("rules")
 
+    st.subheader("Delivery: households who say no, costs that overrun")
+    st.checkbox("Plan for uptake and cost risk", key="f.delivery.on",
+                help="Each approached household goes ahead with its uptake probability; the plan approaches more "
+                     "homes than it expects to retrofit, and holds back a contingency so that each rule holds with "
+                     "the confidence below. Off: every chosen home goes ahead at its modelled cost.")
+    u = st.columns(len(TENURES))
+    for column, tenure in zip(u, TENURES):
+        column.number_input(f"Uptake, {tenure.replace('_', ' ')} (%)", min_value=0.0, max_value=100.0, step=5.0,
+                            value=None, key=f"f.delivery.uptake.{tenure}_pct",
+                            placeholder=f"{100 * default_uptake()[tenure]:.0f} (shipped)",
+                            help="The share of approached households of this tenure who go ahead; empty: the "
+                                 "shipped figure (data/delivery/uptake.csv, with its source).")
+        explain(f"delivery.uptake.{tenure}_pct", column)
+    c1, c2, c3 = st.columns(3)
+    c1.number_input("Confidence for uptake (%)", min_value=50.0, max_value=99.9, step=5.0,
+                    key="f.delivery.confidence_pct",
+                    help="The chance that each year's spend stays within its budget (and each share and capacity "
+                         "rule holds) when households decide at random. 50: in expectation only.")
+    explain("delivery.confidence_pct", c1)
+    c2.number_input("Confidence for costs (%)", min_value=50.0, max_value=99.9, step=5.0,
+                    key="f.delivery.cost_confidence_pct",
+                    help="The same when each home's cost falls within its range (data/delivery/cost_ranges.csv). "
+                         "50: costs at their point values.")
+    explain("delivery.cost_confidence_pct", c2)
+    c3.number_input("Reserve homes per planned home", min_value=0.0, max_value=10.0, step=0.5,
+                    key="f.delivery.reserve_ratio",
+                    help="How many next-best homes nearby the Plan explorer's Reserves tab lists for each planned home.")
+    explain("delivery.reserve_ratio", c3)
+    explain("delivery")
+
     st.subheader("Solver")
     s1, s2, s3 = st.columns(3)
     s1.number_input("Time limit (s)", min_value=1.0, max_value=86400.0, step=10.0, key="f.solver.time_limit_s")
@@ -409,6 +440,45 @@ if done:
         st.warning(f"{literal(done['label'])} was cancelled; nothing was stored.")
     else:
         st.error(f"{literal(done['label'])} failed: {literal(done['error'])}")
+
+# --- re-plan from actuals ------------------------------------------------------------------------------
+
+
+def start_replan(parent: int, as_of) -> None:
+    """Re-plan run ``parent`` from its latest actuals, as of ``as_of``, in a background job."""
+    st.session_state.pop("builder_done", None)
+    summary = data.run(parent)
+
+    def work(progress, cancel):
+        stored = pipeline.run_scenario(engine, summary.scenario_name, summary.scenario_version, who=principal.who,
+                                       progress=progress, cancel=cancel, from_run=parent, today=as_of)
+        if stored is None:
+            return None
+        warmup.after_storing(stored.id, progress)
+        return stored.id
+
+    job = data.job_board().submit(f"Re-plan of run {parent} from its actuals", work)
+    st.session_state["builder_job"] = job.id
+
+
+st.subheader("Re-plan from actuals")
+with_actuals = attempt(data.runs_with_actuals)
+if not with_actuals:
+    st.caption("No run has delivery actuals yet. Import a status file against a run (`retrofit actuals import RUN_ID "
+               "FILE`); it can then be re-planned here: what is contracted or done is kept, declined homes are left "
+               "out, the years that are over are closed and the rest is planned again.")
+else:
+    parents = sorted(with_actuals, reverse=True)
+    left, middle, right = st.columns([3, 1, 1], vertical_alignment="bottom")
+    parent = left.selectbox(
+        "Run to re-plan", parents, key="builder_replan_run",
+        format_func=lambda r: f"#{r} {data.run(r).scenario_name} v{data.run(r).scenario_version} "
+                              f"(actuals version {with_actuals[r]})")
+    as_of = middle.date_input("As of", value=date.today(), format="DD/MM/YYYY", key="builder_replan_as_of")
+    right.button("Re-plan from actuals", on_click=start_replan, args=(parent, as_of), key="builder_replan")
+    st.caption("Keeps every contracted, in-progress and completed home at its year and actual cost, leaves declined "
+               "and withdrawn homes out, closes the programme years before the date and plans the rest again, on "
+               "the run's own inputs and scenario version.")
 
 # --- run history -------------------------------------------------------------------------------------
 st.subheader("Run history")

@@ -38,6 +38,15 @@ st.subheader("Headline figures")
 _, text = views.kpi_comparison(kpis)
 st.dataframe(text, width="stretch", key="compare_kpis")
 
+for b in chosen:  # a re-plan beside the run it came from: what was delivered, the money, the homes added
+    parent = (attempt(data.run, b).details.get("replan") or {}).get("from_run")
+    if parent in chosen:
+        replan = attempt(data.replan_comparison, principal, parent, b)
+        st.subheader(f"Run #{b} re-planned run #{parent} from its actuals")
+        for line in views.replan_lines(replan):
+            st.markdown(line)
+        st.dataframe(views.replan_table(replan), hide_index=True, width="stretch", key=f"compare_replan_{b}")
+
 funding = {names[i]: views.run_funding(stored_kpis[i], attempt(data.run, i).details, partial(data.run_scenario, i))
            for i in chosen}
 if any(views.has_funding(kpis[label], funding[label]) for label in kpis):

@@ -71,6 +71,34 @@ st.altair_chart(
         tooltip=["year:O", "city:N", alt.Tooltip(f"{column}:Q", format=",.1f")]),
     width="stretch")
 
+risk = views.delivery_table(run.details)
+if risk is not None:
+    st.subheader("Uptake and cost risk")
+    for line in views.delivery_lines(run.details):
+        st.markdown(line)
+    st.dataframe(risk, hide_index=True, width="stretch", key="overview_risk")
+    st.caption("P10 to P90: the range the figure falls in nine times out of ten when each household's decision "
+               "and each home's cost are drawn at random (a normal approximation per city and year).")
+
+delivered = attempt(data.delivery, run_id)
+if delivered is not None:
+    st.subheader("Planned and delivered")
+    st.markdown(f"Actuals version {delivered['version']} ({literal(delivered['source'])}): "
+                f"{delivered['delivered_homes']:,} planned homes contracted, under way or done, "
+                f"£{delivered['delivered_gbp'] / 1e6:,.1f}m.")
+    st.altair_chart(
+        alt.Chart(delivered["chart"]).mark_bar().encode(
+            x=alt.X("year:O", title="Programme year"), xOffset=alt.XOffset("series:N", sort=["Planned"]),
+            y=alt.Y("sum(spend_m):Q", title="Spend (£m): planned (pale) and delivered (solid)"),
+            color=alt.Color("city:N", title="City"),
+            opacity=alt.Opacity("series:N", title=None, sort=["Planned"], scale=alt.Scale(range=[0.4, 1.0])),
+            tooltip=["city:N", "year:O", alt.Tooltip("series:N", title="What"),
+                     alt.Tooltip("spend_m:Q", format=",.2f", title="£m"), alt.Tooltip("homes:Q", format=",")]),
+        width="stretch")
+    if delivered["outside"]:
+        st.caption(f"{delivered['outside']:,} further homes are reserves taken up (not in this plan, so not shown "
+                   "by city); a re-plan from these actuals counts them.")
+
 schemes = views.run_funding(run.kpis, run.details, partial(data.run_scenario, run_id))
 if not views.has_funding(run.kpis, schemes):
     st.caption("All of this run's money is the council's: its scenario draws on no grant scheme.")

@@ -21,7 +21,7 @@ from retrofit.energy import BANDS
 from retrofit.errors import printable
 from retrofit.paths import FUNDING_DIR
 from retrofit.reference import CITIES
-from retrofit.scenario import COST_CATEGORIES, MAX_GBP, Scenario, Scheme, shipped_scheme, shipped_schemes
+from retrofit.scenario import COST_CATEGORIES, MAX_GBP, Delivery, Scenario, Scheme, shipped_scheme, shipped_schemes
 from retrofit.stock.schema import MAIN_FUELS, TENURES
 
 GBP_M = 1e6
@@ -35,6 +35,10 @@ for _city in CITIES:
     _SCALED[f"cities.{_city}.max_share"] = (f"cities.{_city}.max_share_pct", 100.0)
 _SCALED["rules.equity_min_share"] = ("rules.equity_min_share_pct", 100.0)
 _SCALED["budget.per_year_gbp"] = ("budget.per_year_gbp_m", None)  # text: comma-separated £m
+for _tenure in TENURES:
+    _SCALED[f"delivery.uptake.{_tenure}"] = (f"delivery.uptake.{_tenure}_pct", 100.0)
+_SCALED["delivery.confidence"] = ("delivery.confidence_pct", 100.0)
+_SCALED["delivery.cost_confidence"] = ("delivery.cost_confidence_pct", 100.0)
 
 
 def _ids_text(ids: list[str]) -> str:
@@ -80,8 +84,36 @@ def to_form(scenario: Scenario, packages: list[str] | None = None) -> dict:
         days = rules.trade_days_per_year if rules is not None else None
         for trade in TRADES:
             values[f"cities.{city}.trade_days.{trade}"] = None if days is None else getattr(days, trade)
+    values.update(_delivery_to_form(s))
     values.update(_funding_to_form(s))
     return values
+
+
+def _delivery_to_form(s: Scenario) -> dict:
+    """[delivery] as form fields: on or off, uptake by tenure (empty: the shipped figure), the two
+    confidences, the reserve ratio; LSOA overrides are carried as they are (not edited here)."""
+    d = s.delivery if s.delivery is not None else Delivery()
+    values = {"delivery.on": s.delivery is not None}
+    for tenure in TENURES:
+        given = getattr(d.uptake, tenure)
+        values[f"delivery.uptake.{tenure}_pct"] = None if given is None else 100 * given
+    values.update({"delivery.confidence_pct": 100 * d.confidence, "delivery.cost_confidence_pct": 100 * d.cost_confidence,
+                   "delivery.reserve_ratio": float(d.reserve_ratio),
+                   "delivery.uptake_by_lsoa": {k: v if isinstance(v, float) else v.model_dump(exclude_none=True)
+                                               for k, v in d.uptake_by_lsoa.items()}})
+    return values
+
+
+def _delivery_from_form(v: dict) -> dict | None:
+    if not v.get("delivery.on"):
+        return None
+    uptake = {t: v[f"delivery.uptake.{t}_pct"] / 100 for t in TENURES if v.get(f"delivery.uptake.{t}_pct") is not None}
+    out = {"uptake": uptake, "confidence": (v.get("delivery.confidence_pct") or 0) / 100,
+           "cost_confidence": (v.get("delivery.cost_confidence_pct") or 0) / 100,
+           "reserve_ratio": v.get("delivery.reserve_ratio")}
+    if v.get("delivery.uptake_by_lsoa"):
+        out["uptake_by_lsoa"] = v["delivery.uptake_by_lsoa"]
+    return {k: _number(x) if k == "reserve_ratio" else x for k, x in out.items() if x is not None}
 
 
 def _number(value):
@@ -157,6 +189,9 @@ def form_to_dict(values: dict, errors: dict | None = None, packages: list[str] |
     for section in ("weights", "rules", "solver"):
         data[section] = {k: _number(x) if k != "fuel_poor_probability" else x
                          for k, x in data[section].items() if x is not None}
+    delivery = _delivery_from_form(v)
+    if delivery is not None:
+        data["delivery"] = delivery
     ids = v.get(FUNDING) or []
     if ids:
         programme = _programme(v)

@@ -4,7 +4,8 @@ Headline KPIs with units, several runs side by side, the map's plan layers per L
 plan explorer's filters and a home's explanation, exports as bytes, weight sensitivity and
 the marginal value of budget and capacity; how a plan is paid for (council money, each grant
 scheme, owners' co-funding), what each award leaves unused and why, and whether a home can
-be funded by each scheme.
+be funded by each scheme; under [delivery], the expected figures with their P10-P90 range, and
+for a run with actuals, what was planned against what was delivered.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from retrofit.reference import lsoas
 from retrofit.scenario import Scenario
 from retrofit.service.access import allowed_home_cities, require
 from retrofit.store import get_scenario, parse
+from retrofit.actuals import delivered_rows, planned_and_delivered
+from retrofit.store.actuals import actuals_versions, read_actuals
 from retrofit.store.compare import compare_plans
 from retrofit.store.export import export_run
 
@@ -33,6 +36,7 @@ from retrofit.store.export import export_run
 KPIS = (
     ("spend_gbp", "Spend", gbp),
     ("homes", "Homes retrofitted", lambda v: count(v, "homes")),
+    ("homes_approached", "Homes to approach (so many expected to go ahead)", lambda v: count(v, "homes")),
     ("annual_co2_t_saved", "Carbon saved a year", lambda v: tonnes(v, "yr")),
     ("modelled_annual_co2_t_saved", "Carbon a year as certificates model it", lambda v: tonnes(v, "yr")),
     ("lifetime_co2_t_saved", "Carbon saved over measure lifetimes", tonnes),
@@ -707,3 +711,100 @@ def home_funding_eligibility(engine, principal, run_id: int, home_id: str, packa
     scenario, candidates = run_inputs(engine, run_id)
     rows = candidates[(candidates["home_id"].astype(str) == str(home_id)) & candidates["city"].isin(cities)]
     return home_eligibility(rows.reset_index(drop=True), scenario, package_id, year)
+
+
+# --- delivery: uptake and actuals ---------------------------------------------------------------
+
+def delivery_lines(details: dict) -> list[str]:
+    """A run under [delivery] in words: its confidence, the contingency held back, the P50/P90 cost."""
+    delivery = details.get("delivery")
+    if not delivery:
+        return []
+    yearly = [c for c in delivery["contingency"] if c["rule"].startswith("budget.per_year_gbp")]
+    held = sum(c["uptake"] + c["cost"] for c in yearly or
+               [c for c in delivery["contingency"] if c["rule"] == "budget.total_gbp"])
+    uptake = sum(c["uptake"] for c in yearly)
+    cost = delivery["programme_cost"]
+    return [
+        f"Each household goes ahead with its uptake probability, so the plan approaches more homes than it expects "
+        f"to retrofit. Each year's budget, the city shares and capacity hold with {delivery['confidence']:.0%} "
+        f"confidence for uptake and {delivery['cost_confidence']:.0%} for costs.",
+        f"Contingency held back from the yearly budgets: {gbp(held)} ({gbp(uptake)} for uptake, "
+        f"{gbp(held - uptake)} for costs). Programme cost: P50 {gbp(cost['p50_gbp'])}, P90 {gbp(cost['p90_gbp'])}.",
+    ]
+
+
+def delivery_table(details: dict) -> pd.DataFrame | None:
+    """Expected homes and spend by city and year with their P10-P90 range (None without [delivery])."""
+    records = (details.get("delivery") or {}).get("by_city_year")
+    if not records:
+        return None
+    t = pd.DataFrame(records)
+    return pd.DataFrame({
+        "Year": t["year"].astype(str), "City": t["city"], "Homes to approach": t["homes_approached"].map(count),
+        "Expected homes": t["expected_homes"].map(count),
+        "Homes P10-P90": [f"{count(a)} to {count(b)}" for a, b in zip(t["homes_p10"], t["homes_p90"])],
+        "Expected spend": t["expected_spend_gbp"].map(gbp),
+        "Spend P10-P90": [f"{gbp(a)} to {gbp(b)}" for a, b in zip(t["spend_p10_gbp"], t["spend_p90_gbp"])],
+    })
+
+
+def run_delivery(engine, run_id: int, plan: pd.DataFrame) -> dict | None:
+    """A run's latest actuals against its plan (None when it has none): per city and year the
+    planned and delivered figures (`planned_and_delivered`), the long form the chart draws, and
+    how many committed homes are reserves outside the plan (their city is not in it)."""
+    versions = actuals_versions(engine, run_id)
+    if not versions:
+        return None
+    latest = versions[-1]
+    delivered, outside = delivered_rows(read_actuals(engine, run_id, latest.version), plan)
+    table = planned_and_delivered(plan, delivered)
+    chart = pd.concat([
+        pd.DataFrame({"city": table["city"], "year": table["year"], "series": series,
+                      "spend_m": table[f"spend_gbp_{side}"] / 1e6, "homes": table[f"homes_{side}"]})
+        for series, side in (("Planned", "planned"), ("Delivered or under way", "delivered"))], ignore_index=True)
+    return {"version": latest.version, "source": latest.source, "table": table, "chart": chart, "outside": outside,
+            "delivered_homes": int(len(delivered)), "delivered_gbp": float(delivered["cost_gbp"].sum())}
+
+
+def reserve_table(reserves: pd.DataFrame) -> pd.DataFrame:
+    """A reserve list (`retrofit.optimise.reserves.COLUMNS`) as the explorer shows it."""
+    return pd.DataFrame({
+        "Planned home": reserves["planned_home_id"], "Year": reserves["year"].astype(str),
+        "Reserve": reserves["reserve_rank"].map(lambda r: f"#{r}"), "Reserve home": reserves["reserve_home_id"],
+        "Package": reserves["reserve_package_id"], "Cost": reserves["reserve_cost_gbp"].map(gbp),
+        "Lifetime carbon": reserves["reserve_lifetime_co2_t_saved"].map(tonnes),
+        "Fuel-poor lifted": reserves["reserve_fuel_poor_lifted"].map(lambda v: f"{v:.2f}"),
+        "Tenure": reserves["reserve_tenure"].str.replace("_", " "),
+        "Uptake": reserves["reserve_uptake"].map(lambda v: f"{v:.0%}"),
+        "Where": reserves["same_area"].map({"lsoa": "same LSOA", "ward": "same ward"}),
+    })
+
+
+def replan_lines(replan: dict) -> list[str]:
+    """A re-plan against its parent in words: delivered, money left and moved, homes added."""
+    unspent = sum(replan["unspent_in_closed_years_gbp"].values())
+    moved = replan["open_years_spend_gbp"]
+    return [
+        f"As of {replan['as_of']} (actuals version {replan['actuals_version']}): "
+        f"{count(replan['delivered_homes'], 'homes')} contracted, under way or done for "
+        f"{gbp(replan['delivered_spend_gbp'])}; {count(replan['declined_or_withdrawn'], 'households')} declined or "
+        "withdrew.",
+        f"The years that are over left {gbp(unspent)} unspent. New work in the open years: "
+        f"{gbp(moved['replan'])}, against {gbp(moved['parent'])} the run planned there.",
+        f"{count(replan['homes_added'], 'homes')} added that the run did not plan, "
+        f"{count(replan['homes_added_near_declined'])} of them in a neighbourhood where a household declined or "
+        "withdrew (its reserves).",
+    ]
+
+
+def replan_table(replan: dict) -> pd.DataFrame:
+    """Planned (by the parent) and delivered, by year and city, as the Compare page shows them."""
+    t = replan["by_city_year"]
+    out = pd.DataFrame({"Year": t["year"].astype(str), "City": t["city"]})
+    for key, label, write in (("homes", "Homes", count), ("spend_gbp", "Spend", gbp),
+                              ("lifetime_co2_t_saved", "Lifetime carbon", tonnes),
+                              ("fuel_poor_lifted", "Fuel-poor lifted", count)):
+        out[f"{label} planned"] = t[f"{key}_planned"].map(write)
+        out[f"{label} delivered"] = t[f"{key}_delivered"].map(write)
+    return out

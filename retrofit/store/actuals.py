@@ -12,7 +12,7 @@ from datetime import timezone
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -97,6 +97,13 @@ def actuals_versions(engine: Engine, run_id: int) -> list[Actuals]:
     with reading(engine) as connection:
         return [_record(row) for row in connection.execute(
             select(Actuals).where(Actuals.run_id == run_id).order_by(Actuals.version)).all()]
+
+
+def runs_with_actuals(engine: Engine) -> dict[int, int]:
+    """Each run that has actuals, with its latest version (a light query: no rows)."""
+    with reading(engine) as connection:
+        rows = connection.execute(select(Actuals.run_id, func.max(Actuals.version)).group_by(Actuals.run_id)).all()
+    return {int(run): int(version) for run, version in rows}
 
 
 def get_actuals(engine: Engine, run_id: int, version: int | None = None) -> Actuals:

@@ -2,6 +2,11 @@
 
 Deltas are always B minus A. "Spend moved" is the money B spends in cities that gained,
 matched by what it took from cities that lost (net budget changes are reported apart).
+
+When B is a re-plan of A (`retrofit run --from A`), the comparison also says what was delivered
+against what A planned, by city and year; the money the years that are over left unspent, and
+how B's open years spend against A's; and the homes B adds, of them those in an LSOA where a
+household of A's declined or withdrew (taken from the area's reserves).
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from retrofit.actuals import COMMITTED, DROPPED, delivered_rows, planned_and_delivered
 from retrofit.plan import breakdown
+from retrofit.store.actuals import read_actuals
 from retrofit.store.runs import get_run, read_plan
 
 # KPIs shown in the city-and-year table (the JSON carries every KPI breakdown gives).
@@ -28,9 +35,14 @@ class Comparison:
     homes: dict                 # both, only_a, only_b, and among both: same, package_changed, year_changed
     spend_by_city: pd.DataFrame  # city, spend_gbp_a, spend_gbp_b, delta_gbp
     spend_moved_gbp: float
+    replan: dict | None = None  # B re-planned from A: delivered against planned (see the module's docstring)
 
     def to_json(self) -> dict:
+        replan = None if self.replan is None else {
+            **{k: v for k, v in self.replan.items() if k != "by_city_year"},
+            "by_city_year": [_plain_row(r) for r in self.replan["by_city_year"].to_dict(orient="records")]}
         return {
+            "replan": replan,
             "a": self.a, "b": self.b,
             "kpis": {k: _plain_row(v) for k, v in self.kpis.to_dict(orient="index").items()},
             "by_city_year": [_plain_row(r) for r in self.by_city_year.to_dict(orient="records")],
@@ -120,5 +132,33 @@ def compare_runs(engine, a: int, b: int, progress: Callable[[float, str], None] 
     plan_b = read_plan(engine, b)
     report(0.8, "comparing")
     comparison = compare_plans(plan_a, plan_b, run_a.kpis, run_b.kpis, a=a, b=b)
+    replan = (run_b.details or {}).get("replan")
+    if replan and replan["from_run"] == a:
+        report(0.9, f"what was delivered of run {a}")
+        comparison.replan = _delivered(plan_a, plan_b, read_actuals(engine, a, replan["actuals_version"]), replan)
     report(1.0, "compared")
     return comparison
+
+
+def _delivered(plan_a: pd.DataFrame, plan_b: pd.DataFrame, actuals: pd.DataFrame, replan: dict) -> dict:
+    """A re-plan (B) against its parent (A): see the module's docstring."""
+    committed = set(actuals.loc[actuals["status"].isin(COMMITTED), "home_id"])
+    held = plan_b[plan_b["home_id"].isin(committed)]
+    first_open = replan["first_open_year"]
+    open_a = float(plan_a.loc[plan_a["year"] >= first_open, "cost_gbp"].sum())
+    open_b = float(plan_b.loc[(plan_b["year"] >= first_open) & ~plan_b["home_id"].isin(committed), "cost_gbp"].sum())
+    new = plan_b[~plan_b["home_id"].isin(plan_a["home_id"]) & ~plan_b["home_id"].isin(committed)]
+    dropped = actuals[actuals["status"].isin(DROPPED)]
+    where = plan_a.set_index("home_id")["lsoa_code"]
+    near = set(where.reindex(dropped["home_id"]).dropna())
+    _, outside = delivered_rows(actuals, plan_a)
+    return {
+        "from_run": replan["from_run"], "actuals_version": replan["actuals_version"], "as_of": replan["as_of"],
+        "by_city_year": planned_and_delivered(plan_a, held),
+        "delivered_homes": len(held), "delivered_spend_gbp": float(held["cost_gbp"].sum()),
+        "committed_not_in_parent_plan": outside,
+        "unspent_in_closed_years_gbp": {int(k): v for k, v in replan.get("unspent_in_closed_years_gbp", {}).items()},
+        "open_years_spend_gbp": {"parent": open_a, "replan": open_b, "delta": open_b - open_a},
+        "homes_added": len(new), "homes_added_near_declined": int(new["lsoa_code"].isin(near).sum()),
+        "declined_or_withdrawn": len(dropped),
+    }

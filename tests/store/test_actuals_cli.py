@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from retrofit.testing.synthetic import synthetic_candidates
 from tests.store.test_cli import SCENARIO, retrofit
@@ -101,3 +102,19 @@ def test_a_re_plan_holds_what_happened_and_says_where_it_came_from(tmp_path):
     assert new["cost_gbp"].sum() <= 300_000 + 1e-6
     shown = retrofit("runs", "show", str(child["id"]), database=database).stdout
     assert f"re-planned from run {parent['id']} (actuals version 1) as of 2027-04-15: homes held 1 (" in shown
+
+    # the re-plan against its parent: what was delivered, by hand from the two plans and the status file
+    compared = json.loads(retrofit("runs", "compare", str(parent["id"]), str(child["id"]), "--json",
+                                   database=database).stdout)["replan"]
+    assert compared["delivered_homes"] == 1 and compared["delivered_spend_gbp"] == done.cost_gbp + 1000
+    assert compared["declined_or_withdrawn"] == 1
+    spent_2026 = plan.loc[plan["year"] == 2026, "cost_gbp"].sum()
+    row = next(r for r in compared["by_city_year"] if r["year"] == 2026 and r["city"] == done.city)
+    assert row["homes_delivered"] == 1 and row["spend_gbp_delivered"] == done.cost_gbp + 1000
+    assert sum(r["spend_gbp_planned"] for r in compared["by_city_year"] if r["year"] == 2026) == \
+        pytest.approx(spent_2026)
+    added = set(new.index) - set(plan["home_id"])
+    assert compared["homes_added"] == len(added)
+    assert compared["open_years_spend_gbp"]["replan"] == pytest.approx(new.loc[new["year"] == 2027, "cost_gbp"].sum())
+    text = retrofit("runs", "compare", str(parent["id"]), str(child["id"]), database=database).stdout
+    assert f"re-planned run {parent['id']} from its actuals" in text and "planned (run" in text
