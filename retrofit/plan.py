@@ -31,6 +31,7 @@ from retrofit.candidates import COST_PARTS
 from retrofit.delivery import Levels, cost_sd_of, risk, uptake_of
 from retrofit.errors import RetrofitError
 from retrofit.funding import PART_OF, scheme_terms, stack_terms, stacked
+from retrofit.reference import CITIES
 from retrofit.scenario import COST_CATEGORIES, Scenario, Scheme
 
 TOLERANCE_GBP = 0.01    # rounding allowed on money rules, £
@@ -381,6 +382,38 @@ def _cities(planned: _Planned, scenario: Scenario) -> list[str]:
     return problems
 
 
+def _ramp(planned: _Planned, scenario: Scenario) -> list[str]:
+    """delivery.max_ramp and ramp_start: each city's expected homes and spend per year against
+    the year before's (within 1 +- max_ramp times it), and its first year's homes."""
+    delivery = scenario.delivery
+    if delivery is None or (delivery.max_ramp is None and delivery.ramp_start is None):
+        return []
+    problems, years = [], scenario.year_list
+    uptake = planned.risk.uptake if planned.risk is not None else np.ones(len(planned.council))
+    for name in CITIES:
+        mine = (planned.city == name).to_numpy()
+        homes = [float(uptake[mine & (planned.years == y)].sum()) for y in years]
+        spend = [float((uptake * planned.council)[mine & (planned.years == y)].sum()) for y in years]
+        start = delivery.ramp_start_of(name)
+        if start is not None and homes[0] > start + 1e-6:
+            problems.append(f"{name} has {homes[0]:,.1f} expected homes in {years[0]}, above delivery.ramp_start "
+                            f"{start:,}")
+        if delivery.max_ramp is None:
+            continue
+        up, down = 1 + delivery.max_ramp, max(1 - delivery.max_ramp, 0.0)
+        for t in range(1, len(years)):
+            for what, series, tolerance, show in (("homes", homes, 1e-6, "{:,.1f}"),
+                                                  ("spend", spend, TOLERANCE_GBP, "£{:,.0f}")):
+                now, before = series[t], series[t - 1]
+                if now > up * before + tolerance:
+                    problems.append(f"{name}'s {what} in {years[t]} ({show.format(now)}) is more than "
+                                    f"{up:g} times {years[t - 1]}'s ({show.format(before)}): delivery.max_ramp")
+                if now < down * before - tolerance:
+                    problems.append(f"{name}'s {what} in {years[t]} ({show.format(now)}) is less than "
+                                    f"{down:g} times {years[t - 1]}'s ({show.format(before)}): delivery.max_ramp")
+    return problems
+
+
 def _eligibility(planned: _Planned, scenario: Scenario) -> list[str]:
     """rules.eligible_tenures, rules.eligible_packages and rules.min_band_after."""
     rules, problems = scenario.rules, []
@@ -681,7 +714,7 @@ def _awards(planned: _Planned, scenario: Scenario, groups: dict[tuple, np.ndarra
 
 
 # One function per rule family, in the order their problems are listed.
-RULES = (_one_package_per_home, _costs_as_candidates, _programme_years, _budget, _cities, _eligibility,
+RULES = (_one_package_per_home, _costs_as_candidates, _programme_years, _budget, _cities, _ramp, _eligibility,
          _must_include_and_exclude, _equity, _funding)
 
 

@@ -431,6 +431,19 @@ class Delivery(_Strict):
     """Each money rule also holds with this probability when costs fall within their ranges
     (data/delivery/cost_ranges.csv): a cost contingency, shown beside the uptake one. 0.5: costs
     at their point values (P50); P50 and P90 programme cost are reported either way."""
+    max_ramp: Annotated[float, Field(gt=0, le=10)] | None = None
+    """Crews cannot double overnight: each city's (expected) homes and spend in a year at most
+    1 + max_ramp times the year before's, and at least 1 - max_ramp times it (0.25: within 25%)."""
+    ramp_start: Annotated[int, Field(ge=0, le=MAX_HOMES_PER_YEAR)] | dict[Literal[CITIES], Annotated[int, Field(  # type: ignore[valid-type]
+        ge=0, le=MAX_HOMES_PER_YEAR)]] | None = None
+    """Homes a city may do in the programme's first year: one number for each city, or by city
+    ({Birmingham = 3000, Coventry = 1200}); with max_ramp, where the ramp starts from."""
+
+    def ramp_start_of(self, city: str) -> int | None:
+        """The first-year homes of ``city`` (None: no first-year level)."""
+        if isinstance(self.ramp_start, dict):
+            return self.ramp_start.get(city)
+        return self.ramp_start
 
 
 class Solver(_Strict):

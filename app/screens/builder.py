@@ -402,6 +402,18 @@ with st.form("scenario_form", border=True, enter_to_submit=False):
                     key="f.delivery.reserve_ratio",
                     help="How many next-best homes nearby the Plan explorer's Reserves tab lists for each planned home.")
     explain("delivery.reserve_ratio", c3)
+    r = st.columns(1 + len(CITIES))
+    r[0].number_input("Ramp: most change a year (%)", min_value=0.0, max_value=1000.0, step=5.0, value=None,
+                      key="f.delivery.max_ramp_pct",
+                      help="Crews cannot double overnight: each city's expected homes and spend in a year stay within "
+                           "this share of the year before (25: at most 25% more, at least 25% less). Empty: no ramp.")
+    explain("delivery.max_ramp_pct", r[0])
+    for column, city in zip(r[1:], CITIES):
+        column.number_input(f"{city}: first-year homes", min_value=0, step=100, value=None,
+                            key=f"f.delivery.ramp_start.{city}",
+                            help="The homes the city's crews can do in the programme's first year: where its ramp "
+                                 "starts. Empty: no first-year limit.")
+        explain(f"delivery.ramp_start.{city}", column)
     explain("delivery")
 
     st.subheader("Solver")

@@ -30,6 +30,7 @@ from retrofit.optimise.model import Model
 SCALES = {"cost": 1_000.0, "equity": 100_000.0, "homes": 1.0}  # model units -> integers (£1, 1p, 1 home)
 TRADE_SCALE = 100.0   # trade days to hundredths of a day
 EQUITY_HOMES_SCALE = 10_000.0
+HOMES_FRACTION_SCALE = 1_000.0  # homes counted at their uptake, or in a ramp rule
 BAND_C_SCALE = 1_000.0
 OBJECTIVE_SCALE = 1e7  # integer objective units per model value unit (a typical home is about 1)
 MAX_OBJECTIVE = 2.0**53  # the integer objective's largest sum: exact in a float, far inside int64
@@ -58,7 +59,7 @@ class _StopAt(cp_model.CpSolverSolutionCallback):
             self.stop_search()
 
 
-def _scale(model: Model, term: str) -> float:
+def _scale(model: Model, term: str, prior: float = 0.0) -> float:
     term = term.split("@")[0]  # a window's share of a term (`aggregate_years`) scales as the term
     if term.startswith("trade:"):
         return TRADE_SCALE
@@ -68,6 +69,8 @@ def _scale(model: Model, term: str) -> float:
         return BAND_C_SCALE
     if term == "equity" and model.equity_basis == "homes":
         return EQUITY_HOMES_SCALE
+    if term == "homes" and (model.uptake is not None or prior):  # expected homes, a ramp's 1.25 x: thousandths
+        return HOMES_FRACTION_SCALE
     return SCALES[term]
 
 
@@ -95,9 +98,11 @@ def _limits(cp: cp_model.CpModel, x: list, model: Model, rows: np.ndarray, years
     """Each coupling row in integers, rounded outward (`SCALES`); whether the hint keeps them all."""
     hint_ok = True
     for i, constraint in enumerate(model.constraints):
-        mask = np.flatnonzero(model.applies(constraint, rows, years))
-        scale = _scale(model, constraint.term)
-        coef = np.ceil(constraint.sign * model.term(constraint.term, rows[mask]) * scale - 1e-9).astype(np.int64)
+        weight = model.weights(constraint, rows, years)
+        mask = np.flatnonzero(weight)
+        scale = _scale(model, constraint.term, constraint.prior)
+        coef = np.ceil(constraint.sign * model.term(constraint.term, rows[mask]) * weight[mask] * scale
+                       - 1e-9).astype(np.int64)
         limit = int(np.floor(residual[i] * scale + 1e-9))
         nonzero = coef != 0
         hint_ok = hint_ok and int(coef[nonzero] @ hint[mask[nonzero]]) <= limit

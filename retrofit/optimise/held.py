@@ -126,6 +126,11 @@ def from_actuals(candidates: pd.DataFrame, scenario: Scenario, actuals: pd.DataF
     package_id, else the parent plan's), their actual cost where reported (else the candidate's),
     the programme year of their status date. Declined and withdrawn homes are dropped (and no
     longer must be included). The years before today's programme year are over."""
+    if scenario.delivery is not None and (scenario.delivery.max_ramp is not None
+                                          or scenario.delivery.ramp_start is not None):
+        raise RetrofitError("re-planning a scenario with delivery.max_ramp or ramp_start from actuals is not built "
+                            "yet (the first open year's ramp is against a year that is over); re-plan a version "
+                            "without them")
     if scenario.funding:
         raise RetrofitError("re-planning a funded scenario from actuals is not built yet: which grant paid for each "
                             "delivered home is not in the actuals; plan it from the start, or without [funding]")

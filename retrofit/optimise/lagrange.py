@@ -283,8 +283,8 @@ def _smoothed_minimum(model: Model, value: np.ndarray, rows: np.ndarray, rhs: np
     T, m = model.n_years, len(model.constraints)
     # each row's use of each coupling row, per year: reduced values are then one product with the prices
     coef = {term: model.term(term, rows) for term in {c.term for c in model.constraints}}
-    uses = [np.asfortranarray(np.column_stack([np.where(model.applies(c, rows, np.full(len(rows), t)),
-                                                        c.sign * coef[c.term], 0.0) for c in model.constraints]))
+    uses = [np.asfortranarray(np.column_stack([model.weights(c, rows, np.full(len(rows), t)) * c.sign * coef[c.term]
+                                               for c in model.constraints]))
             if m else np.zeros((len(rows), 0)) for t in range(T)]
     base = [value[rows] + tie_break(model, rows, t) for t in range(T)]
 
@@ -447,8 +447,9 @@ def solve_core_lp(model: Model, value: np.ndarray, rows: np.ndarray, years: np.n
     of_switch = switch[free]
     for i, constraint in enumerate(model.constraints):
         coef = np.zeros(n)
-        where = np.flatnonzero(model.applies(constraint, rows, years))
-        coef[where] = constraint.sign * model.term(constraint.term, rows[where])
+        weight = model.weights(constraint, rows, years)
+        where = np.flatnonzero(weight)
+        coef[where] = constraint.sign * model.term(constraint.term, rows[where]) * weight[where]
         coef = coef[free] - np.where(of_switch, coef[base[free]], 0.0)
         nz = np.flatnonzero(coef != 0)
         cols.append(nz); idx.append(np.full(len(nz), i)); vals.append(coef[nz])
@@ -534,7 +535,7 @@ def _overfull(model: Model, take: np.ndarray, row: np.ndarray, year: np.ndarray,
     for constraint, limit in zip(model.constraints, rhs):
         if constraint.sign < 0 or (awards is not None and _of_awards(constraint) != awards):
             continue
-        use = np.where(model.applies(constraint, rows, years), model.term(constraint.term, rows), 0.0)[order]
+        use = (model.weights(constraint, rows, years) * model.term(constraint.term, rows))[order]
         excess = use.sum() - limit * (1 - slack)
         if excess > 0:
             unfix[homes[order[: int(np.searchsorted(np.cumsum(use), excess)) + 1]]] = True

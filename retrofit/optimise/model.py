@@ -55,6 +55,7 @@ class Constraint:
     sign: float  # +1 for an upper limit, -1 for a lower limit
     limit: float  # in model units
     money: bool = False  # the term is money (model units of £1,000)
+    prior: float = 0.0  # a ramp rule: the row is its year's term less ``prior`` x the year before's
 
     @property
     def rhs(self) -> float:
@@ -155,13 +156,20 @@ class Model:
             self._largest[term] = largest
         return largest
 
-    def applies(self, constraint: Constraint, rows: np.ndarray, years: np.ndarray) -> np.ndarray:
-        mask = np.ones(len(rows), dtype=bool)
-        if constraint.city >= 0:
-            mask &= self.city[rows] == constraint.city
+    def weights(self, constraint: Constraint, rows: np.ndarray, years: np.ndarray) -> np.ndarray:
+        """Per column (row in year): the factor of its term in the coupling row: 1 in the row's city
+        and year, -prior in the year before (a ramp rule), else 0."""
+        weight = np.ones(len(rows))
         if constraint.year >= 0:
-            mask &= years == constraint.year
-        return mask
+            weight = np.where(years == constraint.year, 1.0, 0.0)
+            if constraint.prior:
+                weight = np.where(years == constraint.year - 1, -constraint.prior, weight)
+        if constraint.city >= 0:
+            weight = np.where(self.city[rows] == constraint.city, weight, 0.0)
+        return weight
+
+    def applies(self, constraint: Constraint, rows: np.ndarray, years: np.ndarray) -> np.ndarray:
+        return self.weights(constraint, rows, years) != 0
 
 
 def home_starts(home: np.ndarray) -> np.ndarray:
@@ -448,7 +456,38 @@ def coupling_rows(scenario: Scenario) -> list[Constraint]:
     if scenario.rules.equity_min_share > 0:
         rows.append(Constraint("equity share", "rules.equity_min_share", "equity", -1, -1, -1.0, 0.0,
                                scenario.rules.equity_basis == "spend"))
-    return rows + funding_rows(scenario)
+    return rows + ramp_rows(scenario) + funding_rows(scenario)
+
+
+def ramp_rows(scenario: Scenario) -> list[Constraint]:
+    """[delivery] max_ramp: each city's homes and spend in a year within that share of the year
+    before (at most 1 + max_ramp times it; at least 1 - max_ramp times it, when that is above 0),
+    and ramp_start: its homes in the programme's first year."""
+    delivery = scenario.delivery
+    rows: list[Constraint] = []
+    if delivery is None:
+        return rows
+    years = scenario.year_list
+    if delivery.max_ramp is not None:
+        ramp = delivery.max_ramp
+        for c, name in enumerate(CITIES):
+            for t in range(1, len(years)):
+                for term, what, money in (("homes", "homes", False), ("cost", "spend", True)):
+                    rows.append(Constraint(f"{name} ramp up, {what} {years[t]}", "delivery.max_ramp", term, c, t, 1.0,
+                                           0.0, money, prior=1 + ramp))
+                    if ramp < 1:
+                        rows.append(Constraint(f"{name} ramp down, {what} {years[t]}", "delivery.max_ramp", term, c,
+                                               t, -1.0, 0.0, money, prior=1 - ramp))
+    for c, name in enumerate(CITIES):
+        start = delivery.ramp_start_of(name)
+        if start is not None:
+            rows.append(Constraint(f"{name} first-year homes {years[0]}", "delivery.ramp_start", "homes", c, 0, 1.0,
+                                   float(start)))
+    return rows
+
+
+def is_ramp(row: Constraint) -> bool:
+    return row.rule.startswith(("delivery.max_ramp", "delivery.ramp_start"))
 
 
 def funding_rows(scenario: Scenario) -> list[Constraint]:
@@ -509,6 +548,8 @@ def penalty_tables(model: Model, lam: np.ndarray) -> dict[str, np.ndarray]:
         cities = slice(None) if row.city < 0 else row.city
         years = slice(None) if row.year < 0 else row.year
         table[cities, years] += row.sign * price
+        if row.prior:
+            table[cities, row.year - 1] -= row.sign * price * row.prior
     return tables
 
 
@@ -533,6 +574,8 @@ def usage_from_cells(model: Model, sums: dict) -> np.ndarray:
         cities = slice(None) if row.city < 0 else row.city
         years = slice(None) if row.year < 0 else row.year
         out[j] = row.sign * np.sum(table[cities, years])
+        if row.prior:
+            out[j] -= row.sign * row.prior * np.sum(table[cities, row.year - 1])
     return out
 
 
@@ -580,6 +623,8 @@ def aggregate_years(model: Model, floor_margin: float = 0.0) -> Model:
     windows = windows_of(scenario)
     merged: dict[tuple, Constraint] = {}
     for row in model.constraints:
+        if is_ramp(row):
+            continue  # rules between years: left out (a relaxation); `ramp_total` adds what they imply
         if row.year < 0:
             merged[(row.name,)] = row
             continue
@@ -601,7 +646,7 @@ def aggregate_years(model: Model, floor_margin: float = 0.0) -> Model:
             else:
                 within[key] = replace(row, name=row.name.rsplit(" ", 1)[0] + f" ({name}, funded homes)", rule=key[1],
                                       term=f"{row.term}@{name}", year=-1)
-    rows = list(merged.values()) + list(within.values())
+    rows = list(merged.values()) + list(within.values()) + ramp_total(scenario)
     if floor_margin > 0:
         total = next(row.limit for row in rows if row.rule == "budget.total_gbp")
         rows = [row if row.sign > 0 else
@@ -610,6 +655,19 @@ def aggregate_years(model: Model, floor_margin: float = 0.0) -> Model:
                 for row in rows]
     funded_within = {name: _funded_within(model, years) for name, years in windows.items()}
     return replace(model, years=[model.years[0]], constraints=rows, windows=funded_within)
+
+
+def ramp_total(scenario: Scenario) -> list[Constraint]:
+    """What a first-year level and a ramp up imply for the programme's sum: a city's homes in all
+    at most ramp_start x (1 + (1 + max_ramp) + (1 + max_ramp)^2 + ...), each year's capacity aside.
+    Implied by the ramp rules, so the summed model stays a relaxation that knows of them."""
+    delivery = scenario.delivery
+    if delivery is None or delivery.max_ramp is None:
+        return []
+    growth = sum((1 + delivery.max_ramp) ** k for k in range(scenario.n_years))
+    return [Constraint(f"{name} homes the ramp allows (all years)", "delivery.ramp_start", "homes", c, -1, 1.0,
+                       float(delivery.ramp_start_of(name)) * growth)
+            for c, name in enumerate(CITIES) if delivery.ramp_start_of(name) is not None]
 
 
 def _funded_within(model: Model, years: list[int]) -> np.ndarray:

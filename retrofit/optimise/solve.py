@@ -638,7 +638,9 @@ def _summed_plans(ctx: Solve, planned: Model, lp: LPResult, bound: float, stats:
         rows, years = rows[placed], years[placed]
         ok = not broken_rules(model, rows, years)
         polished_ok = False
-        if not ok or ctx.value_raw[rows].sum() < (1 - ctx.gap_target) * bound:
+        # with rules between years (ramps), the polish MIP takes minutes at full scale: only to mend a plan
+        ramps = any(c.prior for c in model.constraints)
+        if not ok or (not ramps and ctx.value_raw[rows].sum() < (1 - ctx.gap_target) * bound):
             ctx.report(AT["polish"], "packages and years of the homes nearest the threshold, again")
             polished = _polish(ctx, rows, years, unplaced, lp.pricing.margin, bound, stats)
             if polished is not None and (not ok or ctx.value[polished[0]].sum() >= ctx.value[rows].sum()):
@@ -787,7 +789,7 @@ def _marginal(model: Model, lam: np.ndarray, scale: float) -> pd.DataFrame:
     for c, name in enumerate(CITIES):
         money = homes = 0.0
         for price_, row in zip(lam, model.constraints):
-            if price_ <= 0 or row.city not in (-1, c):
+            if price_ <= 0 or row.city not in (-1, c) or row.prior:
                 continue
             if row.term == "cost" and row.sign > 0:
                 money += price_

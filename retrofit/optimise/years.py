@@ -6,6 +6,11 @@ is as good as another. `assign_years` finds one: an LP over classes of similar h
 (city, priority, package, cost band) says how many of each class go in each year, using
 each class's largest cost and trade days so that any members fit; `front_load` then places
 whoever is left, and moves every home to the earliest year with room.
+
+Ramp rules (`[delivery] max_ramp`: a year's homes and spend against the year before's) tie two
+years together: with them, the class LP holds each year's ramp against the year before, and
+`front_load` only places homes still without a year, each where every rule that year (and the
+next year's ramp) keeps its room; placed homes are not moved, which could break a later ramp.
 """
 
 from __future__ import annotations
@@ -36,8 +41,7 @@ def _rooms(model: Model, rows: np.ndarray, years: np.ndarray, yearly: list[int])
     room = np.zeros(len(yearly))
     for k, j in enumerate(yearly):
         c = model.constraints[j]
-        mask = model.applies(c, rows, years)
-        room[k] = c.rhs - np.sum(c.sign * model.term(c.term, rows[mask]))
+        room[k] = c.rhs - np.sum(c.sign * model.term(c.term, rows) * model.weights(c, rows, years))
     return room
 
 
@@ -54,6 +58,8 @@ def front_load(model: Model, rows: np.ndarray, years: np.ndarray, value: np.ndar
     yearly = _yearly(model)
     if not yearly:
         return np.where(years > 0, 0, years)
+    if any(c.prior for c in model.constraints):
+        return _place_left(model, rows, years, value, yearly)
     placed_last = years >= T
     use_of = _yearly_use(model, rows, yearly)
     # unplaced homes first (most valuable first), then the smallest use first (more homes fit)
@@ -86,6 +92,35 @@ def front_load(model: Model, rows: np.ndarray, years: np.ndarray, value: np.ndar
             room = [left - c.sign * use_of[c.term][moved if c.city < 0 else moved[moved_city == c.city]].sum()
                     for c, left in zip(rules, room)]
     years[order] = in_order
+    return years
+
+
+def _place_left(model: Model, rows: np.ndarray, years: np.ndarray, value: np.ndarray | None,
+                yearly: list[int]) -> np.ndarray:
+    """`front_load` under ramp rules: homes without a year (the most valuable first) go to the
+    earliest year where they keep the room of every rule they enter: that year's own rules, and
+    the next year's ramp rules, where they count -prior times (a lower ramp's room shrinks)."""
+    T = model.n_years
+    years = years.copy()
+    left = np.flatnonzero(years >= T)
+    left = left[np.argsort(-value[rows[left]] if value is not None else model.cost[rows[left]], kind="stable")]
+    use_of = _yearly_use(model, rows, yearly)
+    for t in range(T):
+        entered = [j for j in yearly if model.constraints[j].year == t
+                   or (model.constraints[j].year == t + 1 and model.constraints[j].prior)]
+        for _ in range(PASSES):
+            if len(left) == 0:
+                return years
+            room = _rooms(model, rows, years, entered)
+            ok = np.ones(len(left), dtype=bool)
+            for j, free in zip(entered, room):
+                c = model.constraints[j]
+                use = c.sign * use_of[c.term][left] * model.weights(c, rows[left], np.full(len(left), t))
+                ok &= (use <= 0) | (np.cumsum(np.maximum(use, 0.0)) <= free + 1e-9)
+            if not ok.any():
+                break
+            years[left[ok]] = t
+            left = left[~ok]
     return years
 
 
@@ -142,10 +177,14 @@ def assign_years(model: Model, rows: np.ndarray, value: np.ndarray, seed: int = 
         coef = np.bincount(members, weights=c.sign * use_of[c.term], minlength=n_cls) / count
         cls_city = np.full(n_cls, -1)
         cls_city[members] = city
-        ok = (t_of == c.year) & ((c.city < 0) | (cls_city[g_of] == c.city)) & (coef[g_of] != 0)
+        here = (c.city < 0) | (cls_city[g_of] == c.city)
+        factor = np.where(t_of == c.year, 1.0, np.where((t_of == c.year - 1) & (c.prior != 0), -c.prior, 0.0))
+        ok = here & (factor != 0) & (coef[g_of] != 0)
         index = np.flatnonzero(ok)
         limit = c.rhs if c.term == "homes" else c.rhs * (1 - MEAN_MARGIN)  # homes are counted exactly
-        h.addRow(-inf, limit, len(index), index.astype(np.int32), coef[g_of[index]])
+        if c.prior:  # a ramp (limit 0) holds between class means exactly as well as any margin would
+            limit = c.rhs
+        h.addRow(-inf, limit, len(index), index.astype(np.int32), coef[g_of[index]] * factor[index])
     run_highs(h, stage)
     solution = h.getSolution()
     years = np.full(len(rows), T, dtype=np.int64)
@@ -163,16 +202,27 @@ def assign_years(model: Model, rows: np.ndarray, value: np.ndarray, seed: int = 
 
 
 def _unplace_excess(model: Model, rows: np.ndarray, years: np.ndarray, use_of: dict) -> np.ndarray:
-    """Take out of each year the fewest, largest users of any per-year rule it breaks (class
-    means are not exact); they are placed again by `front_load`."""
+    """Take out of the years the fewest, largest users of any per-year rule broken (class means are
+    not exact; a ramp rule's users are its year's homes, or for a lower ramp the year before's);
+    they are placed again by `front_load`. Taking homes out for one ramp can break the next year's
+    (an upper ramp) or the year before's (a lower one): the rules are swept again, later years
+    first then earlier, until none is broken (taking out only ever ends)."""
     T = model.n_years
     years = years.copy()
-    for j in _yearly(model):
-        c = model.constraints[j]
-        here = np.flatnonzero(model.applies(c, rows, years) & (years < T))
-        use = c.sign * use_of[c.term][here]
-        excess = use.sum() - c.rhs
-        if excess > 1e-9:
-            order = np.argsort(-use, kind="stable")
-            years[here[order[: int(np.searchsorted(np.cumsum(use[order]), excess - 1e-9)) + 1]]] = T
+    yearly = _yearly(model)
+    ramps = any(model.constraints[j].prior for j in yearly)
+    for sweep in range(2 * T + 1 if ramps else 1):
+        changed = False
+        order = yearly if sweep % 2 == 0 else sorted(yearly, key=lambda j: -model.constraints[j].year)
+        for j in order:
+            c = model.constraints[j]
+            use = c.sign * use_of[c.term] * model.weights(c, rows, years) * (years < T)
+            excess = use.sum() - c.rhs
+            if excess > 1e-9:
+                here = np.flatnonzero(use > 0)
+                ranked = here[np.argsort(-use[here], kind="stable")]
+                years[ranked[: int(np.searchsorted(np.cumsum(use[ranked]), excess - 1e-9)) + 1]] = T
+                changed = True
+        if not changed:
+            break
     return years

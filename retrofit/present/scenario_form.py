@@ -39,6 +39,7 @@ for _tenure in TENURES:
     _SCALED[f"delivery.uptake.{_tenure}"] = (f"delivery.uptake.{_tenure}_pct", 100.0)
 _SCALED["delivery.confidence"] = ("delivery.confidence_pct", 100.0)
 _SCALED["delivery.cost_confidence"] = ("delivery.cost_confidence_pct", 100.0)
+_SCALED["delivery.max_ramp"] = ("delivery.max_ramp_pct", 100.0)
 
 
 def _ids_text(ids: list[str]) -> str:
@@ -99,6 +100,8 @@ def _delivery_to_form(s: Scenario) -> dict:
         values[f"delivery.uptake.{tenure}_pct"] = None if given is None else 100 * given
     values.update({"delivery.confidence_pct": 100 * d.confidence, "delivery.cost_confidence_pct": 100 * d.cost_confidence,
                    "delivery.reserve_ratio": float(d.reserve_ratio),
+                   "delivery.max_ramp_pct": None if d.max_ramp is None else 100 * d.max_ramp,
+                   **{f"delivery.ramp_start.{city}": d.ramp_start_of(city) for city in CITIES},
                    "delivery.uptake_by_lsoa": {k: v if isinstance(v, float) else v.model_dump(exclude_none=True)
                                                for k, v in d.uptake_by_lsoa.items()}})
     return values
@@ -113,6 +116,13 @@ def _delivery_from_form(v: dict) -> dict | None:
            "reserve_ratio": v.get("delivery.reserve_ratio")}
     if v.get("delivery.uptake_by_lsoa"):
         out["uptake_by_lsoa"] = v["delivery.uptake_by_lsoa"]
+    if v.get("delivery.max_ramp_pct") is not None:
+        out["max_ramp"] = v["delivery.max_ramp_pct"] / 100
+    starts = {city: v[f"delivery.ramp_start.{city}"] for city in CITIES
+              if v.get(f"delivery.ramp_start.{city}") is not None}
+    if starts:  # one number when every city has the same
+        same = len(starts) == len(CITIES) and len(set(starts.values())) == 1
+        out["ramp_start"] = next(iter(starts.values())) if same else starts
     return {k: _number(x) if k == "reserve_ratio" else x for k, x in out.items() if x is not None}
 
 

@@ -173,6 +173,11 @@ def scale_scenario(scenario: Scenario, factor: float) -> Scenario:
             city["homes_per_year"] = int(round(city["homes_per_year"] * factor))
         if "trade_days_per_year" in city:
             city["trade_days_per_year"] = {k: round(v * factor, 2) for k, v in city["trade_days_per_year"].items()}
+    start = data.get("delivery", {}).get("ramp_start")  # a first year's homes: capacity too
+    if isinstance(start, dict):
+        data["delivery"]["ramp_start"] = {k: int(round(v * factor)) for k, v in start.items()}
+    elif start is not None:
+        data["delivery"]["ramp_start"] = int(round(start * factor))
     return scenario_from_dict(data, source=f"{scenario.name} scaled by {factor:.4g}")
 
 

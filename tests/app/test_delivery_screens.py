@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from retrofit.present import scenario_form
+from retrofit.present import scenario_form, views
 from retrofit.scenario import parse_scenario
 from retrofit.stock.schema import write_stock
 from retrofit.store import open_database, read_plan
@@ -82,6 +82,13 @@ def test_overview_shows_expected_figures_their_range_and_planned_against_deliver
     assert len(at.get("vega_lite_chart")) == 4  # by city (two), by year, planned and delivered
     labels = {m.label for m in at.metric}
     assert "Homes to approach (so many expected to go ahead)" in labels
+    engine = open_database()
+    try:
+        figures = views.run_delivery(engine, 1, read_plan(engine, 1))
+    finally:
+        engine.dispose()
+    assert "home_id" not in figures["table"] and "home_id" not in figures["chart"]  # aggregates only
+    assert figures["table"]["homes_delivered"].sum() == 4
 
 
 def test_explorer_lists_reserves_of_an_lsoa_never_a_planned_home(delivery):
@@ -140,3 +147,11 @@ def test_the_form_round_trips_a_delivery_scenario():
     assert "delivery.confidence_pct" in errors
     off = scenario_form.to_form(scenario) | {"delivery.on": False}
     assert scenario_form.from_form(off)[0].delivery is None
+
+
+def test_the_form_round_trips_a_ramp():
+    ramped = parse_scenario(UPTAKE + "max_ramp = 0.25\nramp_start = { Birmingham = 6000, Coventry = 2500 }\n")
+    again, errors = scenario_form.from_form(scenario_form.to_form(ramped))
+    assert errors == {} and again == ramped
+    same = parse_scenario(UPTAKE + "max_ramp = 0.25\nramp_start = 900\n")
+    assert scenario_form.from_form(scenario_form.to_form(same))[0] == same

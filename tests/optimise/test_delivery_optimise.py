@@ -8,6 +8,7 @@ from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from retrofit.delivery import uptake_of
 from retrofit.optimise import optimise
@@ -105,3 +106,51 @@ def test_a_replan_under_delivery_holds_done_homes_as_certain():
     assert np.allclose(kept["cost_gbp"], done["cost_gbp"].to_numpy() * 1.1)
     assert not (result.plan.loc[~result.plan["home_id"].isin(done["home_id"]), "year"] == 2026).any()
     assert check_plan(result.plan, pd.concat([replan.candidates, replan.held.candidates()]), scen) == []
+
+
+# --- ramp: crews cannot double overnight ----------------------------------------------------------
+
+def _ramp_ok(homes: list[float], spend: list[float], ramp: float, start: float) -> bool:
+    """Each year within 1 +- ramp times the year before, homes and spend; the first year's homes at most start."""
+    ok = homes[0] <= start + 1e-9
+    for series in (homes, spend):
+        for before, now in zip(series, series[1:]):
+            ok &= (1 - ramp) * before - 1e-9 <= now <= (1 + ramp) * before + 1e-9
+    return bool(ok)
+
+
+def test_ramp_keeps_each_year_near_the_last_and_is_the_brute_force_best():
+    rng = np.random.default_rng(11)
+    rows = [(f"H{i}", "p", float(rng.integers(50, 150)), float(rng.integers(5, 40)), {"tenure": "social_rented"})
+            for i in range(9)]
+    table = candidates(rows)
+    delivery = {"confidence": 0.5, "uptake": {"social_rented": 1.0}, "max_ramp": 0.5, "ramp_start": 2}
+    scen = scenario(2_000, years=(2026, 2028), delivery=delivery)
+    result = optimise(table, scen)
+    cost, co2 = table["cost_gbp"].to_numpy(), table["lifetime_co2_t_saved"].to_numpy()
+    best = -np.inf
+    for combo in itertools.product([None, 0, 1, 2], repeat=len(table)):
+        homes = [sum(1 for y in combo if y == t) for t in range(3)]
+        spend = [sum(cost[i] for i, y in enumerate(combo) if y == t) for t in range(3)]
+        if sum(spend) <= 2_000 and _ramp_ok(homes, spend, 0.5, 2):
+            best = max(best, sum(co2[i] for i, y in enumerate(combo) if y is not None))
+    plan = result.plan
+    homes = [int((plan["year"] == y).sum()) for y in scen.year_list]
+    spend = [float(plan.loc[plan["year"] == y, "cost_gbp"].sum()) for y in scen.year_list]
+    assert _ramp_ok(homes, spend, 0.5, 2)
+    assert result.objective == pytest.approx(best)
+    assert check_plan(plan, table, scen) == []
+
+
+def test_the_independent_check_counts_a_ramp_by_hand():
+    table = candidates([("A", "p", 100, 10), ("B", "p", 100, 10), ("C", "p", 100, 10), ("D", "p", 300, 10)])
+    scen = scenario(1_000, years=(2026, 2027), delivery={"confidence": 0.5, "uptake": {"owner_occupied": 1.0},
+                                                         "max_ramp": 0.5, "ramp_start": 2})
+    steady = table.iloc[[0, 1, 2]].assign(year=[2026, 2027, 2027])   # homes 1 -> 2: x2 > 1.5
+    assert any("homes in 2027 (2.0) is more than 1.5 times 2026's (1.0)" in p for p in check_plan(steady, table, scen))
+    fine = table.iloc[[0, 1, 2]].assign(year=[2026, 2026, 2027])     # homes 2 -> 1 (0.5 x: allowed), £200 -> £100
+    assert check_plan(fine, table, scen) == []
+    drop = table.iloc[[0, 3, 2]].assign(year=[2026, 2026, 2027])     # spend £400 -> £100: below 0.5 x
+    assert any("spend in 2027 (£100) is less than 0.5 times 2026's (£400)" in p for p in check_plan(drop, table, scen))
+    early = table.iloc[[0, 1, 2]].assign(year=2026)                  # three homes in the first year, start 2
+    assert any("above delivery.ramp_start 2" in p for p in check_plan(early, table, scen))

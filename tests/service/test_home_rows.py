@@ -22,7 +22,7 @@ from tests.reviewing import COVENTRY, MANAGER, VIEWER
 
 SERVICES = (access, workspace, views, review)
 # Functions that read a run without a person: they return no home row (checked below).
-AGGREGATES_ONLY = {"run_summary", "frontier_for_run", "sensitivity_for_run"}
+AGGREGATES_ONLY = {"run_summary", "frontier_for_run", "sensitivity_for_run", "run_delivery"}
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +85,7 @@ def test_every_service_reading_a_run_takes_the_person_or_returns_no_home_row(sto
     assert unguarded == []
     summary = workspace.run_summary(engine, run.id)
     assert "homes" not in summary.details
+    assert views.run_delivery(engine, run.id, plan) is None  # no actuals; with them: by city and year only
     sweep = workspace.sensitivity_for_run(engine, run.id, "carbon", [0.5])
     curve = workspace.frontier_for_run(engine, run.id, points=2)
     for table in (sweep, curve):
