@@ -71,6 +71,14 @@ st.altair_chart(
         tooltip=["year:O", "city:N", alt.Tooltip(f"{column}:Q", format=",.1f")]),
     width="stretch")
 
+shaping = views.binding_table(run.details)
+if shaping is not None:
+    with st.expander("What shapes each year"):
+        st.dataframe(shaping, hide_index=True, width="stretch", key="overview_binding")
+        st.caption("The yearly rules the plan meets at their limit (within half a percent): a year's budget, a "
+                   "city's homes or trade days, a ramp against the year before. Loosening one of them is what "
+                   "would let that year do more.")
+
 risk = views.delivery_table(run.details)
 if risk is not None:
     st.subheader("Uptake and cost risk")

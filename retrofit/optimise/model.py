@@ -168,9 +168,6 @@ class Model:
             weight = np.where(self.city[rows] == constraint.city, weight, 0.0)
         return weight
 
-    def applies(self, constraint: Constraint, rows: np.ndarray, years: np.ndarray) -> np.ndarray:
-        return self.weights(constraint, rows, years) != 0
-
 
 def home_starts(home: np.ndarray) -> np.ndarray:
     """The first position of each home in ``home`` (codes grouped by home)."""
@@ -583,6 +580,28 @@ def usage(model: Model, rows: np.ndarray, years: np.ndarray, weights: np.ndarray
     """How much of each coupling row (in "<=" form, model units) the given columns use."""
     terms = {row.term for row in model.constraints}
     return usage_from_cells(model, cell_sums(model, rows, years, terms, weights))
+
+
+BINDING_SHARE = 0.005  # a rule within this share of its limit (of the year's own use, for a ramp) is at its limit
+
+
+def binding_by_year(model: Model, rows: np.ndarray, years: np.ndarray) -> list[dict]:
+    """Per programme year, the per-year rules the plan meets at their limit: what shapes that year
+    (its budget, a city's capacity or trade days, a ramp against the year before)."""
+    sums = cell_sums(model, rows, years, {row.term for row in model.constraints})
+    used = usage_from_cells(model, sums)
+    out = []
+    for t, year in enumerate(model.years):
+        names = []
+        for row, use in zip(model.constraints, used):
+            if row.year != t:
+                continue
+            cities = slice(None) if row.city < 0 else row.city
+            size = abs(row.limit) if not row.prior else abs(float(np.sum(sums[row.term][cities, t])))
+            if size > 0 and row.rhs - use <= BINDING_SHARE * size:
+                names.append(row.name)
+        out.append({"year": int(year), "rules": names})
+    return out
 
 
 def _span_name(years: list[int]) -> str:

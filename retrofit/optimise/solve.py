@@ -62,8 +62,8 @@ from retrofit.optimise.lagrange import CORE_HOMES as CORE_HOMES_LP
 from retrofit.optimise.lagrange import (LP_ROUNDS, LPResult, Pricing, price, refine_prices, sample_prices,
                                         solve_core_lp, solve_lp)
 from retrofit.optimise.limits import Clock, Progress, Stage, within_limit
-from retrofit.optimise.model import (COST_UNIT, OBJECTIVES, Model, aggregate_years, build_model, funding_preference,
-                                     objective_values, usage)
+from retrofit.optimise.model import (COST_UNIT, OBJECTIVES, Model, aggregate_years, binding_by_year, build_model,
+                                     funding_preference, objective_values, usage)
 from retrofit.optimise.years import assign_years, front_load
 from retrofit.plan import TOLERANCE_DAYS, TOLERANCE_GBP, PlanResult, check_plan, index_candidates, plan_kpis
 from retrofit.reference import CITIES
@@ -602,6 +602,7 @@ def _offer(ctx: Solve, source: str, rows: np.ndarray, years: np.ndarray, stats: 
         "prices": _prices(relaxed, lam, ctx.scale),
         "marginal": _marginal(relaxed, lam, ctx.scale),
         "funding": award_use(model, relaxed, rows, years, lam, ctx.scale) if ctx.scenario.funding else [],
+        "binding_by_year": binding_by_year(model, rows, years),
         "ideal": dict(ctx.prepared.ideal),
         "lagrange": {"prices": [float(p) for p in lam], "rules": [c.name for c in relaxed.constraints],
                      "value_scale": ctx.scale, "normalisers": dict(ctx.normalisers)},

@@ -808,3 +808,13 @@ def replan_table(replan: dict) -> pd.DataFrame:
         out[f"{label} planned"] = t[f"{key}_planned"].map(write)
         out[f"{label} delivered"] = t[f"{key}_delivered"].map(write)
     return out
+
+
+def binding_table(details: dict) -> pd.DataFrame | None:
+    """Per programme year, the rules the plan meets at their limit (None for a run stored before this)."""
+    records = details.get("binding_by_year")
+    if not records:
+        return None
+    return pd.DataFrame({"Year": [str(r["year"]) for r in records],
+                         "Shaped by (rules at their limit)": ["; ".join(r["rules"]) or "none: room left under every "
+                                                              "yearly rule" for r in records]})

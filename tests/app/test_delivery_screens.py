@@ -89,6 +89,8 @@ def test_overview_shows_expected_figures_their_range_and_planned_against_deliver
         engine.dispose()
     assert "home_id" not in figures["table"] and "home_id" not in figures["chart"]  # aggregates only
     assert figures["table"]["homes_delivered"].sum() == 4
+    shaping = frame(at, "Shaped by (rules at their limit)")
+    assert list(shaping["Year"]) == ["2026", "2027", "2028"]
 
 
 def test_explorer_lists_reserves_of_an_lsoa_never_a_planned_home(delivery):

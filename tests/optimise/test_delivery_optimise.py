@@ -154,3 +154,23 @@ def test_the_independent_check_counts_a_ramp_by_hand():
     assert any("spend in 2027 (£100) is less than 0.5 times 2026's (£400)" in p for p in check_plan(drop, table, scen))
     early = table.iloc[[0, 1, 2]].assign(year=2026)                  # three homes in the first year, start 2
     assert any("above delivery.ramp_start 2" in p for p in check_plan(early, table, scen))
+
+
+def test_what_shapes_each_year_is_the_rules_at_their_limit_by_hand():
+    from retrofit.optimise.model import binding_by_year, build_model
+
+    table = candidates([("A", "p", 100, 10), ("B", "p", 100, 10), ("C", "p", 100, 10)])
+    scen = scenario(1_000, years=(2026, 2028), budget={"per_year_gbp": [200.0, 200.0, 500.0]},
+                    cities={"Birmingham": {"homes_per_year": 1}},
+                    delivery={"confidence": 0.5, "uptake": {"owner_occupied": 1.0}, "max_ramp": 1.0})
+    model = build_model(table, scen)
+    rows = np.arange(3)
+    # 2026: A alone (its one home is the city's capacity); 2027: B (ramp up: 1 home <= 2 x 1: room);
+    # 2028: C (1 home, capacity 1 again; spend £100 of £500)
+    shaped = {r["year"]: set(r["rules"]) for r in binding_by_year(model, rows, np.array([0, 1, 2]))}
+    assert shaped[2026] == {"Birmingham homes 2026"}
+    assert "budget 2027" not in shaped[2027] and "Birmingham homes 2027" in shaped[2027]
+    # a ramp down at 1.0 allows dropping to 0: never binding here; a ramp up of 2x is not reached
+    assert not any("ramp" in name for names in shaped.values() for name in names)
+    two = binding_by_year(model, np.array([0, 1]), np.array([0, 0]))  # both in 2026: £200 is its budget
+    assert "budget 2026" in two[0]["rules"]

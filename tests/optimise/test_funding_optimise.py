@@ -173,7 +173,7 @@ def test_the_core_lp_with_switches_for_paying_homes_is_the_plain_lp(seed):
     per_home = np.bincount(model.home[rows], weights=switched.x, minlength=model.n_homes)
     assert (per_home <= 1 + 1e-7).all() and (switched.x >= -1e-9).all()
     assert np.allclose(per_home[held], 1.0)
-    used = np.array([np.sum(np.where(model.applies(c, rows, years), c.sign * model.term(c.term, rows), 0) * switched.x)
+    used = np.array([np.sum(model.weights(c, rows, years) * c.sign * model.term(c.term, rows) * switched.x)
                      for c in model.constraints])
     assert (used <= model.rhs + 1e-6 * np.maximum(1, np.abs(model.rhs))).all()
 

@@ -131,8 +131,10 @@ def _phased_lp(model, value) -> float:
     h.addRows(model.n_homes, np.full(model.n_homes, -inf), np.ones(model.n_homes), n, starts,
               order.astype(np.int32), np.ones(n))
     for c in model.constraints:
-        where = np.flatnonzero(model.applies(c, rows, years))
-        h.addRow(-inf, c.rhs, len(where), where.astype(np.int32), c.sign * model.term(c.term, rows[where]))
+        weight = model.weights(c, rows, years)
+        where = np.flatnonzero(weight)
+        h.addRow(-inf, c.rhs, len(where), where.astype(np.int32),
+                 c.sign * model.term(c.term, rows[where]) * weight[where])
     h.run()
     return h.getInfo().objective_function_value
 
