@@ -409,8 +409,10 @@ def _in_passes(candidates: pd.DataFrame, scenario: Scenario, clock: Clock, answe
             answers.replace_best(replace(best, details=details, kpis=plan_kpis(best.plan, whole)), bound,
                                  trial.columns)
             kept = best.objective
-        if within and (need >= amounts * (1 - CONTINGENCY_TIGHT)).any() or within and k == PASSES - 1:
-            return  # the kept plan needed nearly all that was held back: little more to gain
+        holding = amounts > 0 if amounts is not None else None
+        if within and (k == PASSES - 1 or not holding.any()
+                       or (need[holding] >= amounts[holding] * (1 - CONTINGENCY_TIGHT)).any()):
+            return  # the kept plan needed nearly all that was held back (on some rule): little more to gain
         amounts = need * (1 + CONTINGENCY_MARGIN) if within else \
             np.maximum(amounts if amounts is not None else 0.0, need) * (1 + CONTINGENCY_MARGIN)
     if kept == -np.inf:

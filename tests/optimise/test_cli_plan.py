@@ -89,3 +89,26 @@ def test_frontier_writes_one_row_per_point(tmp_path):
     lifted = curve["fuel_poor_lifted"].to_numpy()
     assert lifted[-1] >= lifted[0] * 0.99
     assert len(list((tmp_path / "plans").glob("point_*.csv"))) == 3
+
+
+def test_plan_under_delivery_says_what_it_expects_and_reads_its_uptake_file(tmp_path):
+    cands = tmp_path / "cands.csv"
+    table = synthetic_candidates(600, seed=5)
+    table.to_csv(cands, index=False)
+    (tmp_path / "uptake.csv").write_text(f"lsoa_code,tenure,uptake\n{table['lsoa_code'].iloc[0]},,0.95\n")
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(SCENARIO + '[delivery]\nuptake_file = "uptake.csv"\nconfidence = 0.8\nmax_ramp = 0.5\n')
+    out = tmp_path / "plan.csv"
+    said = retrofit("plan", "--scenario", str(scenario), "--candidates", str(cands), "--out", str(out))
+    assert said.returncode == 0, said.stderr
+    assert "homes approached" in said.stdout and "expected to go ahead" in said.stdout
+    assert "with the contingency held back, pass 2" in said.stderr  # progress names the passes
+    plan = pd.read_csv(out)
+    assert plan.loc[plan["lsoa_code"] == table["lsoa_code"].iloc[0], "uptake"].eq(0.95).all()
+    payload = json.loads(retrofit("plan", "--scenario", str(scenario), "--candidates", str(cands), "--out",
+                                  str(out), "--json").stdout)
+    assert payload["kpis"]["homes_approached"] == len(plan) and payload["delivery"]["confidence"] == 0.8
+    (tmp_path / "uptake.csv").write_text("lsoa_code,uptake\nE01,2\n")
+    bad = retrofit("plan", "--scenario", str(scenario), "--candidates", str(cands), "--out", str(out))
+    assert bad.returncode == 2 and "line 2: uptake '2' is not a probability" in bad.stderr
+    assert "Traceback" not in bad.stderr

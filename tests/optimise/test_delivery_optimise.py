@@ -9,6 +9,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from retrofit.delivery import uptake_of
 from retrofit.optimise import optimise
@@ -174,3 +176,17 @@ def test_what_shapes_each_year_is_the_rules_at_their_limit_by_hand():
     assert not any("ramp" in name for names in shaped.values() for name in names)
     two = binding_by_year(model, np.array([0, 1]), np.array([0, 0]))  # both in 2026: £200 is its budget
     assert "budget 2026" in two[0]["rules"]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), confidence=st.sampled_from([0.6, 0.8, 0.95]),
+       yearly=st.sampled_from([None, [400.0, 400.0]]))
+def test_any_plan_the_optimiser_returns_keeps_the_chance_rule_by_direct_sums(seed, confidence, yearly):
+    table = _table(7, seed=seed)
+    budget = {"per_year_gbp": yearly} if yearly else {}
+    scen = scenario(700, years=(2026, 2027), budget=budget, delivery={"confidence": confidence})
+    result = optimise(table, scen)
+    row_of = {h: i for i, h in enumerate(table["home_id"])}
+    picks = [(row_of[h], int(y)) for h, y in zip(result.plan["home_id"], result.plan["year"])]
+    assert _chance_ok(table, scen, picks)
+    assert result.objective <= result.details["delivery"]["bound_in_expectation"] + 1e-6
