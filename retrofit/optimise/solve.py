@@ -380,7 +380,16 @@ def _in_passes(candidates: pd.DataFrame, scenario: Scenario, clock: Clock, answe
             model = held_back(first.model, amounts)
             prepared = replace(first, model=model, relaxed=aggregate_years(model),
                                planned=aggregate_years(model, FLOOR_MARGIN))
-        _optimise(candidates, expectation, clock, trial, sub, warm_start, held_e, prepared)
+        try:
+            _optimise(candidates, expectation, clock, trial, sub, warm_start, held_e, prepared)
+        except InfeasibleScenario:
+            if k == 0:
+                raise
+            if kept > -np.inf:
+                return  # this pass held back too much to plan at all: the plan kept before stands
+            raise InfeasibleScenario("scenario cannot be met at delivery.confidence / cost_confidence: with the "
+                                     "contingency these homes' uptake and costs need, the yearly rules leave no plan; "
+                                     "lower a confidence or loosen the yearly limits") from None
         best, bound, refused = trial.snapshot()
         if best is None:
             for problem in refused:
